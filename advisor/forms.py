@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+from advisor.models import ConversationSession
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+
+class SessionNotesForm(forms.Form):
+    """Typed notes or an uploaded transcript (plain text, "Speaker: words" per line)."""
+
+    channel = forms.ChoiceField(choices=ConversationSession.Channel.choices, initial="meeting")
+    started_at = forms.DateTimeField(initial=timezone.now, help_text="When the session took place.")
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False)
+    transcript = forms.FileField(required=False, help_text="A .txt transcript, UTF-8, up to 2 MB.")
+
+    def clean_transcript(self):
+        upload = self.cleaned_data.get("transcript")
+        if upload is None:
+            return ""
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The transcript is larger than 2 MB; split it into sessions.")
+        raw = upload.read()
+        if b"\x00" in raw:
+            raise forms.ValidationError("That file is not a text transcript (it contains binary data).")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The transcript must be UTF-8 text.") from None
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("notes") or "").strip() and not (data.get("transcript") or "").strip():
+            raise forms.ValidationError("Type some notes or upload a transcript.")
+        return data
+
+    @property
+    def text(self) -> str:
+        parts = [self.cleaned_data.get("notes") or "", self.cleaned_data.get("transcript") or ""]
+        return "\n\n".join(p for p in parts if p.strip())

@@ -1,0 +1,50 @@
+"""Health of every part the product needs: relational DB, Neo4j, Redis and a live Celery worker."""
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from memory.graph import driver as graph_driver
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _neo4j() -> str:
+    graph_driver.ping()
+    return "ok"
+
+
+def _redis() -> str:
+    redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
+    return "ok"
+
+
+def _celery() -> str:
+    from config.celery import app
+
+    replies = app.control.ping(timeout=1.5) or []
+    if not replies:
+        raise RuntimeError("no Celery worker answered")
+    return f"ok ({len(replies)} worker{'s' if len(replies) != 1 else ''})"
+
+
+CHECKS = {"database": _database, "neo4j": _neo4j, "redis": _redis, "celery": _celery}
+
+
+def check_health() -> dict[str, dict[str, str]]:
+    """Each part's status; a failing part says why (the message names the part)."""
+    results: dict[str, dict[str, str]] = {}
+    for name, check in CHECKS.items():
+        if name == "celery" and results.get("redis", {}).get("status") != "up":
+            results[name] = {"status": "down", "detail": "cannot ask workers: Redis is down"}
+            continue
+        try:
+            results[name] = {"status": "up", "detail": check()}
+        except Exception as error:  # a health check reports every failure, whatever its type
+            results[name] = {"status": "down", "detail": f"{type(error).__name__}: {error}"[:500]}
+    return results

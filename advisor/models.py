@@ -1,0 +1,144 @@
+"""People and their records: the relational system of record.
+
+Memory in Neo4j is derived from these rows (through the outbox), so nothing a person typed is lost
+when the graph is unavailable.
+"""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+
+identifier_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,119}$",
+    "Use 1-120 letters, digits, '_', '.', ':' or '-', starting with a letter or digit.",
+)
+
+
+class Firm(models.Model):
+    """An advisory firm: the outer boundary of every memory's scope."""
+
+    slug = models.SlugField(unique=True, help_text="Stable id used in the memory graph; never renamed.")
+    name = models.CharField(max_length=200)
+    significant_move_percent = models.FloatField(
+        null=True, blank=True, help_text="Price move that becomes a memory event; blank uses the default."
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        ADVISOR = "advisor", "Advisor"
+        ANALYST = "analyst", "Analyst"
+        CLIENT = "client", "Client"
+        COMPLIANCE = "compliance", "Compliance"
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ADVISOR)
+    firm = models.ForeignKey(Firm, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
+
+
+class Client(models.Model):
+    """A client of an advisor. `external_id` is the id used by imports and the memory graph."""
+
+    firm = models.ForeignKey(Firm, on_delete=models.PROTECT, related_name="clients")
+    advisor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="advised_clients"
+    )
+    user = models.OneToOneField(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="client_record"
+    )
+    external_id = models.CharField(max_length=120, validators=[identifier_validator])
+    name = models.CharField(max_length=200)
+    significant_move_percent = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["firm", "external_id"], name="client_external_id_per_firm")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Holding(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="holdings")
+    symbol = models.CharField(max_length=20)
+    quantity = models.DecimalField(max_digits=18, decimal_places=4)
+    cost_basis = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "symbol"], name="one_holding_row_per_symbol")]
+        ordering = ["symbol"]
+
+
+class ConversationSession(models.Model):
+    """A meeting, call or chat with a client, exactly as recorded."""
+
+    class Channel(models.TextChoices):
+        MEETING = "meeting", "Meeting"
+        CALL = "call", "Phone call"
+        CHAT = "chat", "Chat with the twin"
+        EMAIL = "email", "E-mail"
+        OTHER = "other", "Other"
+
+    class MemoryStatus(models.TextChoices):
+        PENDING = "pending", "Pending memory"
+        STORED = "stored", "In memory"
+        FAILED = "failed", "Memory failed"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="sessions")
+    external_id = models.CharField(max_length=120, validators=[identifier_validator])
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.MEETING)
+    started_at = models.DateTimeField()
+    participants = models.JSONField(default=dict, help_text="Name to role, e.g. {'Ann': 'client'}.")
+    recorded_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    content_hash = models.CharField(max_length=64, help_text="Detects a re-import with changed content.")
+    memory_status = models.CharField(max_length=10, choices=MemoryStatus.choices, default=MemoryStatus.PENDING)
+    memory_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "external_id"], name="session_external_id_per_client")
+        ]
+        ordering = ["-started_at"]
+
+
+class ConversationTurn(models.Model):
+    session = models.ForeignKey(ConversationSession, on_delete=models.CASCADE, related_name="turns")
+    external_id = models.CharField(max_length=120)
+    position = models.PositiveIntegerField()
+    speaker = models.CharField(max_length=200)
+    role = models.CharField(max_length=40, blank=True)
+    text = models.TextField()
+    spoken_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "external_id"], name="turn_external_id_per_session")]
+        ordering = ["position"]
+
+
+class Viewpoint(models.Model):
+    """An analyst's published view on a security: shared memory for every twin in the firm."""
+
+    class Stance(models.TextChoices):
+        BUY = "buy", "Buy"
+        HOLD = "hold", "Hold"
+        SELL = "sell", "Sell"
+
+    firm = models.ForeignKey(Firm, on_delete=models.PROTECT, related_name="viewpoints")
+    analyst = models.ForeignKey(User, on_delete=models.PROTECT, related_name="viewpoints")
+    symbol = models.CharField(max_length=20)
+    stance = models.CharField(max_length=10, choices=Stance.choices)
+    target_price = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    horizon_months = models.PositiveIntegerField(null=True, blank=True)
+    rationale = models.TextField()
+    published_at = models.DateTimeField()
+    memory_status = models.CharField(
+        max_length=10, choices=ConversationSession.MemoryStatus.choices, default="pending"
+    )
+
+    class Meta:
+        ordering = ["-published_at"]

@@ -1,0 +1,35 @@
+"""Reads of relational data, filtered by what the user may see."""
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from advisor.models import Client, ConversationSession, User
+
+
+def visible_clients(user: User) -> QuerySet[Client]:
+    if user.firm_id is None:
+        return Client.objects.none()
+    clients = Client.objects.filter(firm_id=user.firm_id)
+    if user.role == User.Role.CLIENT:
+        return clients.filter(user=user)
+    if user.role == User.Role.ADVISOR:
+        return clients.filter(advisor=user)
+    if user.role == User.Role.COMPLIANCE:
+        return clients
+    return Client.objects.none()
+
+
+def client_for(user: User, external_id: str) -> Client:
+    """The client if `user` may see them; 404 otherwise (never reveal that another firm's client exists)."""
+    client = visible_clients(user).filter(external_id=external_id).select_related("firm", "advisor").first()
+    if client is None:
+        raise Http404("No such client.")
+    return client
+
+
+def clients_with_pending_memory(user: User) -> QuerySet[Client]:
+    pending = Q(sessions__memory_status=ConversationSession.MemoryStatus.PENDING)
+    return visible_clients(user).annotate(
+        pending_sessions=Count("sessions", filter=pending), session_count=Count("sessions")
+    )

@@ -1,0 +1,168 @@
+"""Recording client sessions: the relational record and its outbox entry, in one transaction.
+
+Memory is derived later by the `memory.drain_outbox` task, so a session is never lost when Neo4j is
+down: it stays "pending memory" until the graph takes it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+
+from advisor.models import Client, ConversationSession, ConversationTurn, User
+from memory.models import OutboxEntry
+
+MAX_TURNS_PER_SESSION = 5000
+MAX_TURN_CHARS = 20_000
+
+
+class SessionRejected(ValueError):
+    """The session cannot be recorded as given; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class TurnDraft:
+    turn_id: str
+    speaker: str
+    text: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SessionDraft:
+    session_id: str
+    channel: str
+    started_at: datetime
+    participants: dict[str, str] = field(default_factory=dict)
+    turns: tuple[TurnDraft, ...] = ()
+
+    def content_hash(self) -> str:
+        payload = {
+            "channel": self.channel,
+            "started_at": self.started_at.isoformat(),
+            "participants": self.participants,
+            "turns": [[t.turn_id, t.speaker, t.text, t.at.isoformat() if t.at else None] for t in self.turns],
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    session: ConversationSession
+    created: bool  # False when the identical session was already recorded (idempotent re-import)
+
+
+def validate_draft(draft: SessionDraft) -> None:
+    if not draft.turns:
+        raise SessionRejected(f"session {draft.session_id!r} has no turns")
+    if len(draft.turns) > MAX_TURNS_PER_SESSION:
+        raise SessionRejected(f"session {draft.session_id!r} has more than {MAX_TURNS_PER_SESSION} turns")
+    if draft.started_at.tzinfo is None:
+        raise SessionRejected(f"session {draft.session_id!r}: started_at needs a time zone (e.g. 'Z' or '+01:00')")
+    if draft.channel not in ConversationSession.Channel.values:
+        raise SessionRejected(
+            f"session {draft.session_id!r}: channel {draft.channel!r} is not one of "
+            f"{', '.join(ConversationSession.Channel.values)}"
+        )
+    seen: set[str] = set()
+    for turn in draft.turns:
+        if not turn.turn_id or not turn.text.strip():
+            raise SessionRejected(f"session {draft.session_id!r}: every turn needs a turn_id and some text")
+        if turn.turn_id in seen:
+            raise SessionRejected(f"session {draft.session_id!r}: turn_id {turn.turn_id!r} appears twice")
+        if len(turn.text) > MAX_TURN_CHARS:
+            raise SessionRejected(f"session {draft.session_id!r}: turn {turn.turn_id!r} is longer than {MAX_TURN_CHARS} characters")
+        if turn.at is not None and turn.at.tzinfo is None:
+            raise SessionRejected(f"session {draft.session_id!r}: turn {turn.turn_id!r} 'at' needs a time zone")
+        seen.add(turn.turn_id)
+
+
+def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | None = None) -> RecordOutcome:
+    """Save the session and queue it for memory. Re-recording identical content changes nothing."""
+    validate_draft(draft)
+    digest = draft.content_hash()
+    with transaction.atomic():
+        existing = ConversationSession.objects.filter(client=client, external_id=draft.session_id).first()
+        if existing is not None:
+            if existing.content_hash != digest:
+                raise SessionRejected(
+                    f"session {draft.session_id!r} for client {client.external_id!r} was already recorded "
+                    "with different content; give the new version a new session_id"
+                )
+            return RecordOutcome(existing, created=False)
+        session = ConversationSession.objects.create(
+            client=client,
+            external_id=draft.session_id,
+            channel=draft.channel,
+            started_at=draft.started_at,
+            participants=draft.participants,
+            recorded_by=recorded_by,
+            content_hash=digest,
+        )
+        ConversationTurn.objects.bulk_create(
+            ConversationTurn(
+                session=session,
+                external_id=turn.turn_id,
+                position=position,
+                speaker=turn.speaker,
+                role=draft.participants.get(turn.speaker, ""),
+                text=turn.text,
+                spoken_at=turn.at,
+            )
+            for position, turn in enumerate(draft.turns)
+        )
+        OutboxEntry.objects.create(kind=OutboxEntry.Kind.SESSION, object_id=session.pk)
+    return RecordOutcome(session, created=True)
+
+
+_SPEAKER_LINE = re.compile(r"^\s*([A-Z][\w .'-]{0,40}?)\s*:\s+(.+)$")
+
+
+def draft_from_notes(
+    *, notes: str, client: Client, author: User, channel: str, started_at: datetime
+) -> SessionDraft:
+    """Turn typed or uploaded notes into a session.
+
+    Lines like "Ann: I want to retire early" become turns by that speaker; other paragraphs are the
+    author's own notes. Speakers named like the client are the client; everyone else an advisor.
+    """
+    client_names = {client.name.lower(), client.name.split()[0].lower(), "client"}
+    author_name = author.get_full_name() or author.username
+    participants: dict[str, str] = {author_name: "advisor", client.name: "client"}
+    turns: list[TurnDraft] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            turns.append(TurnDraft(f"t{len(turns) + 1}", author_name, " ".join(paragraph)))
+            paragraph.clear()
+
+    for line in notes.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            flush()
+            continue
+        match = _SPEAKER_LINE.match(line)
+        if match:
+            flush()
+            speaker, text = match.group(1).strip(), match.group(2).strip()
+            if speaker.lower() in client_names:
+                speaker = client.name
+            participants.setdefault(speaker, "advisor")
+            turns.append(TurnDraft(f"t{len(turns) + 1}", speaker, text))
+        else:
+            paragraph.append(line.strip())
+    flush()
+    if not turns:
+        raise SessionRejected("the notes are empty")
+    return SessionDraft(
+        session_id=f"s-{started_at:%Y%m%d}-{uuid.uuid4().hex[:8]}",
+        channel=channel,
+        started_at=started_at,
+        participants=participants,
+        turns=tuple(turns),
+    )

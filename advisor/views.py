@@ -1,0 +1,101 @@
+"""Portal views: parse, authorise, call a service, render. No business logic here."""
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from advisor.forms import SessionNotesForm
+from advisor.health import check_health
+from advisor.selectors import client_for, clients_with_pending_memory
+from advisor.services.sessions import SessionRejected, draft_from_notes, record_session
+from memory import selectors as memory_selectors
+from memory.graph.driver import GraphUnavailable
+from memory.permissions import reader_for
+from memory.services.retrieval import InvalidQuery, search
+from memory.tasks import drain_memory_outbox
+
+logger = logging.getLogger(__name__)
+
+
+@login_not_required
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    parts = check_health()
+    down = [name for name, part in parts.items() if part["status"] != "up"]
+    body = {"status": "ok" if not down else "degraded", "down": down, "parts": parts}
+    return JsonResponse(body, status=200 if not down else 503)
+
+
+def portal_home(request: HttpRequest) -> HttpResponse:
+    clients = clients_with_pending_memory(request.user)
+    return render(request, "advisor/home.html", {"clients": clients})
+
+
+def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = client_for(request.user, client_id)
+    reader = reader_for(request.user, client)
+    context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
+               "form": SessionNotesForm(), "facts": [], "prices": [], "memory_error": None}
+    try:
+        context["facts"] = memory_selectors.client_facts(reader)
+        context["prices"] = _remembered_prices(reader)
+    except GraphUnavailable as error:
+        context["memory_error"] = str(error)
+    return render(request, "advisor/client_detail.html", context)
+
+
+def _remembered_prices(reader):
+    from marketdata.services.drift import remembered_prices_for
+
+    return remembered_prices_for(reader)
+
+
+@require_http_methods(["POST"])
+def record_session_view(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = client_for(request.user, client_id)
+    reader_for(request.user, client)
+    form = SessionNotesForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            draft = draft_from_notes(notes=form.text, client=client, author=request.user,
+                                     channel=form.cleaned_data["channel"], started_at=form.cleaned_data["started_at"])
+            record_session(client=client, draft=draft, recorded_by=request.user)
+        except SessionRejected as error:
+            form.add_error(None, str(error))
+        else:
+            _queue_drain()
+            messages.success(request, "Session saved. It shows as pending memory until the twin has taken it in.")
+            return redirect("client-detail", client_id=client.external_id)
+    context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
+               "form": form, "facts": [], "prices": [], "memory_error": None}
+    return render(request, "advisor/client_detail.html", context, status=400)
+
+
+def _queue_drain() -> None:
+    """Ask a worker to take the session in now; if Redis is down the beat sweep will do it later."""
+    try:
+        drain_memory_outbox.apply_async(retry=False)
+    except Exception as error:  # the session is safe in the outbox either way
+        logger.warning("could not queue the memory drain now (%s); the beat sweep will pick it up", error)
+
+
+def memory_search_view(request: HttpRequest, client_id: str) -> HttpResponse:
+    client = client_for(request.user, client_id)
+    reader = reader_for(request.user, client)
+    query = request.GET.get("q", "")
+    results, error, status = [], None, 200
+    if query:
+        try:
+            results = search(reader, query, k=10)
+        except InvalidQuery as problem:
+            error, status = str(problem), 400
+        except GraphUnavailable as problem:
+            error, status = str(problem), 503
+    return render(request, "advisor/memory_search.html",
+                  {"client": client, "query": query, "results": results, "error": error}, status=status)

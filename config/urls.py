@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from advisor import views as advisor_views
+
+urlpatterns = [
+    path("healthz", advisor_views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("market/", include("marketdata.urls")),
+    path("", include("advisor.urls")),
+]

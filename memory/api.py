@@ -1,0 +1,42 @@
+"""The memory's Python API: the same operations as the commands and the twin's langchain tools.
+
+Callers outside a request (scripts, benchmarks, other services) name the firm and client ids; web
+views go through `memory.permissions.reader_for` instead.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from advisor.models import Firm
+from memory.permissions import system_reader
+from memory.services import agent_memory
+from memory.services.importer import ImportReport
+from memory.services.importer import import_sessions as _import_sessions
+from memory.services.retrieval import SearchResult
+from memory.services.retrieval import search as _search
+
+__all__ = ["ImportReport", "SearchResult", "import_sessions", "search", "remember", "update_memory", "forget_memory"]
+
+
+def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True) -> ImportReport:
+    """Import JSON Lines sessions into `firm_slug` (created if new) and write them to memory."""
+    firm, _ = Firm.objects.get_or_create(slug=firm_slug, defaults={"name": firm_slug})
+    return _import_sessions(lines, firm=firm, drain=drain)
+
+
+def search(*, firm_id: str, client_id: str | None, query: str, k: int = 10, as_of: datetime | None = None,
+           mode: str = "hybrid") -> list[SearchResult]:
+    return _search(system_reader(firm_id, client_id), query, k=k, as_of=as_of, mode=mode)
+
+
+def remember(*, firm_id: str, client_id: str | None, text: str, source: str, importance: float = 0.5) -> str:
+    return agent_memory.remember(system_reader(firm_id, client_id), text, source=source, importance=importance)
+
+
+def update_memory(*, firm_id: str, client_id: str | None, memory_id: str, text: str, source: str) -> str:
+    return agent_memory.update_memory(system_reader(firm_id, client_id), memory_id, text, source=source)
+
+
+def forget_memory(*, firm_id: str, client_id: str | None, memory_id: str, reason: str, actor: str) -> None:
+    agent_memory.forget_memory(system_reader(firm_id, client_id), memory_id, reason=reason, actor=actor)

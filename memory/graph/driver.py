@@ -1,0 +1,79 @@
+"""One Neo4j driver per process, and managed transactions that turn outages into domain errors.
+
+The driver is created lazily from settings so that any URI scheme works unchanged: `bolt://` for
+one server, `neo4j://` / `neo4j+s://` for a cluster or Aura (the driver routes reads and writes).
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+T = TypeVar("T")
+
+_driver: Driver | None = None
+_lock = threading.Lock()
+
+
+class GraphUnavailable(Exception):
+    """Neo4j cannot be reached right now. Callers keep their input and retry later."""
+
+
+def get_driver() -> Driver:
+    global _driver
+    if _driver is None:
+        with _lock:
+            if _driver is None:
+                auth = (settings.NEO4J_USER, settings.NEO4J_PASSWORD) if settings.NEO4J_PASSWORD else None
+                _driver = GraphDatabase.driver(
+                    settings.NEO4J_URI,
+                    auth=auth,
+                    connection_timeout=settings.NEO4J_CONNECTION_TIMEOUT,
+                    max_transaction_retry_time=settings.NEO4J_CONNECTION_TIMEOUT * 2,
+                )
+    return _driver
+
+
+def close_driver() -> None:
+    """Close the process's driver (tests, and workers after a fork)."""
+    global _driver
+    with _lock:
+        if _driver is not None:
+            _driver.close()
+            _driver = None
+
+
+def _run(mode: str, work: Callable[..., T], **params: Any) -> T:
+    try:
+        with get_driver().session(database=settings.NEO4J_DATABASE) as session:
+            execute = session.execute_read if mode == "read" else session.execute_write
+            return execute(work, **params)
+    except (ServiceUnavailable, SessionExpired, OSError) as error:
+        raise GraphUnavailable(f"The memory graph (Neo4j at {settings.NEO4J_URI}) is unavailable: {error}") from error
+    except DriverError as error:
+        if isinstance(error, Neo4jError) and not error.is_retryable():
+            raise
+        raise GraphUnavailable(f"The memory graph (Neo4j) failed: {error}") from error
+
+
+def read(work: Callable[..., T], **params: Any) -> T:
+    """Run `work(tx, **params)` in a managed read transaction (retried by the driver)."""
+    return _run("read", work, **params)
+
+
+def write(work: Callable[..., T], **params: Any) -> T:
+    """Run `work(tx, **params)` in a managed write transaction (retried by the driver)."""
+    return _run("write", work, **params)
+
+
+def ping() -> None:
+    """Raise GraphUnavailable unless Neo4j answers a query."""
+
+    def _ping(tx: ManagedTransaction) -> int:
+        return tx.run("RETURN 1 AS ok").single()["ok"]
+
+    read(_ping)

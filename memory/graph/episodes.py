@@ -1,0 +1,114 @@
+"""Writing episodes into the graph: sessions, turns and everything derived from them.
+
+One `write_batch` call is one managed write transaction: a batch of sessions lands in the graph
+whole or not at all. Every statement is an `UNWIND` over parameters and every node is `MERGE`d on
+our stable id, so writing the same batch twice changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+# Labels are chosen from these fixed names, never from input, so they can be part of the query text.
+MEMORY_LABELS = ("Turn", "Observation", "Event", "Fact", "PriceMention", "Viewpoint", "Advice", "Note")
+ENTITY_LABELS = {"goal": "Goal", "topic": "Topic", "person": "Person", "sector": "Sector"}
+
+
+@dataclass
+class GraphBatch:
+    """Everything one drain of the outbox writes, as plain parameter rows."""
+
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    clients: list[dict[str, Any]] = field(default_factory=list)
+    memories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # label -> [{id, props}]
+    entities: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # label -> [{id, props}]
+    securities: list[dict[str, Any]] = field(default_factory=list)  # {symbol, name, sector}
+    has_turn: list[dict[str, str]] = field(default_factory=list)  # {session, turn}
+    next_turn: list[dict[str, str]] = field(default_factory=list)  # {source, target}
+    derived_from: list[dict[str, str]] = field(default_factory=list)  # {memory, turn}
+    about: list[dict[str, str]] = field(default_factory=list)  # {memory, entity}
+    about_security: list[dict[str, str]] = field(default_factory=list)  # {memory, symbol}
+    mentions: list[dict[str, str]] = field(default_factory=list)  # {turn, entity}
+    mentions_security: list[dict[str, str]] = field(default_factory=list)  # {turn, symbol}
+    price_of: list[dict[str, str]] = field(default_factory=list)  # {memory, symbol}
+    tracks: list[dict[str, Any]] = field(default_factory=list)  # {client, symbol, price, at}
+
+    def add_memory(self, label: str, memory_id: str, props: dict[str, Any]) -> None:
+        if label not in MEMORY_LABELS:
+            raise ValueError(f"unknown memory label {label!r}")
+        self.memories.setdefault(label, []).append({"id": memory_id, "props": props})
+
+    def add_entity(self, kind: str, entity_id: str, props: dict[str, Any]) -> None:
+        self.entities.setdefault(ENTITY_LABELS[kind], []).append({"id": entity_id, "props": props})
+
+
+def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
+    tx.run(
+        """
+        UNWIND $rows AS row
+        MERGE (c:Entity:Client {id: row.id})
+        ON CREATE SET c += row.props
+        """,
+        rows=batch.clients,
+    ).consume()
+    tx.run(
+        """
+        UNWIND $rows AS row
+        MERGE (s:Session {id: row.id})
+        ON CREATE SET s += row.props
+        WITH s, row
+        MATCH (c:Client {id: row.client})
+        MERGE (s)-[:WITH_CLIENT]->(c)
+        """,
+        rows=batch.sessions,
+    ).consume()
+    tx.run(
+        """
+        UNWIND $rows AS row
+        MERGE (s:Entity:Security {symbol: row.symbol})
+        ON CREATE SET s.id = 'security:' + row.symbol, s.kind = 'security', s.key = row.symbol,
+                      s.name = row.name, s.scope = 'global', s.quote_status = 'unknown'
+        WITH s, row WHERE row.sector IS NOT NULL
+        MERGE (sector:Entity:Sector {id: 'sector:' + toLower(row.sector)})
+        ON CREATE SET sector.kind = 'sector', sector.key = toLower(row.sector), sector.name = row.sector,
+                      sector.scope = 'global'
+        MERGE (s)-[:IN_SECTOR]->(sector)
+        """,
+        rows=batch.securities,
+    ).consume()
+    for label, rows in batch.entities.items():
+        tx.run(
+            f"UNWIND $rows AS row MERGE (e:Entity {{id: row.id}}) ON CREATE SET e:{label}, e += row.props",
+            rows=rows,
+        ).consume()
+    for label, rows in batch.memories.items():
+        tx.run(
+            f"UNWIND $rows AS row MERGE (m:Memory {{id: row.id}}) ON CREATE SET m:{label}, m += row.props",
+            rows=rows,
+        ).consume()
+    _link(tx, "MATCH (a:Session {id: row.session}), (b:Memory {id: row.turn}) MERGE (a)-[:HAS_TURN]->(b)", batch.has_turn)
+    _link(tx, "MATCH (a:Memory {id: row.source}), (b:Memory {id: row.target}) MERGE (a)-[:NEXT]->(b)", batch.next_turn)
+    _link(tx, "MATCH (a:Memory {id: row.memory}), (b:Memory {id: row.turn}) MERGE (a)-[:DERIVED_FROM]->(b)", batch.derived_from)
+    _link(tx, "MATCH (a:Memory {id: row.memory}), (b:Entity {id: row.entity}) MERGE (a)-[:ABOUT]->(b)", batch.about)
+    _link(tx, "MATCH (a:Memory {id: row.memory}), (b:Security {symbol: row.symbol}) MERGE (a)-[:ABOUT]->(b)", batch.about_security)
+    _link(tx, "MATCH (a:Memory {id: row.turn}), (b:Entity {id: row.entity}) MERGE (a)-[:MENTIONS]->(b)", batch.mentions)
+    _link(tx, "MATCH (a:Memory {id: row.turn}), (b:Security {symbol: row.symbol}) MERGE (a)-[:MENTIONS]->(b)", batch.mentions_security)
+    _link(tx, "MATCH (a:Memory {id: row.memory}), (b:Security {symbol: row.symbol}) MERGE (a)-[:PRICE_OF]->(b)", batch.price_of)
+    # The price a client last discussed, per security: what market-move alerts and drift compare to.
+    _link(
+        tx,
+        """
+        MATCH (c:Client {id: row.client}), (s:Security {symbol: row.symbol})
+        MERGE (c)-[t:TRACKS]->(s)
+        SET t += CASE WHEN t.last_at IS NULL OR row.at >= t.last_at
+                      THEN {last_price: row.price, last_at: row.at} ELSE {} END
+        """,
+        batch.tracks,
+    )
+
+
+def _link(tx: ManagedTransaction, statement: str, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        tx.run("UNWIND $rows AS row " + statement, rows=rows).consume()

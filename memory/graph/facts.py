@@ -1,0 +1,85 @@
+"""Facts over time: reading a slot's history and recording supersession.
+
+A fact is never overwritten: when a newer statement fills the same slot, the older fact gets its
+`valid_to` (when it stopped being true) and `superseded_at` (when we learned that), and the newer one
+`SUPERSEDES` it. Reads pick the current fact, or the one believed at any earlier moment.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from memory.graph import driver
+
+
+def slot_histories(tx: ManagedTransaction, pairs: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Every fact (any status) in the given (scope, slot) pairs, with what ordering needs."""
+    if not pairs:
+        return []
+    result = tx.run(
+        """
+        UNWIND $pairs AS pair
+        MATCH (f:Fact {scope: pair.scope, slot: pair.slot})
+        RETURN f.id AS id, f.scope AS scope, f.slot AS slot, f.value AS value,
+               f.valid_from AS valid_from, f.recorded_at AS recorded_at
+        """,
+        pairs=pairs,
+    )
+    return [record.data() for record in result]
+
+
+def apply_supersessions(
+    tx: ManagedTransaction, closes: list[dict[str, Any]], links: list[dict[str, str]]
+) -> None:
+    """`closes`: {id, valid_to, superseded_at}; `links`: {newer, older}."""
+    if closes:
+        tx.run(
+            """
+            UNWIND $rows AS row
+            MATCH (f:Fact {id: row.id})
+            SET f.valid_to = row.valid_to, f.superseded_at = row.superseded_at
+            """,
+            rows=closes,
+        ).consume()
+    if links:
+        tx.run(
+            """
+            UNWIND $rows AS row
+            MATCH (newer:Fact {id: row.newer}), (older:Fact {id: row.older})
+            MERGE (newer)-[:SUPERSEDES]->(older)
+            """,
+            rows=links,
+        ).consume()
+
+
+def facts_for_client(
+    scopes: list[str], *, as_of: datetime | None = None, include_history: bool = False
+) -> list[dict[str, Any]]:
+    """Facts readable in `scopes`: those believed at `as_of` (default now), or all with history."""
+
+    def _read(tx: ManagedTransaction) -> list[dict[str, Any]]:
+        result = tx.run(
+            """
+            MATCH (f:Fact) WHERE f.scope IN $scopes AND f.status = 'active'
+              AND ($history OR (
+                    ($as_of IS NULL AND f.superseded_at IS NULL)
+                 OR ($as_of IS NOT NULL AND f.recorded_at <= $as_of
+                     AND (f.superseded_at IS NULL OR f.superseded_at > $as_of))))
+            OPTIONAL MATCH (f)-[:DERIVED_FROM]->(t:Turn)
+            OPTIONAL MATCH (f)-[:SUPERSEDES]->(older:Fact)
+            WITH f, collect(DISTINCT t.turn_id) AS sources, collect(DISTINCT older.id) AS supersedes
+            RETURN f.id AS id, f.attribute AS attribute, f.slot AS slot, f.value AS value, f.text AS text,
+                   f.valid_from AS valid_from, f.valid_to AS valid_to, f.recorded_at AS recorded_at,
+                   f.superseded_at AS superseded_at, f.importance AS importance, f.source AS source,
+                   sources, supersedes
+            ORDER BY f.slot, f.valid_from
+            """,
+            scopes=scopes,
+            as_of=as_of,
+            history=include_history,
+        )
+        return [record.data() for record in result]
+
+    return driver.read(_read)

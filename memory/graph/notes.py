@@ -1,0 +1,88 @@
+"""Memories written, revised and forgotten on purpose (by an advisor, or by the twin through its tools)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from memory.graph import driver
+
+
+def create_note(memory_id: str, props: dict[str, Any], client_node: str | None) -> None:
+    def _write(tx: ManagedTransaction) -> None:
+        tx.run(
+            """
+            MERGE (m:Memory {id: $id}) ON CREATE SET m:Note, m += $props
+            WITH m
+            OPTIONAL MATCH (c:Client {id: $client})
+            FOREACH (_ IN CASE WHEN c IS NULL THEN [] ELSE [1] END | MERGE (m)-[:ABOUT]->(c))
+            """,
+            id=memory_id, props=props, client=client_node,
+        ).consume()
+
+    driver.write(_write)
+
+
+def supersede_memory(old_id: str, new_id: str, props: dict[str, Any], scopes: list[str], at: datetime) -> bool:
+    """Record `new` as the revision of `old` (which keeps its text). False if `old` is not readable."""
+
+    def _write(tx: ManagedTransaction) -> bool:
+        record = tx.run(
+            """
+            MATCH (old:Memory {id: $old}) WHERE old.scope IN $scopes AND old.status = 'active'
+              AND old.superseded_at IS NULL AND old.level <> 'turn'
+            SET old.superseded_at = $at, old.valid_to = coalesce(old.valid_to, $at)
+            MERGE (new:Memory {id: $new}) ON CREATE SET new:Note, new += $props,
+                  new.level = old.level, new.kind = old.kind, new.slot = old.slot, new.attribute = old.attribute
+            MERGE (new)-[:SUPERSEDES]->(old)
+            WITH old, new
+            OPTIONAL MATCH (old)-[:ABOUT]->(e)
+            FOREACH (entity IN CASE WHEN e IS NULL THEN [] ELSE [e] END | MERGE (new)-[:ABOUT]->(entity))
+            RETURN count(DISTINCT new) AS written
+            """,
+            old=old_id, new=new_id, props=props, scopes=scopes, at=at,
+        ).single()
+        return bool(record and record["written"])
+
+    return driver.write(_write)
+
+
+def forget(memory_id: str, scopes: list[str], reason: str, at: datetime) -> bool:
+    def _write(tx: ManagedTransaction) -> bool:
+        record = tx.run(
+            """
+            MATCH (m:Memory {id: $id}) WHERE m.scope IN $scopes AND m.status = 'active'
+            SET m.status = 'forgotten', m.forgotten_reason = $reason, m.forgotten_at = $at
+            RETURN count(m) AS changed
+            """,
+            id=memory_id, scopes=scopes, reason=reason, at=at,
+        ).single()
+        return bool(record["changed"])
+
+    return driver.write(_write)
+
+
+def erase_client(scope: str) -> dict[str, int]:
+    """Delete every node of one client's private partition (privacy erasure). Returns counts only."""
+
+    def _write(tx: ManagedTransaction) -> dict[str, int]:
+        memories = tx.run(
+            "MATCH (m:Memory {scope: $scope}) WITH m LIMIT 10000 DETACH DELETE m RETURN count(*) AS n", scope=scope
+        ).single()["n"]
+        return {"memories": memories}
+
+    total = {"memories": 0, "sessions": 0, "entities": 0}
+    while True:
+        batch = driver.write(_write)
+        total["memories"] += batch["memories"]
+        if batch["memories"] == 0:
+            break
+
+    def _rest(tx: ManagedTransaction) -> dict[str, int]:
+        sessions = tx.run("MATCH (s:Session {scope: $scope}) DETACH DELETE s RETURN count(*) AS n", scope=scope).single()["n"]
+        entities = tx.run("MATCH (e:Entity {scope: $scope}) DETACH DELETE e RETURN count(*) AS n", scope=scope).single()["n"]
+        return {"sessions": sessions, "entities": entities}
+
+    total.update(driver.write(_rest))
+    return total

@@ -1,0 +1,63 @@
+"""Constraints and indexes of the memory graph, created idempotently by `manage.py graph_migrate`.
+
+The graph, in one picture:
+
+    (:Session)-[:HAS_TURN]->(:Memory:Turn)-[:NEXT]->(:Memory:Turn)
+    (:Memory:Observation|Event|Fact|PriceMention|Viewpoint)-[:DERIVED_FROM]->(:Memory:Turn)
+    (:Memory)-[:ABOUT]->(:Entity:Client|Security|Sector|Goal|Topic|Person)
+    (:Memory:Turn)-[:MENTIONS]->(:Entity)
+    (:Memory:Fact)-[:SUPERSEDES]->(:Memory:Fact)
+    (:Memory:PriceMention)-[:PRICE_OF]->(:Entity:Security)
+    (:Memory:Viewpoint)-[:ON]->(:Entity:Security)
+
+Every `:Memory` node carries `scope`: one opaque token per partition of visibility ("c…" for one
+client's private memory, "f…" for memory shared across a firm). Reads are always constrained to a
+list of scope tokens *inside* the query: the full-text index stores the token as a second field
+(so Lucene filters before ranking) and vector similarity is computed only over the nodes of the
+caller's scopes, found through the `memory_scope` index.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from neo4j import ManagedTransaction
+
+from memory.graph import driver
+
+FULLTEXT_INDEX = "memory_text"
+VECTOR_INDEX = "memory_embedding"
+
+
+def statements() -> list[str]:
+    dimensions = int(settings.MEMORY_EMBEDDING_DIMENSIONS)
+    return [
+        "CREATE CONSTRAINT memory_id IF NOT EXISTS FOR (m:Memory) REQUIRE m.id IS UNIQUE",
+        "CREATE CONSTRAINT session_id IF NOT EXISTS FOR (s:Session) REQUIRE s.id IS UNIQUE",
+        "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
+        "CREATE CONSTRAINT security_symbol IF NOT EXISTS FOR (s:Security) REQUIRE s.symbol IS UNIQUE",
+        "CREATE INDEX memory_scope IF NOT EXISTS FOR (m:Memory) ON (m.scope)",
+        "CREATE INDEX memory_recorded IF NOT EXISTS FOR (m:Memory) ON (m.scope, m.recorded_at)",
+        "CREATE INDEX fact_slot IF NOT EXISTS FOR (f:Fact) ON (f.scope, f.slot)",
+        "CREATE INDEX turn_source IF NOT EXISTS FOR (t:Turn) ON (t.session_key)",
+        "CREATE INDEX entity_scope IF NOT EXISTS FOR (e:Entity) ON (e.scope, e.kind, e.key)",
+        f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.text, m.scope] "
+        "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english', `fulltext.eventually_consistent`: false}}",
+        f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (m:Memory) ON (m.embedding) "
+        f"OPTIONS {{indexConfig: {{`vector.dimensions`: {dimensions}, `vector.similarity_function`: 'cosine'}}}}",
+    ]
+
+
+def migrate() -> list[str]:
+    """Create what is missing and wait until every index is online. Returns the statements run."""
+    run = statements()
+    for statement in run:
+        # Schema statements cannot share a transaction with each other; one managed tx each.
+        driver.write(lambda tx, q=statement: tx.run(q).consume())
+    driver.read(lambda tx: tx.run("CALL db.awaitIndexes(300)").consume())
+    return run
+
+
+def existing_index_names() -> set[str]:
+    def _names(tx: ManagedTransaction) -> set[str]:
+        return {record["name"] for record in tx.run("SHOW INDEXES YIELD name RETURN name")}
+
+    return driver.read(_names)

@@ -1,0 +1,118 @@
+"""Candidate generation for retrieval. Every query is confined to the caller's scope tokens.
+
+- full text: the scope token is a second field of the Lucene index, so `+scope:(...)` filters
+  inside the index before ranking: another client's memory can never fill the top-k;
+- vector: exact cosine over the nodes of the caller's scopes, found through the `memory_scope`
+  index. Neo4j 5.26's vector index cannot filter before its approximate top-k, and filtering after a
+  global top-k would both lose results and touch other clients' memory; an exact scan of one
+  client's partition is bounded by that client's memory, not by the size of the graph;
+- graph: memories linked to the entities the query names (securities, goals) or in the fact slots
+  it asks about;
+- recent: the newest memories of the partition.
+
+`as_of` (transaction time) keeps only what had been recorded by then and not yet superseded.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from memory.graph import driver
+from memory.graph.schema import FULLTEXT_INDEX
+
+_VISIBLE = """
+  m.status = 'active'
+  AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
+  AND ($as_of IS NOT NULL OR m.superseded_at IS NULL OR m.level <> 'fact')
+"""
+
+
+def candidates(
+    *,
+    scopes: list[str],
+    lucene: str | None,
+    vector: list[float] | None,
+    symbols: list[str],
+    slots: list[str],
+    limit: int,
+    as_of: datetime | None,
+    include_recent: bool,
+) -> dict[str, list[tuple[str, float]]]:
+    """Ranked (id, score) lists per method, from one read transaction."""
+
+    def _read(tx: ManagedTransaction) -> dict[str, list[tuple[str, float]]]:
+        ranked: dict[str, list[tuple[str, float]]] = {}
+        params = {"scopes": scopes, "limit": limit, "as_of": as_of}
+        if lucene:
+            ranked["fulltext"] = _pairs(tx.run(
+                f"""
+                CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
+                YIELD node AS m, score
+                WHERE m.scope IN $scopes AND {_VISIBLE}
+                RETURN m.id AS id, score LIMIT $limit
+                """,
+                lucene=lucene, fetch=limit * 3, **params,
+            ))
+        if vector is not None:
+            ranked["vector"] = _pairs(tx.run(
+                f"""
+                MATCH (m:Memory) WHERE m.scope IN $scopes AND {_VISIBLE}
+                WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+                ORDER BY score DESC LIMIT $limit
+                RETURN m.id AS id, score
+                """,
+                vector=vector, **params,
+            ))
+        if symbols or slots:
+            ranked["graph"] = _pairs(tx.run(
+                f"""
+                MATCH (m:Memory) WHERE m.scope IN $scopes AND {_VISIBLE}
+                  AND (m.slot IN $slots OR any(prefix IN $slot_prefixes WHERE m.slot STARTS WITH prefix)
+                       OR m.symbol IN $symbols
+                       OR EXISTS {{ (m)-[:ABOUT|MENTIONS]->(s:Security) WHERE s.symbol IN $symbols }})
+                WITH m, CASE m.level WHEN 'fact' THEN 2.0 WHEN 'observation' THEN 1.5 ELSE 1.0 END AS weight
+                ORDER BY weight DESC, m.recorded_at DESC LIMIT $limit
+                RETURN m.id AS id, weight AS score
+                """,
+                symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], **params,
+            ))
+        if include_recent:
+            ranked["recent"] = _pairs(tx.run(
+                f"""
+                MATCH (m:Memory) WHERE m.scope IN $scopes AND m.level <> 'turn' AND {_VISIBLE}
+                WITH m ORDER BY m.recorded_at DESC LIMIT $limit
+                RETURN m.id AS id, 1.0 AS score
+                """,
+                **params,
+            ))
+        return ranked
+
+    return driver.read(_read)
+
+
+def details(ids: list[str], scopes: list[str]) -> dict[str, dict[str, Any]]:
+    """What a result shows about each memory, re-checking scope (defence in depth)."""
+
+    def _read(tx: ManagedTransaction) -> dict[str, dict[str, Any]]:
+        result = tx.run(
+            """
+            UNWIND $ids AS wanted
+            MATCH (m:Memory {id: wanted}) WHERE m.scope IN $scopes
+            OPTIONAL MATCH (m)-[:DERIVED_FROM]->(t:Turn)
+            WITH m, collect(t.turn_id) AS derived
+            RETURN m.id AS id, m.text AS text, m.level AS level, m.kind AS kind, m.importance AS importance,
+                   m.valid_from AS valid_from, m.valid_to AS valid_to, m.recorded_at AS recorded_at,
+                   m.superseded_at AS superseded_at, m.session_id AS session_id, m.source AS source,
+                   CASE WHEN m.level = 'turn' THEN [m.turn_id] ELSE derived END AS sources
+            """,
+            ids=ids, scopes=scopes,
+        )
+        return {record["id"]: record.data() for record in result}
+
+    return driver.read(_read)
+
+
+def _pairs(result) -> list[tuple[str, float]]:
+    return [(record["id"], float(record["score"])) for record in result]

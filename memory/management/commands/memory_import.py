@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from memory import api
+from memory.graph.driver import GraphUnavailable
+
+
+class Command(BaseCommand):
+    help = "Import conversations from a JSON Lines file (one session per line) into memory. Idempotent."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--firm", default="imported", help="firm slug the clients belong to (created if new)")
+        parser.add_argument("--defer", action="store_true", help="record only; let the Celery workers write memory")
+
+    def handle(self, *args, file: Path, firm: str, defer: bool, **options) -> None:
+        if not file.is_file():
+            raise CommandError(f"{file} is not a readable file")
+        with file.open(encoding="utf-8", errors="replace") as lines:
+            try:
+                report = api.import_sessions(lines, firm, drain=not defer)
+            except GraphUnavailable as error:
+                raise CommandError(
+                    f"{error}\nThe sessions are recorded and stay queued; they will reach memory when Neo4j is back."
+                ) from error
+        for message in report.errors:
+            self.stderr.write(message)
+        self.stdout.write(
+            f"imported {report.sessions} sessions ({report.turns} turns), {report.unchanged} unchanged, "
+            f"{len(report.errors)} lines with errors, {report.pending} waiting for memory"
+        )
+        if report.errors:
+            raise CommandError(f"{len(report.errors)} lines could not be imported (see above); the rest were imported")

@@ -1,0 +1,78 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
+
+from advisor.models import Client
+from memory import api
+from memory.graph.driver import GraphUnavailable
+from memory.services.retrieval import InvalidQuery
+
+
+class Command(BaseCommand):
+    help = "Search one client's memory (or a batch of queries from a JSON Lines file) and print JSON."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--client", help="client id (as imported)")
+        parser.add_argument("--query", help="what to look for")
+        parser.add_argument("--queries", type=Path, help='JSON Lines of {"qid", "client_id", "query"}')
+        parser.add_argument("--k", type=int, default=10)
+        parser.add_argument("--as-of", dest="as_of", help="ISO 8601: what the twin knew at that moment")
+        parser.add_argument("--firm", help="firm slug, when the same client id exists in several firms")
+        parser.add_argument("--mode", default="hybrid", choices=["hybrid", "fulltext", "vector"])
+        parser.add_argument("--json", action="store_true", help="JSON output (the default and only format)")
+
+    def handle(self, *args, **options) -> None:
+        as_of = None
+        if options["as_of"]:
+            as_of = parse_datetime(options["as_of"])
+            if as_of is None or as_of.tzinfo is None:
+                raise CommandError("--as-of needs an ISO 8601 date-time with a time zone, e.g. 2024-03-01T00:00:00Z")
+        run = lambda client_id, query: [  # noqa: E731
+            r.to_contract()
+            for r in api.search(firm_id=self._firm_for(client_id, options["firm"]), client_id=client_id,
+                                query=query, k=options["k"], as_of=as_of, mode=options["mode"])
+        ]
+        try:
+            if options["queries"]:
+                self._batch(options["queries"], run)
+            elif options["client"] and options["query"]:
+                self.stdout.write(json.dumps(run(options["client"], options["query"])))
+            else:
+                raise CommandError("give --client and --query, or --queries FILE.jsonl")
+        except (InvalidQuery, GraphUnavailable) as error:
+            raise CommandError(str(error)) from error
+
+    def _batch(self, path: Path, run) -> None:
+        if not path.is_file():
+            raise CommandError(f"{path} is not a readable file")
+        for number, line in enumerate(path.open(encoding="utf-8"), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                qid, client_id, query = item["qid"], item["client_id"], item["query"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                self.stderr.write(f'line {number}: expected {{"qid", "client_id", "query"}}')
+                continue
+            try:
+                results = run(client_id, query)
+            except (InvalidQuery, CommandError) as error:
+                self.stderr.write(f"line {number}: {error}")
+                results = []
+            self.stdout.write(json.dumps({"qid": qid, "results": results}))
+
+    _firms: dict[str, str] = {}
+
+    def _firm_for(self, client_id: str, firm: str | None) -> str:
+        if firm:
+            return firm
+        if client_id not in self._firms:
+            slugs = list(Client.objects.filter(external_id=client_id).values_list("firm__slug", flat=True)[:2])
+            if not slugs:
+                raise CommandError(f"no client {client_id!r}")
+            if len(slugs) > 1:
+                raise CommandError(f"client {client_id!r} exists in several firms; pass --firm")
+            self._firms[client_id] = slugs[0]
+        return self._firms[client_id]

@@ -1,0 +1,107 @@
+"""Fixtures that talk to the real services `make test` started (Neo4j, Redis, Celery).
+
+Nothing here mocks our own infrastructure: when Neo4j or Redis is missing the tests that need
+them fail with a message saying how to start them, they are never skipped.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from memory.graph import driver as graph_driver
+from memory.graph import schema
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_OUTPUT = REPO / "test-output"
+
+
+@pytest.fixture(scope="session")
+def graph(django_db_blocker) -> Iterator[None]:
+    """The real Neo4j, reachable and migrated."""
+    try:
+        graph_driver.ping()
+    except graph_driver.GraphUnavailable as error:
+        pytest.fail(f"{error}\nStart it with `make services` (or run the suite with `make test`).")
+    schema.migrate()
+    yield
+
+
+def empty_graph() -> None:
+    def _delete(tx) -> int:
+        return tx.run(
+            "MATCH (n) WITH n LIMIT 20000 DETACH DELETE n RETURN count(*) AS deleted"
+        ).single()["deleted"]
+
+    while graph_driver.write(_delete):
+        pass
+
+
+@pytest.fixture
+def clean_graph(graph) -> Iterator[None]:
+    """An empty graph for one test."""
+    empty_graph()
+    yield
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis at {settings.REDIS_URL} is unavailable ({error}). Run the suite with `make test`.")
+    return client
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    env["DATABASE_URL"] = f"sqlite:///{settings.DATABASES['default']['NAME']}"
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(redis_client, graph) -> Iterator[subprocess.Popen]:
+    """A real Celery worker process consuming every queue, against the real Redis broker."""
+    redis_client.flushdb()
+    log = open(TEST_OUTPUT / "celery-worker.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=1",
+         "--pool=prefork", "-Q", "default,ingest,quotes,digests", "-n", f"pytest-{os.getpid()}@%h"],
+        cwd=REPO, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT,
+    )
+    from config.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"Celery worker exited early; see {log.name}")
+        replies = app.control.ping(timeout=1.0) or []
+        if any(name.startswith(f"pytest-{os.getpid()}@") for reply in replies for name in reply):
+            break
+    else:
+        process.kill()
+        pytest.fail(f"Celery worker did not answer ping within 60 s; see {log.name}")
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_output_dir() -> Path:
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    return TEST_OUTPUT
