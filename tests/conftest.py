@@ -71,7 +71,7 @@ def _worker_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(redis_client, graph) -> Iterator[subprocess.Popen]:
+def celery_worker_process(django_db_setup, redis_client, graph) -> Iterator[subprocess.Popen]:
     """A real Celery worker process consuming every queue, against the real Redis broker."""
     redis_client.flushdb()
     log = open(TEST_OUTPUT / "celery-worker.log", "w")
@@ -105,3 +105,18 @@ def celery_worker_process(redis_client, graph) -> Iterator[subprocess.Popen]:
 def _test_output_dir() -> Path:
     TEST_OUTPUT.mkdir(exist_ok=True)
     return TEST_OUTPUT
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests that stop a real service run last, so a slow restart cannot disturb the others."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
+def local_neo4j_command(action: str) -> subprocess.CompletedProcess:
+    """Run `bin/neo4j-local ACTION` for the instance this test run uses."""
+    return subprocess.run([str(REPO / "bin" / "neo4j-local"), action], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ))
+
+
+def uses_local_neo4j() -> bool:
+    return os.environ.get("NEO4J_LOCAL_NAME") is not None and local_neo4j_command("status").returncode == 0

@@ -12,7 +12,9 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 # Labels are chosen from these fixed names, never from input, so they can be part of the query text.
-MEMORY_LABELS = ("Turn", "Observation", "Event", "Fact", "PriceMention", "Viewpoint", "Advice", "Note")
+# A viewpoint is also a Fact, so supersession treats a newer view on the same security like any fact.
+MEMORY_LABELS = {"Turn": "Turn", "Observation": "Observation", "Event": "Event", "Fact": "Fact",
+                 "PriceMention": "PriceMention", "Viewpoint": "Fact:Viewpoint"}
 ENTITY_LABELS = {"goal": "Goal", "topic": "Topic", "person": "Person", "sector": "Sector"}
 
 
@@ -34,6 +36,7 @@ class GraphBatch:
     mentions_security: list[dict[str, str]] = field(default_factory=list)  # {turn, symbol}
     price_of: list[dict[str, str]] = field(default_factory=list)  # {memory, symbol}
     tracks: list[dict[str, Any]] = field(default_factory=list)  # {client, symbol, price, at}
+    viewpoint_on: list[dict[str, str]] = field(default_factory=list)  # {memory, symbol}
 
     def add_memory(self, label: str, memory_id: str, props: dict[str, Any]) -> None:
         if label not in MEMORY_LABELS:
@@ -85,7 +88,7 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
         ).consume()
     for label, rows in batch.memories.items():
         tx.run(
-            f"UNWIND $rows AS row MERGE (m:Memory {{id: row.id}}) ON CREATE SET m:{label}, m += row.props",
+            f"UNWIND $rows AS row MERGE (m:Memory {{id: row.id}}) ON CREATE SET m:{MEMORY_LABELS[label]}, m += row.props",
             rows=rows,
         ).consume()
     _link(tx, "MATCH (a:Session {id: row.session}), (b:Memory {id: row.turn}) MERGE (a)-[:HAS_TURN]->(b)", batch.has_turn)
@@ -96,6 +99,7 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
     _link(tx, "MATCH (a:Memory {id: row.turn}), (b:Entity {id: row.entity}) MERGE (a)-[:MENTIONS]->(b)", batch.mentions)
     _link(tx, "MATCH (a:Memory {id: row.turn}), (b:Security {symbol: row.symbol}) MERGE (a)-[:MENTIONS]->(b)", batch.mentions_security)
     _link(tx, "MATCH (a:Memory {id: row.memory}), (b:Security {symbol: row.symbol}) MERGE (a)-[:PRICE_OF]->(b)", batch.price_of)
+    _link(tx, "MATCH (a:Memory {id: row.memory}), (b:Security {symbol: row.symbol}) MERGE (a)-[:ON]->(b)", batch.viewpoint_on)
     # The price a client last discussed, per security: what market-move alerts and drift compare to.
     _link(
         tx,

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
-from advisor.models import ConversationSession
+from advisor.models import ConversationSession, Viewpoint
 from memory import scope as memory_scope
 from memory.embeddings import embed_texts
 from memory.extraction import get_extractor
@@ -38,16 +37,15 @@ class DrainReport:
 
 
 def drain_outbox(max_sessions: int = 500) -> DrainReport:
-    """Write pending sessions to the graph, oldest first. Raises GraphUnavailable with rows kept."""
-    entries = list(
-        OutboxEntry.objects.filter(processed_at__isnull=True, kind=OutboxEntry.Kind.SESSION).order_by("id")[
-            :max_sessions
-        ]
-    )
+    """Write pending records to the graph, oldest first. Raises GraphUnavailable with rows kept."""
+    entries = list(OutboxEntry.objects.filter(processed_at__isnull=True).order_by("id")[:max_sessions])
     sessions_done = turns_done = 0
-    for chunk in _chunks_by_turns(entries):
+    for chunk in _chunks_by_turns([e for e in entries if e.kind == OutboxEntry.Kind.SESSION]):
         turns_done += _ingest_chunk(chunk)
         sessions_done += len(chunk)
+    viewpoint_entries = [e for e in entries if e.kind == OutboxEntry.Kind.VIEWPOINT]
+    if viewpoint_entries:
+        _ingest_viewpoints(viewpoint_entries)
     remaining = OutboxEntry.objects.filter(processed_at__isnull=True).count()
     return DrainReport(sessions=sessions_done, turns=turns_done, remaining=remaining)
 
@@ -81,25 +79,40 @@ def _ingest_chunk(chunk: list[tuple[OutboxEntry, ConversationSession]]) -> int:
     for _, session in chunk:
         session_input = session_input_for(session)
         builder.add_session(session, session_input, extractor.extract(session_input))
+    _write(builder, [entry for entry, _ in chunk])
+    ConversationSession.objects.filter(pk__in=[s.pk for _, s in chunk]).update(
+        memory_status=ConversationSession.MemoryStatus.STORED, memory_error=""
+    )
+    return builder.turn_count
+
+
+def _ingest_viewpoints(entries: list[OutboxEntry]) -> None:
+    viewpoints = Viewpoint.objects.filter(pk__in=[e.object_id for e in entries]).select_related("firm", "analyst")
+    builder = _BatchBuilder()
+    for viewpoint in viewpoints:
+        builder.add_viewpoint(viewpoint)
+    _write(builder, entries)
+    Viewpoint.objects.filter(pk__in=[v.pk for v in viewpoints]).update(
+        memory_status=ConversationSession.MemoryStatus.STORED
+    )
+
+
+def _write(builder: "_BatchBuilder", entries: list[OutboxEntry]) -> None:
+    """One graph transaction for the batch; the outbox rows are closed only after it commits."""
     builder.embed()
     try:
         driver.write(_write_with_supersession, builder=builder)
     except driver.GraphUnavailable as error:
         now = timezone.now()
-        for entry, _ in chunk:
+        for entry in entries:
             OutboxEntry.objects.filter(pk=entry.pk).update(
                 attempts=entry.attempts + 1, last_error=str(error)[:2000], last_attempt_at=now
             )
         raise
     now = timezone.now()
-    with transaction.atomic():
-        OutboxEntry.objects.filter(pk__in=[entry.pk for entry, _ in chunk]).update(
-            processed_at=now, last_attempt_at=now, last_error=""
-        )
-        ConversationSession.objects.filter(pk__in=[s.pk for _, s in chunk]).update(
-            memory_status=ConversationSession.MemoryStatus.STORED, memory_error=""
-        )
-    return builder.turn_count
+    OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(
+        processed_at=now, last_attempt_at=now, last_error=""
+    )
 
 
 def _write_with_supersession(tx, builder: "_BatchBuilder") -> None:
@@ -184,7 +197,7 @@ class _BatchBuilder:
                      "session_id": data.session_id, "session_key": session_node, "position": position,
                      "speaker": turn.speaker, "role": turn.role, "importance": 0.3,
                      "valid_from": turn.at, "recorded_at": turn.at}
-            self._queue(episodes.MEMORY_LABELS[0], node, props, text)
+            self._queue("Turn", node, props, text)
             self.batch.has_turn.append({"session": session_node, "turn": node})
             if previous:
                 self.batch.next_turn.append({"source": previous, "target": node})
@@ -243,6 +256,29 @@ class _BatchBuilder:
             self.batch.price_of.append({"memory": node, "symbol": mention.symbol})
             self.batch.tracks.append({"client": scope, "symbol": mention.symbol, "price": float(mention.price),
                                       "at": mention.at})
+
+    def add_viewpoint(self, viewpoint: Viewpoint) -> None:
+        """A viewpoint is a firm-shared fact in the slot `viewpoint:SYMBOL`: a newer view supersedes it."""
+        firm_id = viewpoint.firm.slug
+        scope = memory_scope.firm_scope(firm_id)
+        analyst = viewpoint.analyst.get_full_name() or viewpoint.analyst.username
+        target = f", target {viewpoint.target_price:.2f}" if viewpoint.target_price is not None else ""
+        horizon = f" within {viewpoint.horizon_months} months" if viewpoint.horizon_months else ""
+        text = (f"Analyst view on {viewpoint.symbol} by {analyst} ({viewpoint.published_at:%d %b %Y}): "
+                f"{viewpoint.get_stance_display().upper()}{target}{horizon}. {viewpoint.rationale}")
+        node = stable_id("viewpoint", firm_id, str(viewpoint.pk))
+        props = {"firm_id": firm_id, "client_id": None, "scope": scope, "visibility": "firm", "status": "active",
+                 "created_at": timezone.now(), "source": f"viewpoint:{viewpoint.pk}", "level": "fact",
+                 "kind": "viewpoint", "attribute": "viewpoint", "slot": f"viewpoint:{viewpoint.symbol}",
+                 "value": f"{viewpoint.stance}:{viewpoint.target_price}", "symbol": viewpoint.symbol,
+                 "stance": viewpoint.stance, "analyst": analyst, "text": text, "importance": 0.7,
+                 "target_price": float(viewpoint.target_price) if viewpoint.target_price is not None else None,
+                 "horizon_months": viewpoint.horizon_months, "valid_from": viewpoint.published_at,
+                 "recorded_at": viewpoint.published_at}
+        self._queue("Viewpoint", node, props, text)
+        self._slots.add((scope, props["slot"]))
+        self._add_security(viewpoint.symbol, viewpoint.symbol)
+        self.batch.viewpoint_on.append({"memory": node, "symbol": viewpoint.symbol})
 
     def _queue(self, label: str, node: str, props: dict[str, Any], text: str) -> None:
         self.batch.add_memory(label, node, props)

@@ -1,0 +1,67 @@
+# Two commands do everything: `make up` (run the product) and `make test` (the whole suite).
+# Each sets up what it needs on a fresh machine: the venv, Neo4j (unless NEO4J_URI is set),
+# Redis (unless REDIS_URL is set) and, for the browser tests, Debian's chromium.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+# `make test` gets its own Neo4j, Redis database and SQLite file, so it never touches `make up` data.
+TEST_NEO4J_PORT ?= 7688
+TEST_REDIS_DB ?= 15
+
+.PHONY: up down test bench venv services services-test stop-services migrate clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+services: venv
+	@mkdir -p var/run var/log
+	if [ -z "$${NEO4J_URI:-}" ]; then bin/neo4j-local start && bin/neo4j-local wait; else echo "Neo4j: using $$NEO4J_URI"; fi
+	if [ -z "$${REDIS_URL:-}" ]; then bin/redis-local start; else echo "Redis: using $$REDIS_URL"; fi
+
+migrate: services
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py graph_migrate
+
+up: migrate
+	$(PY) manage.py seed_demo
+	echo
+	echo "Advisor Twin: http://127.0.0.1:$(PORT)/   (health: http://127.0.0.1:$(PORT)/healthz)"
+	echo "Stop with Ctrl-C here, or 'make down' from another terminal."
+	echo $$$$ > var/run/up.pid
+	exec env WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+
+down:
+	if [ -f var/run/up.pid ]; then kill $$(cat var/run/up.pid) 2>/dev/null || true; rm -f var/run/up.pid; fi
+	bin/neo4j-local stop || true
+	bin/redis-local stop || true
+
+services-test: venv
+	@mkdir -p var/run var/log
+	bin/ensure-chromium
+	if [ -z "$${NEO4J_URI:-}" ]; then \
+	  NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test bin/neo4j-local start && \
+	  NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test bin/neo4j-local wait; fi
+	if [ -z "$${REDIS_URL:-}" ]; then bin/redis-local start; fi
+
+test: services-test
+	export NEO4J_URI="$${NEO4J_URI:-bolt://127.0.0.1:$(TEST_NEO4J_PORT)}"
+	export NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test
+	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/$(TEST_REDIS_DB)}"
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: services-test
+	export NEO4J_URI="$${NEO4J_URI:-bolt://127.0.0.1:$(TEST_NEO4J_PORT)}"
+	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/$(TEST_REDIS_DB)}"
+	$(PY) -m tests.bench.run $(BENCH_ARGS)
+
+clean: down
+	rm -rf var test-output

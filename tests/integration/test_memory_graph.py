@@ -1,0 +1,155 @@
+"""The memory graph against the real Neo4j: import, provenance, supersession, scope, tools."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from advisor.models import Client, Firm
+from memory import api
+from memory.graph import driver as graph_driver
+from memory.scope import Reader, client_scope
+from memory.tools import memory_tools
+
+pytestmark = pytest.mark.django_db
+
+
+def session_line(client_id: str, session_id: str, when: str, turns: list[tuple[str, str]], name: str = "Ann Carter") -> str:
+    return json.dumps({
+        "client_id": client_id, "session_id": session_id, "channel": "meeting", "started_at": when,
+        "participants": {"Alex Morgan": "advisor", name: "client"},
+        "turns": [{"turn_id": f"{session_id}-{i}", "speaker": who, "text": text} for i, (who, text) in enumerate(turns)],
+    })
+
+
+ANN_MARCH = session_line("ann", "s1", "2024-03-03T10:00:00Z", [
+    ("Alex Morgan", "How are you feeling about the markets?"),
+    ("Ann Carter", "I'm comfortable with moderate risk and I want to retire in 2035."),
+    ("Ann Carter", "I bought Apple at $182.10 last month."),
+])
+ANN_SEPTEMBER = session_line("ann", "s2", "2024-09-12T15:00:00Z", [
+    ("Ann Carter", "After the baby I'd rather be conservative with risk."),
+    ("Ann Carter", "Actually I want to retire in 2033."),
+])
+BEN_MAY = session_line("ben", "b1", "2024-05-20T09:00:00Z", [
+    ("Ben Okafor", "My secret plan: I want to retire in 2029 and I hold Microsoft."),
+], name="Ben Okafor")
+
+
+def counts() -> tuple[int, int]:
+    return graph_driver.read(lambda tx: tx.run(
+        "MATCH (n) WITH count(n) AS nodes OPTIONAL MATCH ()-[r]->() RETURN nodes, count(r) AS rels").single().values())
+
+
+def current_fact(slot: str, client_id: str = "ann", as_of: datetime | None = None) -> list[str]:
+    from memory.graph.facts import facts_for_client
+
+    rows = facts_for_client(Reader("acme", client_id).scopes, as_of=as_of)
+    return sorted({row["value"] for row in rows if row["slot"] == slot})
+
+
+def test_reimport_changes_nothing(clean_graph):
+    first = api.import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    before = counts()
+
+    second = api.import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+
+    assert (first.sessions, second.sessions, second.unchanged) == (2, 0, 2)
+    assert counts() == before
+    assert before[0] > 5
+
+
+def test_contradicting_fact_supersedes_and_as_of_returns_the_old_value(clean_graph):
+    api.import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+
+    assert current_fact("risk_tolerance") == ["conservative"]
+    assert current_fact("risk_tolerance", as_of=datetime(2024, 6, 1, tzinfo=timezone.utc)) == ["moderate"]
+    assert current_fact("goal:retirement") and "2033" in current_fact("goal:retirement")[0]
+    old = graph_driver.read(lambda tx: tx.run(
+        """MATCH (new:Fact {slot: 'risk_tolerance', value: 'conservative'})-[:SUPERSEDES]->(old:Fact)
+           RETURN old.value AS value, old.valid_to AS valid_to, old.superseded_at AS superseded_at""").single())
+    assert old["value"] == "moderate"
+    assert old["valid_to"].to_native() == datetime(2024, 9, 12, 15, tzinfo=timezone.utc)
+    assert old["superseded_at"] is not None
+
+
+def test_every_derived_memory_links_to_the_turns_it_came_from(clean_graph):
+    api.import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+
+    orphans, derived = graph_driver.read(lambda tx: tx.run(
+        """MATCH (m:Memory) WHERE m.level <> 'turn'
+           RETURN count(CASE WHEN NOT (m)-[:DERIVED_FROM]->(:Turn) THEN 1 END) AS orphans, count(m) AS derived""").single().values())
+    assert derived >= 4
+    assert orphans == 0
+    missing = graph_driver.read(lambda tx: tx.run(
+        "MATCH (m:Memory) WHERE m.source IS NULL OR m.scope IS NULL OR m.firm_id IS NULL RETURN count(m) AS n").single()["n"])
+    assert missing == 0
+
+
+def test_search_returns_sources_and_is_confined_to_the_client(clean_graph):
+    api.import_sessions([ANN_MARCH, BEN_MAY], "acme")
+
+    ann = api.search(firm_id="acme", client_id="ann", query="when does she want to retire", k=10)
+    ben = api.search(firm_id="acme", client_id="ben", query="retire 2035 Apple moderate risk", k=10)
+
+    assert any("2035" in r.text for r in ann)
+    assert all(r.sources for r in ann)
+    assert any("s1-1" in r.sources for r in ann)
+    assert ben and all("2035" not in r.text and "Apple" not in r.text for r in ben)
+    ann_scope = client_scope("acme", "ann")
+    crafted = api.search(firm_id="acme", client_id="ben", query=f"scope:{ann_scope} OR text:* retire", k=10)
+    assert all("Ann" not in r.text and "2035" not in r.text for r in crafted)
+
+
+def test_other_firm_with_same_client_id_sees_nothing(clean_graph):
+    api.import_sessions([ANN_MARCH], "acme")
+
+    assert api.search(firm_id="other-firm", client_id="ann", query="retire 2035", k=10) == []
+
+
+def test_langchain_tools_are_bound_to_one_client(clean_graph):
+    api.import_sessions([ANN_MARCH, BEN_MAY], "acme")
+    tools = {tool.name: tool for tool in memory_tools(Reader("acme", "ben"), actor="twin")}
+
+    found = json.loads(tools["search_memory"].invoke({"query": "Ann retire 2035 Apple"}))
+    remembered = tools["remember"].invoke({"text": "Ben prefers phone calls on Fridays.", "importance": 0.7})
+
+    assert all("2035" not in r["text"] for r in found)
+    assert remembered.startswith("remembered as note:")
+    assert all("Friday" not in r.text for r in api.search(firm_id="acme", client_id="ann", query="phone calls Fridays", k=5))
+    assert any("Friday" in r.text for r in api.search(firm_id="acme", client_id="ben", query="phone calls Fridays", k=5))
+
+
+def test_update_keeps_history_and_forget_hides_from_search(clean_graph):
+    note = api.remember(firm_id="acme", client_id="ann", text="Ann's daughter starts university in 2031.", source="test")
+    revised = api.update_memory(firm_id="acme", client_id="ann", memory_id=note,
+                                text="Ann's daughter starts university in 2032.", source="test")
+
+    texts = [r.text for r in api.search(firm_id="acme", client_id="ann", query="daughter university", k=5)]
+    assert "Ann's daughter starts university in 2032." in texts
+    assert "Ann's daughter starts university in 2031." not in texts
+    link = graph_driver.read(lambda tx: tx.run(
+        "MATCH (n {id: $new})-[:SUPERSEDES]->(o {id: $old}) RETURN o.text AS text", new=revised, old=note).single())
+    assert link["text"] == "Ann's daughter starts university in 2031."
+
+    api.forget_memory(firm_id="acme", client_id="ann", memory_id=revised, reason="retracted", actor="advisor")
+    assert all(r.id != revised for r in api.search(firm_id="acme", client_id="ann", query="daughter university", k=5))
+
+
+def test_malformed_lines_are_reported_by_number_and_the_rest_imported(clean_graph):
+    lines = [
+        ANN_MARCH,
+        "{not json",
+        json.dumps({"client_id": "ann", "session_id": "s9", "turns": []}),
+        json.dumps({"client_id": "ann", "session_id": "s8", "started_at": "2024-01-01", "turns": [
+            {"turn_id": "x", "speaker": "Ann", "text": "hi"}]}),
+        BEN_MAY,
+    ]
+
+    report = api.import_sessions(lines, "acme")
+
+    assert report.sessions == 2
+    assert [e.split(":")[0] for e in report.errors] == ["line 2", "line 3", "line 4"]
+    assert "started_at" in report.errors[1] and "time zone" in report.errors[2]
+    assert Client.objects.filter(firm__slug="acme").count() == 2

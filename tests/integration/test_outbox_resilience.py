@@ -1,0 +1,70 @@
+"""Nothing is lost when Neo4j goes away mid-flow: the outbox keeps the session until the graph is back."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from advisor.models import ConversationSession
+from memory import api
+from memory.graph import driver as graph_driver
+from memory.graph.driver import GraphUnavailable
+from memory.models import OutboxEntry
+from memory.services.ingest import drain_outbox
+from tests.conftest import local_neo4j_command, uses_local_neo4j
+
+LINE = json.dumps({
+    "client_id": "olga", "session_id": "o1", "channel": "call", "started_at": "2024-04-01T12:00:00Z",
+    "participants": {"Olga Petrova": "client"},
+    "turns": [{"turn_id": "o1-1", "speaker": "Olga Petrova", "text": "I want to retire in 2031 and avoid tobacco."}],
+})
+
+
+def turn_count() -> int:
+    return graph_driver.read(lambda tx: tx.run("MATCH (t:Turn {client_id: 'olga'}) RETURN count(t) AS n").single()["n"])
+
+
+@pytest.mark.disruptive
+@pytest.mark.django_db
+def test_outbox_survives_neo4j_being_stopped_and_drains_after_it_returns(clean_graph):
+    local = uses_local_neo4j()
+    if local:
+        assert local_neo4j_command("stop").returncode == 0
+    graph_driver.close_driver()
+    try:
+        with override_settings(**({} if local else {"NEO4J_URI": "bolt://127.0.0.1:1"}), NEO4J_CONNECTION_TIMEOUT=1.0):
+            report = api.import_sessions([LINE], "resilient", drain=False)
+            with pytest.raises(GraphUnavailable):
+                drain_outbox()
+            entry = OutboxEntry.objects.get()
+            assert entry.processed_at is None and entry.attempts == 1 and "unavailable" in entry.last_error
+            assert ConversationSession.objects.get().memory_status == "pending"
+            assert report.sessions == 1
+    finally:
+        graph_driver.close_driver()
+        if local:
+            assert local_neo4j_command("start").returncode == 0
+            assert local_neo4j_command("wait").returncode == 0
+
+    drained = drain_outbox()
+
+    assert drained.sessions == 1 and drained.remaining == 0
+    assert turn_count() == 1
+    assert ConversationSession.objects.get().memory_status == "stored"
+
+
+@pytest.mark.django_db
+def test_memory_import_command_says_sessions_are_kept_when_neo4j_is_down(tmp_path, graph):
+    path = tmp_path / "one.jsonl"
+    path.write_text(LINE + "\n")
+    graph_driver.close_driver()
+    try:
+        with override_settings(NEO4J_URI="bolt://127.0.0.1:1", NEO4J_CONNECTION_TIMEOUT=1.0):
+            with pytest.raises(Exception) as raised:
+                call_command("memory_import", str(path), "--firm", "resilient")
+    finally:
+        graph_driver.close_driver()
+    assert "stay queued" in str(raised.value)
+    assert OutboxEntry.objects.filter(processed_at__isnull=True).count() == 1
