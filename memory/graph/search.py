@@ -25,7 +25,7 @@ from memory.graph.schema import FULLTEXT_INDEX
 _VISIBLE = """
   m.status = 'active'
   AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
-  AND ($as_of IS NOT NULL OR m.superseded_at IS NULL OR m.level <> 'fact')
+  AND ($as_of IS NOT NULL OR m.superseded_at IS NULL)
 """
 
 
