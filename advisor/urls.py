@@ -7,4 +7,5 @@ urlpatterns = [
     path("clients/<str:client_id>/", views.client_detail, name="client-detail"),
     path("clients/<str:client_id>/sessions/new", views.record_session_view, name="record-session"),
     path("clients/<str:client_id>/memory", views.memory_search_view, name="memory-search"),
+    path("clients/<str:client_id>/prices/<str:symbol>", views.price_chart, name="price-chart"),
 ]

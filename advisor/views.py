@@ -14,6 +14,9 @@ from advisor.forms import SessionNotesForm
 from advisor.health import check_health
 from advisor.selectors import client_for, clients_with_pending_memory
 from advisor.services.sessions import SessionRejected, draft_from_notes, record_session
+from marketdata.charts import price_history_figure, render_chart_div
+from marketdata.services.drift import remembered_prices_for
+from marketdata.services.history import market_today, price_history
 from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
 from memory.permissions import reader_for
@@ -44,16 +47,10 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
                "form": SessionNotesForm(), "facts": [], "prices": [], "memory_error": None}
     try:
         context["facts"] = memory_selectors.client_facts(reader)
-        context["prices"] = _remembered_prices(reader)
+        context["prices"] = remembered_prices_for(reader)
     except GraphUnavailable as error:
         context["memory_error"] = str(error)
     return render(request, "advisor/client_detail.html", context)
-
-
-def _remembered_prices(reader):
-    from marketdata.services.drift import remembered_prices_for
-
-    return remembered_prices_for(reader)
 
 
 @require_http_methods(["POST"])
@@ -99,3 +96,16 @@ def memory_search_view(request: HttpRequest, client_id: str) -> HttpResponse:
             error, status = str(problem), 503
     return render(request, "advisor/memory_search.html",
                   {"client": client, "query": query, "results": results, "error": error}, status=status)
+
+
+def price_chart(request: HttpRequest, client_id: str, symbol: str) -> HttpResponse:
+    client = client_for(request.user, client_id)
+    reader = reader_for(request.user, client)
+    try:
+        mentions = remembered_prices_for(reader, symbol.upper())
+    except GraphUnavailable as error:
+        return render(request, "advisor/price_chart.html", {"client": client, "symbol": symbol, "error": str(error)},
+                      status=503)
+    chart = render_chart_div(price_history_figure(symbol.upper(), price_history(symbol.upper(), end=market_today()), mentions))
+    return render(request, "advisor/price_chart.html",
+                  {"client": client, "symbol": symbol.upper(), "chart": chart, "mentions": mentions})

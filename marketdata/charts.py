@@ -1,0 +1,40 @@
+"""Plotly charts of price history with the moments a client talked about the security."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+
+def price_history_figure(symbol: str, history: pd.DataFrame, mentions: list[dict[str, Any]]) -> go.Figure:
+    """Close prices, plus each remembered mention: a marker at its date when the history covers it,
+    otherwise (replayed history from another era) a dashed line at the price that was discussed."""
+    replayed = not history.empty and (history["source"] == "replay").any()
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=history["date"], y=history["close"], mode="lines", name=f"{symbol} close"))
+    start, end = (history["date"].min(), history["date"].max()) if not history.empty else (None, None)
+    inside = [m for m in mentions if start is not None and start <= _day(m["mentioned_at"]) <= end]
+    if inside:
+        figure.add_trace(go.Scatter(
+            x=[_day(m["mentioned_at"]) for m in inside], y=[m["price"] for m in inside], mode="markers",
+            marker={"size": 11, "symbol": "diamond", "color": "#d9480f"}, name="discussed with client",
+            text=[m["text"] for m in inside], hovertemplate="%{text}<extra></extra>",
+        ))
+    for mention in (m for m in mentions if m not in inside):
+        figure.add_hline(y=mention["price"], line_dash="dash", line_color="#d9480f",
+                         annotation_text=f"discussed at {mention['price']:.2f} on {_day(mention['mentioned_at']):%-d %b %Y}")
+    title = f"{symbol}: price history" + (" (replayed historical prices)" if replayed else "")
+    figure.update_layout(title=title, margin={"l": 40, "r": 20, "t": 50, "b": 40}, height=420,
+                         legend={"orientation": "h", "y": -0.15})
+    return figure
+
+
+def render_chart_div(figure: go.Figure) -> str:
+    """An HTML fragment; the page loads plotly.js from our own server (no CDN)."""
+    return figure.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
+
+
+def _day(value: Any):
+    native = value.to_native() if hasattr(value, "to_native") else value
+    return native.date() if hasattr(native, "date") else native

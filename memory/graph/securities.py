@@ -1,0 +1,165 @@
+"""Securities and remembered prices: live quotes on Security nodes, drift computed when read.
+
+Drift is never written per mention: a refresh touches one node per security and one relationship per
+client that tracks it, so its cost grows with distinct securities, not with how often they were
+discussed.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from memory.graph import driver
+
+
+def remembered_symbols() -> list[str]:
+    """Every security that some memory mentions, some viewpoint covers, or some client tracks."""
+
+    def _read(tx: ManagedTransaction) -> list[str]:
+        result = tx.run(
+            """
+            MATCH (s:Security) WHERE EXISTS { (s)<-[:PRICE_OF|ABOUT|MENTIONS|ON|TRACKS]-() }
+            RETURN s.symbol AS symbol ORDER BY symbol
+            """
+        )
+        return [record["symbol"] for record in result]
+
+    return driver.read(_read)
+
+
+def ensure_securities(symbols: list[str]) -> None:
+    """Security nodes for symbols known only from holdings, so they can carry a quote."""
+    driver.write(lambda tx: tx.run(
+        """
+        UNWIND $symbols AS symbol
+        MERGE (s:Entity:Security {symbol: symbol})
+        ON CREATE SET s.id = 'security:' + symbol, s.kind = 'security', s.key = symbol, s.name = symbol,
+                      s.scope = 'global', s.quote_status = 'unknown'
+        """,
+        symbols=symbols,
+    ).consume())
+
+
+def apply_quotes(rows: list[dict[str, Any]]) -> list[str]:
+    """Set each security's quote unless a newer one is already stored. Returns the symbols updated.
+
+    The `as_of` comparison happens inside the write, so a late or repeated task cannot regress a
+    price that a newer task already stored.
+    """
+
+    def _write(tx: ManagedTransaction) -> list[str]:
+        result = tx.run(
+            """
+            UNWIND $rows AS row
+            MATCH (s:Security {symbol: row.symbol})
+            WITH s, row WHERE s.last_price_as_of IS NULL OR row.as_of > s.last_price_as_of
+            SET s.last_price = row.price, s.last_price_as_of = row.as_of, s.currency = row.currency,
+                s.quote_source = row.source, s.market_date = row.market_date, s.quote_status = 'fresh',
+                s.quote_error = null, s.quote_checked_at = row.checked_at
+            RETURN s.symbol AS symbol
+            """,
+            rows=rows,
+        )
+        return [record["symbol"] for record in result]
+
+    return driver.write(_write)
+
+
+def mark_quotes(rows: list[dict[str, Any]]) -> None:
+    """Record that quoting failed (`stale`, price kept) or the symbol is `unknown` to the provider.
+
+    A failure older than the last check (a late task) does not mark a fresher quote stale.
+    """
+    driver.write(lambda tx: tx.run(
+        """
+        UNWIND $rows AS row
+        MATCH (s:Security {symbol: row.symbol})
+        WITH s, row WHERE s.quote_checked_at IS NULL OR row.checked_at >= s.quote_checked_at
+        SET s.quote_status = row.status, s.quote_error = row.error, s.quote_checked_at = row.checked_at
+        """,
+        rows=rows,
+    ).consume())
+
+
+def security_quotes(symbols: list[str]) -> dict[str, dict[str, Any]]:
+    def _read(tx: ManagedTransaction) -> dict[str, dict[str, Any]]:
+        result = tx.run(
+            """
+            UNWIND $symbols AS symbol
+            MATCH (s:Security {symbol: symbol})
+            RETURN s.symbol AS symbol, s.name AS name, s.last_price AS price, s.last_price_as_of AS as_of,
+                   s.currency AS currency, s.quote_source AS source, s.market_date AS market_date,
+                   s.quote_status AS status, s.quote_error AS error, s.quote_checked_at AS checked_at
+            """,
+            symbols=symbols,
+        )
+        return {record["symbol"]: record.data() for record in result}
+
+    return driver.read(_read)
+
+
+def remembered_prices(scopes: list[str], symbol: str | None = None) -> list[dict[str, Any]]:
+    """Every price discussed in `scopes`, with the security's current quote and the drift since."""
+
+    def _read(tx: ManagedTransaction) -> list[dict[str, Any]]:
+        result = tx.run(
+            """
+            MATCH (m:PriceMention)-[:PRICE_OF]->(s:Security)
+            WHERE m.scope IN $scopes AND m.status = 'active' AND ($symbol IS NULL OR m.symbol = $symbol)
+            RETURN m.id AS id, m.symbol AS symbol, m.price AS price, m.currency AS currency,
+                   m.mentioned_at AS mentioned_at, m.text AS text, s.last_price AS current_price,
+                   s.last_price_as_of AS as_of, s.quote_status AS status, s.quote_error AS error,
+                   s.quote_source AS source, s.market_date AS market_date, s.quote_checked_at AS checked_at,
+                   CASE WHEN s.last_price IS NULL OR m.price = 0 THEN null
+                        ELSE round(100.0 * (s.last_price - m.price) / m.price, 2) END AS drift_pct
+            ORDER BY m.mentioned_at DESC
+            """,
+            scopes=scopes, symbol=symbol,
+        )
+        return [record.data() for record in result]
+
+    return driver.read(_read)
+
+
+def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]]:
+    """Client-security pairs whose price moved at least `min_percent` since last discussed or alerted."""
+
+    def _read(tx: ManagedTransaction) -> list[dict[str, Any]]:
+        result = tx.run(
+            """
+            MATCH (c:Client)-[t:TRACKS]->(s:Security)
+            WHERE s.symbol IN $symbols AND s.quote_status = 'fresh' AND s.last_price IS NOT NULL
+              AND t.last_price IS NOT NULL
+            WITH c, t, s,
+                 CASE WHEN t.alert_at IS NOT NULL AND t.alert_at > t.last_at THEN t.alert_price ELSE t.last_price END AS reference
+            WITH c, t, s, reference, 100.0 * (s.last_price - reference) / reference AS move
+            WHERE abs(move) >= $min_percent
+            RETURN c.id AS client_node, c.firm_id AS firm_id, c.client_id AS client_id, c.name AS client_name,
+                   s.symbol AS symbol, reference, t.last_price AS discussed_price, t.last_at AS discussed_at,
+                   s.last_price AS price, s.last_price_as_of AS as_of, s.quote_source AS source, move
+            """,
+            symbols=symbols, min_percent=min_percent,
+        )
+        return [record.data() for record in result]
+
+    return driver.read(_read)
+
+
+def record_move_events(rows: list[dict[str, Any]]) -> None:
+    """Market-move memories (one per client, security and trading day) and the new alert reference."""
+    driver.write(lambda tx: tx.run(
+        """
+        UNWIND $rows AS row
+        MATCH (c:Client {id: row.client_node})-[t:TRACKS]->(s:Security {symbol: row.symbol})
+        MERGE (e:Memory {id: row.id})
+        ON CREATE SET e:Event, e += row.props
+        MERGE (e)-[:ABOUT]->(s)
+        MERGE (e)-[:ABOUT]->(c)
+        SET t.alert_price = row.price, t.alert_at = row.as_of
+        """,
+        rows=rows,
+    ).consume())
+
+

@@ -1,0 +1,50 @@
+"""Significant moves of remembered securities become memory events the twin and digests can use."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+
+from advisor.models import Client, Firm
+from memory.embeddings import embed_texts
+from memory.graph import securities as graph_securities
+from memory.ids import stable_id
+
+
+def _thresholds() -> tuple[dict[tuple[str, str], float], dict[str, float]]:
+    clients = {(c.firm.slug, c.external_id): c.significant_move_percent
+               for c in Client.objects.filter(significant_move_percent__isnull=False).select_related("firm")}
+    firms = dict(Firm.objects.filter(significant_move_percent__isnull=False).values_list("slug", "significant_move_percent"))
+    return clients, firms
+
+
+def record_significant_moves(symbols: list[str]) -> int:
+    """One event per client and move: the alert price becomes the next move's reference."""
+    if not symbols:
+        return 0
+    client_thresholds, firm_thresholds = _thresholds()
+    floor = min([settings.SIGNIFICANT_MOVE_PERCENT, *client_thresholds.values(), *firm_thresholds.values()])
+    rows = []
+    for move in graph_securities.tracked_moves(symbols, floor):
+        threshold = client_thresholds.get((move["firm_id"], move["client_id"]),
+                                          firm_thresholds.get(move["firm_id"], settings.SIGNIFICANT_MOVE_PERCENT))
+        if abs(move["move"]) < threshold:
+            continue
+        as_of = move["as_of"].to_native()
+        discussed = move["discussed_at"].to_native()
+        label = " (replayed prices)" if move["source"] == "replay" else ""
+        text = (f"{move['symbol']} moved {move['move']:+.1f}% since {move['client_name'] or 'the client'} discussed it "
+                f"at {move['discussed_price']:.2f} on {discussed:%-d %B %Y} (now {move['price']:.2f}){label}.")
+        rows.append({
+            "id": stable_id("market_move", move["client_node"], move["symbol"], as_of.date().isoformat()),
+            "client_node": move["client_node"], "symbol": move["symbol"], "price": move["price"], "as_of": as_of,
+            "props": {"level": "observation", "kind": "market_move", "text": text, "importance": 0.6,
+                      "scope": move["client_node"], "firm_id": move["firm_id"], "client_id": move["client_id"],
+                      "visibility": "client", "source": f"market:{move['source']}", "status": "active",
+                      "symbol": move["symbol"], "move_percent": round(move["move"], 2),
+                      "created_at": timezone.now(), "recorded_at": as_of, "valid_from": as_of},
+        })
+    if rows:
+        for row, vector in zip(rows, embed_texts([r["props"]["text"] for r in rows])):
+            row["props"]["embedding"] = vector
+        graph_securities.record_move_events(rows)
+    return len(rows)
