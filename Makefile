@@ -30,6 +30,7 @@ services: venv
 migrate: services
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py graph_migrate
+	$(PY) manage.py collectstatic --noinput -v0
 
 up: migrate
 	$(PY) manage.py seed_demo
@@ -56,6 +57,7 @@ test: services-test
 	export NEO4J_URI="$${NEO4J_URI:-bolt://127.0.0.1:$(TEST_NEO4J_PORT)}"
 	export NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test
 	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/$(TEST_REDIS_DB)}"
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: services-test

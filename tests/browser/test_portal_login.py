@@ -12,6 +12,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture
+def demo_data(clean_graph):
+    """Seeded before the browser starts: Playwright's sync API runs an event loop in this thread."""
+    call_command("seed_demo")
+
+
+@pytest.fixture
 def browser_page():
     from playwright.sync_api import sync_playwright
 
@@ -22,10 +28,9 @@ def browser_page():
         browser.close()
 
 
-def test_demo_advisor_logs_in_and_reaches_the_portal_home(live_server, browser_page, clean_graph, _test_output_dir):
+def test_demo_advisor_logs_in_and_reaches_the_portal_home(demo_data, live_server, browser_page, _test_output_dir):
     from advisor.management.commands.seed_demo import DEMO_PASSWORD
 
-    call_command("seed_demo")
     page = browser_page
     page.goto(f"{live_server.url}/")
     assert "/login/" in page.url
@@ -39,3 +44,21 @@ def test_demo_advisor_logs_in_and_reaches_the_portal_home(live_server, browser_p
     assert page.locator("table >> text=Ann Carter").count() == 1
     page.screenshot(path=str(_test_output_dir / "portal-home.png"), full_page=True)
     assert (_test_output_dir / "portal-home.png").stat().st_size > 5000
+
+
+def test_advisor_sees_what_the_twin_remembers_about_a_client(demo_data, live_server, browser_page, _test_output_dir):
+    from advisor.management.commands.seed_demo import DEMO_PASSWORD
+
+    page = browser_page
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "advisor")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.click("text=Ann Carter")
+    page.wait_for_selector("h1:has-text('Ann Carter')")
+
+    knows = page.inner_text("section.card >> nth=0")
+    assert "conservative" in knows and "2033" in knows
+    assert "moderate" not in knows  # superseded in September, kept only as history
+    assert "182.10 when discussed on 3 March 2024" in page.inner_text("body")
+    page.screenshot(path=str(_test_output_dir / "client-detail.png"), full_page=True)
