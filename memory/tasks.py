@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from memory.extraction import ExtractionUnavailable
 from memory.graph.driver import GraphUnavailable
 from memory.services.ingest import drain_outbox
 
@@ -10,7 +11,7 @@ from memory.services.ingest import drain_outbox
 @shared_task(
     name="memory.drain_outbox",
     acks_late=True,
-    autoretry_for=(GraphUnavailable,),
+    autoretry_for=(GraphUnavailable, ExtractionUnavailable),
     retry_backoff=5,
     retry_backoff_max=300,
     retry_jitter=True,

@@ -16,7 +16,7 @@ from django.utils import timezone
 from advisor.models import ConversationSession, Viewpoint
 from memory import scope as memory_scope
 from memory.embeddings import embed_texts
-from memory.extraction import get_extractor
+from memory.extraction import ExtractionUnavailable, get_extractor
 from memory.extraction.securities import sector_of
 from memory.extraction.types import EntityRef, Extraction, SessionInput, TurnInput
 from memory.graph import driver, episodes, facts
@@ -76,9 +76,13 @@ def _chunks_by_turns(entries: list[OutboxEntry]) -> list[list[tuple[OutboxEntry,
 def _ingest_chunk(chunk: list[tuple[OutboxEntry, ConversationSession]]) -> int:
     extractor = get_extractor()
     builder = _BatchBuilder()
-    for _, session in chunk:
-        session_input = session_input_for(session)
-        builder.add_session(session, session_input, extractor.extract(session_input))
+    try:
+        for _, session in chunk:
+            session_input = session_input_for(session)
+            builder.add_session(session, session_input, extractor.extract(session_input))
+    except ExtractionUnavailable as error:
+        _record_failure([entry for entry, _ in chunk], error)
+        raise
     _write(builder, [entry for entry, _ in chunk])
     ConversationSession.objects.filter(pk__in=[s.pk for _, s in chunk]).update(
         memory_status=ConversationSession.MemoryStatus.STORED, memory_error=""
@@ -103,16 +107,21 @@ def _write(builder: "_BatchBuilder", entries: list[OutboxEntry]) -> None:
     try:
         driver.write(_write_with_supersession, builder=builder)
     except driver.GraphUnavailable as error:
-        now = timezone.now()
-        for entry in entries:
-            OutboxEntry.objects.filter(pk=entry.pk).update(
-                attempts=entry.attempts + 1, last_error=str(error)[:2000], last_attempt_at=now
-            )
+        _record_failure(entries, error)
         raise
     now = timezone.now()
     OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(
         processed_at=now, last_attempt_at=now, last_error=""
     )
+
+
+def _record_failure(entries: list[OutboxEntry], error: Exception) -> None:
+    """The rows stay pending; the attempt and its reason are kept for the portal and the audit."""
+    now = timezone.now()
+    for entry in entries:
+        OutboxEntry.objects.filter(pk=entry.pk).update(
+            attempts=entry.attempts + 1, last_error=str(error)[:2000], last_attempt_at=now
+        )
 
 
 def _write_with_supersession(tx, builder: "_BatchBuilder") -> None:
