@@ -1,0 +1,93 @@
+"""Memory benchmarks: recall of evidence turns per retrieval mode, search latency by graph size,
+import throughput. Run through `make bench` (a dedicated test Neo4j) — never against live data."""
+from __future__ import annotations
+
+import statistics
+import time
+from collections import defaultdict
+
+from memory import api
+from memory.graph import driver as graph_driver
+from tests.bench.corpus import Corpus, generate
+
+MODES = ("fulltext", "vector", "hybrid")
+
+
+def _lines(corpus: Corpus):
+    import json
+
+    return (json.dumps(session) for session in corpus.sessions)
+
+
+def import_corpus(corpus: Corpus, firm: str) -> dict:
+    turns = sum(len(s["turns"]) for s in corpus.sessions)
+    started = time.perf_counter()
+    report = api.import_sessions(_lines(corpus), firm)
+    elapsed = time.perf_counter() - started
+    assert not report.errors, report.errors[:3]
+    return {"sessions": len(corpus.sessions), "turns": turns, "seconds": round(elapsed, 1),
+            "turns_per_second": round(turns / elapsed)}
+
+
+def recall_run(corpus: Corpus, firm: str = "bench-recall") -> dict:
+    imported = import_corpus(corpus, firm)
+    hits: dict[tuple[str, int], int] = defaultdict(int)
+    by_kind: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for question in corpus.questions:
+        evidence = set(question["evidence"])
+        for mode in MODES:
+            results = api.search(firm_id=firm, client_id=question["client_id"], query=question["query"], k=10, mode=mode)
+            for k in (5, 10):
+                found = any(evidence & set(r.sources) for r in results[:k])
+                hits[(mode, k)] += found
+                if k == 10:
+                    by_kind[(mode, question["kind"])].append(found)
+    total = len(corpus.questions)
+    recall = {mode: {k: round(hits[(mode, k)] / total, 3) for k in (5, 10)} for mode in MODES}
+    kinds = sorted({q["kind"] for q in corpus.questions})
+    per_kind = {kind: {mode: round(sum(by_kind[(mode, kind)]) / len(by_kind[(mode, kind)]), 2) for mode in MODES}
+                for kind in kinds}
+    return {"import": imported, "questions": total, "recall": recall, "per_kind": per_kind}
+
+
+def memory_node_count() -> int:
+    return graph_driver.read(lambda tx: tx.run("MATCH (m:Memory) RETURN count(m) AS n").single()["n"])
+
+
+def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11) -> list[dict]:
+    """Grow the graph to each target size through the import path, then time hybrid searches."""
+    import random
+
+    rng = random.Random(seed)
+    results = []
+    loaded_clients = 0
+    load_seconds = 0.0
+    questions: list[dict] = []
+    for target in targets:
+        while memory_node_count() < target:
+            batch = generate(seed=seed + loaded_clients, clients=50, sessions_per_client=30, turns_per_session=30)
+            for index, session in enumerate(batch.sessions):  # unique client ids across batches
+                session["client_id"] = f"L{loaded_clients + int(session['client_id'][1:]):06d}"
+            for q in batch.questions:
+                q["client_id"] = f"L{loaded_clients + int(q['client_id'][1:]):06d}"
+            started = time.perf_counter()
+            import_corpus(batch, "bench-latency")
+            load_seconds += time.perf_counter() - started
+            loaded_clients += 50
+            questions.extend(batch.questions)
+        nodes = memory_node_count()
+        sample = [rng.choice(questions) for _ in range(queries)]
+        for q in sample[:20]:  # warm-up: page cache and query plans
+            api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10)
+        timings = []
+        for q in sample:
+            started = time.perf_counter()
+            api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10)
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        results.append({
+            "memory_nodes": nodes, "clients": loaded_clients, "nodes_per_client": round(nodes / loaded_clients),
+            "p50_ms": round(statistics.median(timings), 1), "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 1),
+            "mean_ms": round(statistics.mean(timings), 1), "load_seconds": round(load_seconds),
+        })
+    return results

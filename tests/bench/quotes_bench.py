@@ -1,0 +1,73 @@
+"""Quote refresh cycle time as remembered price mentions grow (provider latency excluded)."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+from marketdata.providers.base import Quote, QuoteBatch
+from marketdata.services.refresh import refresh_remembered_quotes
+from memory.graph import driver as graph_driver
+from memory.scope import client_scope
+
+SECURITIES = 500
+CLIENTS = 2000
+
+
+class InstantProvider:
+    name = "bench"
+
+    def __init__(self, as_of: datetime) -> None:
+        self.as_of = as_of
+
+    def latest_quotes(self, symbols: list[str]) -> QuoteBatch:
+        return QuoteBatch(quotes={s: Quote(s, 100.0 + (hash(s) % 50), "USD", self.as_of, self.name, self.as_of.date())
+                                  for s in symbols})
+
+
+def _load(mentions: int, already: int) -> None:
+    """Mentions in the shape ingestion writes them (PriceMention -PRICE_OF-> Security, Client -TRACKS->)."""
+    graph_driver.write(lambda tx: tx.run(
+        """
+        UNWIND range(0, $securities - 1) AS i
+        MERGE (s:Entity:Security {symbol: 'B' + toString(i)})
+        ON CREATE SET s.id = 'security:B' + toString(i), s.kind = 'security', s.key = 'B' + toString(i), s.scope = 'global'
+        """, securities=SECURITIES).consume())
+    graph_driver.write(lambda tx: tx.run(
+        """
+        UNWIND range(0, $clients - 1) AS c
+        MERGE (client:Entity:Client {id: 'bench-client-' + toString(c)})
+        ON CREATE SET client.firm_id = 'bench', client.client_id = 'b' + toString(c), client.kind = 'client'
+        """, clients=CLIENTS).consume())
+    step = 20_000
+    for start in range(already, mentions, step):
+        graph_driver.write(lambda tx, start=start: tx.run(
+            """
+            UNWIND range($start, $end - 1) AS i
+            WITH i, 'B' + toString(i % $securities) AS symbol, 'bench-client-' + toString(i % $clients) AS client
+            MATCH (s:Security {symbol: symbol}), (c:Client {id: client})
+            CREATE (m:Memory:PriceMention {id: 'bench-price-' + toString(i), level: 'observation', kind: 'price_mention',
+                    symbol: symbol, price: 80.0 + (i % 40), currency: 'USD', mentioned_at: datetime('2024-01-01T00:00:00Z'),
+                    scope: client, status: 'active', text: 'bench'})
+            CREATE (m)-[:PRICE_OF]->(s)
+            MERGE (c)-[t:TRACKS]->(s)
+            ON CREATE SET t.last_price = 80.0 + (i % 40), t.last_at = datetime('2024-01-01T00:00:00Z')
+            """, start=start, end=min(start + step, mentions), securities=SECURITIES, clients=CLIENTS).consume())
+
+
+def refresh_cycle_run(mention_counts: tuple[int, ...]) -> list[dict]:
+    rows = []
+    loaded = 0
+    as_of = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for count in mention_counts:
+        _load(count, loaded)
+        loaded = count
+        as_of += timedelta(minutes=1)
+        refresh_remembered_quotes(provider=InstantProvider(as_of))  # warm-up cycle (and first alerts)
+        as_of += timedelta(minutes=1)
+        started = time.perf_counter()
+        report = refresh_remembered_quotes(provider=InstantProvider(as_of))
+        seconds = time.perf_counter() - started
+        pairs = graph_driver.read(lambda tx: tx.run("MATCH ()-[t:TRACKS]->() RETURN count(t) AS n").single()["n"])
+        rows.append({"price_mentions": count, "securities": report.requested, "tracked_pairs": pairs,
+                     "cycle_seconds": round(seconds, 2), "events": report.events})
+    return rows

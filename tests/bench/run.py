@@ -1,0 +1,76 @@
+"""`make bench`: memory recall, search latency and import throughput, and the quote refresh cycle.
+
+It empties the graph it runs against, so it refuses any Neo4j but the project's own test instance
+unless --i-understand-this-empties-the-graph is given.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="memory node counts for the latency run")
+    parser.add_argument("--skip-recall", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-quotes", action="store_true")
+    parser.add_argument("--quote-mentions", default="100000,1000000")
+    parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if not args.force and not settings.NEO4J_URI.endswith(":7688"):
+        sys.exit(f"refusing to empty {settings.NEO4J_URI}: run through `make bench`, or pass the flag")
+    call_command("migrate", "--noinput", verbosity=0)
+    from memory.graph import schema
+    from tests.bench import memory_bench, quotes_bench
+    from tests.bench.corpus import generate
+    from tests.bench.report import table, update_section
+    from tests.conftest import empty_graph
+
+    command = "make bench" + (f" BENCH_ARGS='{' '.join(argv or sys.argv[1:])}'" if (argv or sys.argv[1:]) else "")
+    schema.migrate()
+    if not args.skip_recall:
+        empty_graph()
+        corpus = generate(seed=7, clients=20, sessions_per_client=12, turns_per_session=30)
+        result = memory_bench.recall_run(corpus)
+        rows = [{"mode": mode, "recall@5": r[5], "recall@10": r[10]} for mode, r in result["recall"].items()]
+        kinds = [{"question kind": kind, **values} for kind, values in result["per_kind"].items()]
+        imported = result["import"]
+        body = (f"Seeded corpus: 20 clients x 12 sessions x 30 turns ({imported['turns']} turns), "
+                f"{result['questions']} questions with known evidence turns (facts planted, later contradicted).\n\n"
+                + table(rows, ["mode", "recall@5", "recall@10"]) + "\n\nRecall@10 by question kind:\n\n"
+                + table(kinds, ["question kind", "fulltext", "vector", "hybrid"])
+                + f"\n\nImport (record + extract + embed + graph write): {imported['turns_per_second']} turns/s "
+                  f"({imported['turns']} turns in {imported['seconds']} s).")
+        update_section("Memory recall and import throughput", body, command)
+        print(body)
+    if not args.skip_latency:
+        empty_graph()
+        sizes = tuple(int(s) for s in args.sizes.split(","))
+        rows = memory_bench.latency_run(sizes)
+        body = ("Hybrid search (`memory.api.search`, k=10) over a graph grown through the import path; "
+                "200 random questions per size after 20 warm-up queries.\n\n"
+                + table(rows, ["memory_nodes", "clients", "nodes_per_client", "p50_ms", "p95_ms", "mean_ms", "load_seconds"]))
+        update_section("Memory search latency", body, command)
+        print(body)
+    if not args.skip_quotes:
+        empty_graph()
+        rows = quotes_bench.refresh_cycle_run(tuple(int(s) for s in args.quote_mentions.split(",")))
+        body = ("One refresh cycle (`refresh_remembered_quotes`) for 500 securities with an instant provider "
+                "(provider latency excluded), as the number of remembered price mentions grows.\n\n"
+                + table(rows, ["price_mentions", "securities", "tracked_pairs", "cycle_seconds", "events"]))
+        update_section("Quote refresh cycle", body, command)
+        print(body)
+
+
+if __name__ == "__main__":
+    main()
