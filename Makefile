@@ -60,9 +60,15 @@ test: services-test
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: services-test
-	export NEO4J_URI="$${NEO4J_URI:-bolt://127.0.0.1:$(TEST_NEO4J_PORT)}"
-	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/$(TEST_REDIS_DB)}"
+# The benchmarks fill and empty a Neo4j of their own (port 7689), never the one `make up` or `make test` use.
+bench: venv
+	@mkdir -p var/run var/log
+	if [ -z "$${REDIS_URL:-}" ]; then bin/redis-local start; fi
+	export NEO4J_LOCAL_PORT=7689 NEO4J_LOCAL_NAME=neo4j-bench NEO4J_HEAP=4g NEO4J_PAGECACHE=6g
+	bin/neo4j-local start && bin/neo4j-local wait
+	export NEO4J_URI=bolt://127.0.0.1:7689
+	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}"
+	export DATABASE_URL="$${DATABASE_URL:-sqlite:///$(CURDIR)/var/bench-db.sqlite3}"
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
 
 clean: down

@@ -25,7 +25,7 @@ from memory.graph.schema import FULLTEXT_INDEX
 _VISIBLE = """
   m.status = 'active'
   AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
-  AND ($as_of IS NOT NULL OR m.superseded_at IS NULL)
+  AND ($as_of IS NOT NULL OR $superseded OR m.superseded_at IS NULL)
 """
 
 
@@ -39,12 +39,13 @@ def candidates(
     limit: int,
     as_of: datetime | None,
     include_recent: bool,
+    include_superseded: bool = False,
 ) -> dict[str, list[tuple[str, float]]]:
     """Ranked (id, score) lists per method, from one read transaction."""
 
     def _read(tx: ManagedTransaction) -> dict[str, list[tuple[str, float]]]:
         ranked: dict[str, list[tuple[str, float]]] = {}
-        params = {"scopes": scopes, "limit": limit, "as_of": as_of}
+        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "superseded": include_superseded}
         if lucene:
             ranked["fulltext"] = _pairs(tx.run(
                 f"""

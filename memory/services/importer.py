@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from itertools import islice
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from advisor.models import Client, Firm, identifier_validator
@@ -17,6 +19,7 @@ from advisor.services.sessions import SessionDraft, SessionRejected, TurnDraft, 
 from memory.services.ingest import drain_outbox
 
 REQUIRED = ("client_id", "session_id", "started_at", "turns")
+COMMIT_EVERY = 200
 
 
 @dataclass
@@ -35,26 +38,32 @@ class ImportLineError(ValueError):
 def import_sessions(lines: Iterable[str], *, firm: Firm, drain: bool = True) -> ImportReport:
     report = ImportReport()
     clients: dict[str, Client] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            payload = _parse_line(line)
-            draft = draft_from_payload(payload)
-            client = clients.get(payload["client_id"]) or _client_for(firm, payload)
-            clients[payload["client_id"]] = client
-            outcome = record_session(client=client, draft=draft)
-        except (ImportLineError, SessionRejected) as error:
-            report.errors.append(f"line {number}: {error}")
-            continue
-        if outcome.created:
-            report.sessions += 1
-            report.turns += len(draft.turns)
-        else:
-            report.unchanged += 1
+    numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
+    while chunk := list(islice(numbered, COMMIT_EVERY)):
+        # One commit per chunk (each session is still its own savepoint), not one fsync per session.
+        with transaction.atomic():
+            for number, line in chunk:
+                _import_line(number, line, firm, clients, report)
     if drain:
         report.pending = drain_outbox(max_sessions=1_000_000).remaining
     return report
+
+
+def _import_line(number: int, line: str, firm: Firm, clients: dict[str, Client], report: ImportReport) -> None:
+    try:
+        payload = _parse_line(line)
+        draft = draft_from_payload(payload)
+        client = clients.get(payload["client_id"]) or _client_for(firm, payload)
+        clients[payload["client_id"]] = client
+        outcome = record_session(client=client, draft=draft)
+    except (ImportLineError, SessionRejected) as error:
+        report.errors.append(f"line {number}: {error}")
+        return
+    if outcome.created:
+        report.sessions += 1
+        report.turns += len(draft.turns)
+    else:
+        report.unchanged += 1
 
 
 def _parse_line(line: str) -> dict:

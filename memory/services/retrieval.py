@@ -41,6 +41,8 @@ SLOT_HINTS: dict[str, tuple[str, ...]] = {
     "holding": ("own", "owns", "hold", "holds", "holding", "holdings", "shares", "position", "bought"),
     "liquidity_need": ("cash", "liquidity", "withdraw"),
 }
+# Words asking what was believed before, not now: superseded memories are then candidates too.
+HISTORY_HINTS = {"originally", "original", "initially", "first", "previously", "before", "earlier", "used", "old", "changed"}
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
 
@@ -95,6 +97,7 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         limit=pool,
         as_of=as_of,
         include_recent=mode == "hybrid",
+        include_superseded=mode == "hybrid" and any(w in HISTORY_HINTS for w in words),
     )
     fused: dict[str, float] = {}
     methods: dict[str, list[str]] = {}

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    if not args.force and not settings.NEO4J_URI.endswith(":7688"):
+    if not args.force and not settings.NEO4J_URI.endswith(":7689"):
         sys.exit(f"refusing to empty {settings.NEO4J_URI}: run through `make bench`, or pass the flag")
     call_command("migrate", "--noinput", verbosity=0)
     from memory.graph import schema
