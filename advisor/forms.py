@@ -40,3 +40,11 @@ class SessionNotesForm(forms.Form):
     def text(self) -> str:
         parts = [self.cleaned_data.get("notes") or "", self.cleaned_data.get("transcript") or ""]
         return "\n\n".join(p for p in parts if p.strip())
+
+
+class ViewpointForm(forms.Form):
+    symbol = forms.CharField(max_length=40, help_text="Ticker or company name, e.g. AAPL or Apple.")
+    stance = forms.ChoiceField(choices=[("buy", "Buy"), ("hold", "Hold"), ("sell", "Sell")])
+    target_price = forms.DecimalField(required=False, min_value=0.01, max_digits=18, decimal_places=4)
+    horizon_months = forms.IntegerField(required=False, min_value=1, max_value=120)
+    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)

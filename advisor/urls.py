@@ -4,6 +4,7 @@ from advisor import views
 
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),
+    path("viewpoints/", views.viewpoints, name="viewpoints"),
     path("clients/<str:client_id>/", views.client_detail, name="client-detail"),
     path("clients/<str:client_id>/sessions/new", views.record_session_view, name="record-session"),
     path("clients/<str:client_id>/memory", views.memory_search_view, name="memory-search"),

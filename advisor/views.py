@@ -5,15 +5,18 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from advisor.forms import SessionNotesForm
+from advisor.forms import SessionNotesForm, ViewpointForm
+from advisor.models import User, Viewpoint
 from advisor.health import check_health
 from advisor.selectors import client_for, clients_with_pending_memory
 from advisor.services.sessions import SessionRejected, draft_from_notes, record_session
+from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
 from marketdata.charts import price_history_figure, render_chart_div
 from marketdata.services.drift import remembered_prices_for
 from marketdata.services.history import market_today, price_history
@@ -109,3 +112,24 @@ def price_chart(request: HttpRequest, client_id: str, symbol: str) -> HttpRespon
     chart = render_chart_div(price_history_figure(symbol.upper(), price_history(symbol.upper(), end=market_today()), mentions))
     return render(request, "advisor/price_chart.html",
                   {"client": client, "symbol": symbol.upper(), "chart": chart, "mentions": mentions})
+
+
+def viewpoints(request: HttpRequest) -> HttpResponse:
+    """Analysts publish here; everyone in the firm sees the firm's current and past views."""
+    form = ViewpointForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if request.user.role != User.Role.ANALYST:
+            raise PermissionDenied("Only analysts publish viewpoints.")
+        if form.is_valid():
+            try:
+                publish_viewpoint(analyst=request.user, **form.cleaned_data)
+            except ViewpointRejected as error:
+                form.add_error(None, str(error))
+            else:
+                _queue_drain()
+                messages.success(request, "Viewpoint published. Every twin in the firm will use it.")
+                return redirect("viewpoints")
+        status = 400
+    published = Viewpoint.objects.filter(firm_id=request.user.firm_id).select_related("analyst")[:100]
+    return render(request, "advisor/viewpoints.html", {"form": form, "viewpoints": published}, status=status)

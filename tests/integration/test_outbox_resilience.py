@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from advisor.models import ConversationSession
@@ -62,7 +62,7 @@ def test_memory_import_command_says_sessions_are_kept_when_neo4j_is_down(tmp_pat
     graph_driver.close_driver()
     try:
         with override_settings(NEO4J_URI="bolt://127.0.0.1:1", NEO4J_CONNECTION_TIMEOUT=1.0):
-            with pytest.raises(Exception) as raised:
+            with pytest.raises(CommandError) as raised:
                 call_command("memory_import", str(path), "--firm", "resilient")
     finally:
         graph_driver.close_driver()

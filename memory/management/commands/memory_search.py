@@ -24,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="JSON output (the default and only format)")
 
     def handle(self, *args, **options) -> None:
+        self._firms: dict[str, str] = {}  # client id -> firm slug, looked up once per run
         as_of = None
         if options["as_of"]:
             as_of = parse_datetime(options["as_of"])
@@ -63,16 +64,15 @@ class Command(BaseCommand):
                 results = []
             self.stdout.write(json.dumps({"qid": qid, "results": results}))
 
-    _firms: dict[str, str] = {}
-
     def _firm_for(self, client_id: str, firm: str | None) -> str:
         if firm:
             return firm
-        if client_id not in self._firms:
+        firms = self._firms
+        if client_id not in firms:
             slugs = list(Client.objects.filter(external_id=client_id).values_list("firm__slug", flat=True)[:2])
             if not slugs:
                 raise CommandError(f"no client {client_id!r}")
             if len(slugs) > 1:
                 raise CommandError(f"client {client_id!r} exists in several firms; pass --firm")
-            self._firms[client_id] = slugs[0]
-        return self._firms[client_id]
+            firms[client_id] = slugs[0]
+        return firms[client_id]
