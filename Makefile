@@ -33,7 +33,7 @@ migrate: services
 	$(PY) manage.py collectstatic --noinput -v0
 
 up: migrate
-	$(PY) manage.py seed_demo
+	@$(PY) manage.py seed_demo
 	echo
 	echo "Advisor Twin: http://127.0.0.1:$(PORT)/   (health: http://127.0.0.1:$(PORT)/healthz)"
 	echo "Stop with Ctrl-C here, or 'make down' from another terminal."

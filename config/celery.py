@@ -2,9 +2,18 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("advisor_twin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@beat_init.connect
+def send_schedule_once_at_start(sender, **kwargs) -> None:
+    """Interval entries first fire one interval after beat starts; a fresh deployment should not
+    wait a minute for its first quote refresh and outbox sweep."""
+    for entry in app.conf.beat_schedule.values():
+        app.send_task(entry["task"])

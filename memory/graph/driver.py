@@ -34,6 +34,9 @@ def get_driver() -> Driver:
                     auth=auth,
                     connection_timeout=settings.NEO4J_CONNECTION_TIMEOUT,
                     max_transaction_retry_time=settings.NEO4J_CONNECTION_TIMEOUT * 2,
+                    # "property does not exist yet" hints are expected on a young graph (a quote not yet
+                    # fetched); real warnings still surface.
+                    notifications_disabled_classifications=["UNRECOGNIZED"],
                 )
     return _driver
 
