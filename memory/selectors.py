@@ -17,13 +17,3 @@ def client_facts(reader: Reader, *, as_of: datetime | None = None) -> list[dict[
                 row[key] = row[key].to_native()
     rows.sort(key=lambda r: (r["slot"], r["valid_from"]), reverse=True)
     return rows
-
-
-def fact_history(reader: Reader) -> list[dict[str, Any]]:
-    """Every fact with its supersession chain, for the audit view of a client."""
-    rows = graph_facts.facts_for_client(reader.scopes, include_history=True)
-    for row in rows:
-        for key in ("valid_from", "valid_to", "recorded_at", "superseded_at"):
-            if row[key] is not None:
-                row[key] = row[key].to_native()
-    return rows

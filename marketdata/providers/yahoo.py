@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, timezone
 
 import pandas as pd
 import yfinance as yf

@@ -61,28 +61,3 @@ def forget(memory_id: str, scopes: list[str], reason: str, at: datetime) -> bool
         return bool(record["changed"])
 
     return driver.write(_write)
-
-
-def erase_client(scope: str) -> dict[str, int]:
-    """Delete every node of one client's private partition (privacy erasure). Returns counts only."""
-
-    def _write(tx: ManagedTransaction) -> dict[str, int]:
-        memories = tx.run(
-            "MATCH (m:Memory {scope: $scope}) WITH m LIMIT 10000 DETACH DELETE m RETURN count(*) AS n", scope=scope
-        ).single()["n"]
-        return {"memories": memories}
-
-    total = {"memories": 0, "sessions": 0, "entities": 0}
-    while True:
-        batch = driver.write(_write)
-        total["memories"] += batch["memories"]
-        if batch["memories"] == 0:
-            break
-
-    def _rest(tx: ManagedTransaction) -> dict[str, int]:
-        sessions = tx.run("MATCH (s:Session {scope: $scope}) DETACH DELETE s RETURN count(*) AS n", scope=scope).single()["n"]
-        entities = tx.run("MATCH (e:Entity {scope: $scope}) DETACH DELETE e RETURN count(*) AS n", scope=scope).single()["n"]
-        return {"sessions": sessions, "entities": entities}
-
-    total.update(driver.write(_rest))
-    return total

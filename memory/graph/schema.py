@@ -19,7 +19,6 @@ caller's scopes, found through the `memory_scope` index.
 from __future__ import annotations
 
 from django.conf import settings
-from neo4j import ManagedTransaction
 
 from memory.graph import driver
 
@@ -54,10 +53,3 @@ def migrate() -> list[str]:
         driver.write(lambda tx, q=statement: tx.run(q).consume())
     driver.read(lambda tx: tx.run("CALL db.awaitIndexes(300)").consume())
     return run
-
-
-def existing_index_names() -> set[str]:
-    def _names(tx: ManagedTransaction) -> set[str]:
-        return {record["name"] for record in tx.run("SHOW INDEXES YIELD name RETURN name")}
-
-    return driver.read(_names)

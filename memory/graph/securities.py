@@ -6,7 +6,6 @@ discussed.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -81,23 +80,6 @@ def mark_quotes(rows: list[dict[str, Any]]) -> None:
         """,
         rows=rows,
     ).consume())
-
-
-def security_quotes(symbols: list[str]) -> dict[str, dict[str, Any]]:
-    def _read(tx: ManagedTransaction) -> dict[str, dict[str, Any]]:
-        result = tx.run(
-            """
-            UNWIND $symbols AS symbol
-            MATCH (s:Security {symbol: symbol})
-            RETURN s.symbol AS symbol, s.name AS name, s.last_price AS price, s.last_price_as_of AS as_of,
-                   s.currency AS currency, s.quote_source AS source, s.market_date AS market_date,
-                   s.quote_status AS status, s.quote_error AS error, s.quote_checked_at AS checked_at
-            """,
-            symbols=symbols,
-        )
-        return {record["symbol"]: record.data() for record in result}
-
-    return driver.read(_read)
 
 
 def remembered_prices(scopes: list[str], symbol: str | None = None) -> list[dict[str, Any]]:

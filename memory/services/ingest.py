@@ -173,7 +173,7 @@ class _BatchBuilder:
 
     def embed(self) -> None:
         vectors = embed_texts([text for _, text in self._texts])
-        for (props, _), vector in zip(self._texts, vectors):
+        for (props, _), vector in zip(self._texts, vectors, strict=True):
             props["embedding"] = vector
         self.batch.securities = list(self._securities.values())
 
@@ -319,7 +319,3 @@ class _BatchBuilder:
                                                     "scope": entity_scope})
         rows = self.batch.mentions if mention else self.batch.about
         rows.append({"turn" if mention else "memory": memory_node, "entity": entity_id})
-
-
-def pending_outbox_count() -> int:
-    return OutboxEntry.objects.filter(processed_at__isnull=True).count()

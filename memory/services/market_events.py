@@ -44,7 +44,7 @@ def record_significant_moves(symbols: list[str]) -> int:
                       "created_at": timezone.now(), "recorded_at": as_of, "valid_from": as_of},
         })
     if rows:
-        for row, vector in zip(rows, embed_texts([r["props"]["text"] for r in rows])):
+        for row, vector in zip(rows, embed_texts([r["props"]["text"] for r in rows]), strict=True):
             row["props"]["embedding"] = vector
         graph_securities.record_move_events(rows)
     return len(rows)

@@ -87,7 +87,7 @@ def _client(rng: random.Random, corpus: Corpus, client_id: str, name: str, n_ses
     start = datetime(2022, 1, 10, 10, tzinfo=timezone.utc) + timedelta(days=rng.randint(0, 60))
     dates = [start + timedelta(days=90 * i + rng.randint(0, 20)) for i in range(n_sessions)]
     turns: list[list[tuple[str, str]]] = []
-    for s in range(n_sessions):
+    for _ in range(n_sessions):
         turns.append([(("Alex Morgan" if t % 2 == 0 else name), rng.choice(FILLER).format(name=first))
                       for t in range(n_turns)])
     plants: dict[str, list[tuple[int, int, str]]] = {}

@@ -66,7 +66,7 @@ def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11) ->
     for target in targets:
         while memory_node_count() < target:
             batch = generate(seed=seed + loaded_clients, clients=50, sessions_per_client=30, turns_per_session=30)
-            for index, session in enumerate(batch.sessions):  # unique client ids across batches
+            for session in batch.sessions:  # unique client ids across batches
                 session["client_id"] = f"L{loaded_clients + int(session['client_id'][1:]):06d}"
             for q in batch.questions:
                 q["client_id"] = f"L{loaded_clients + int(q['client_id'][1:]):06d}"

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 from marketdata.providers.base import Quote, QuoteBatch
 from marketdata.services.refresh import refresh_remembered_quotes
 from memory.graph import driver as graph_driver
-from memory.scope import client_scope
 
 SECURITIES = 500
 CLIENTS = 2000

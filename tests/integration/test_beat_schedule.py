@@ -2,7 +2,6 @@
 keep the prices it mentions quoted, with no call from the test."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time

@@ -1,7 +1,6 @@
 """The foundation against the real services: Neo4j over Bolt, Redis, a Celery worker, /healthz."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
 import pytest

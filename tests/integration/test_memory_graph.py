@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from advisor.models import Client, Firm
+from advisor.models import Client
 from memory import api
 from memory.graph import driver as graph_driver
 from memory.scope import Reader, client_scope
