@@ -27,18 +27,18 @@ WEIGHTS = {"fulltext": 1.0, "vector": 0.6, "graph": 0.8, "recent": 0.15}
 LEVEL_BOOST = {"fact": 1.25, "observation": 1.1, "turn": 1.0}
 MAX_QUERY_CHARS = 2000
 
-# Words in a question that point at a slot of semantic memory.
+# Word stems in a question that point at a slot of semantic memory ("worr" matches worried, worrying).
 SLOT_HINTS: dict[str, tuple[str, ...]] = {
-    "risk_tolerance": ("risk", "volatility", "appetite", "cautious", "conservative", "aggressive", "tolerance"),
+    "risk_tolerance": ("risk", "volatil", "appetite", "cautious", "conservative", "aggressive", "toleran", "safe"),
     "time_horizon": ("horizon",),
-    "goal:retirement": ("retire", "retirement", "retiring", "pension"),
+    "goal:retirement": ("retir", "pension"),
     "goal:house": ("house", "home", "property", "deposit", "mortgage"),
-    "goal:education": ("college", "university", "education", "tuition", "school"),
-    "exclusion": ("exclude", "exclusion", "exclusions", "avoid", "ethical", "never", "tobacco", "fossil"),
-    "preference": ("prefer", "preference", "preferences", "like", "interested"),
-    "concern": ("worried", "worry", "concern", "concerns", "concerned", "anxious", "nervous", "afraid"),
-    "life_event": ("baby", "married", "wedding", "divorce", "inheritance", "job", "event", "born"),
-    "holding": ("own", "owns", "hold", "holds", "holding", "holdings", "shares", "position", "bought"),
+    "goal:education": ("college", "universit", "educat", "tuition", "school"),
+    "exclusion": ("exclu", "avoid", "ethic", "never", "tobacco", "fossil", "refus", "weapon"),
+    "preference": ("prefer", "favo", "like", "interest"),
+    "concern": ("worr", "concern", "anxi", "nervous", "afraid", "fear", "scare"),
+    "life_event": ("baby", "marri", "wedding", "divorc", "inherit", "job", "event", "born", "famil"),
+    "holding": ("own", "hold", "shares", "position", "bought"),
     "liquidity_need": ("cash", "liquidity", "withdraw"),
 }
 # Words asking what was believed before, not now: superseded memories are then candidates too.
@@ -86,7 +86,7 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
     use_text = mode in ("hybrid", "fulltext")
     use_vector = mode in ("hybrid", "vector")
     symbols = [ref.key for ref, _ in find_securities(query)] if mode == "hybrid" else []
-    slots = [slot for slot, hints in SLOT_HINTS.items() if any(w in hints for w in words)] if mode == "hybrid" else []
+    slots = [slot for slot, stems in SLOT_HINTS.items() if any(w.startswith(stems) for w in words)] if mode == "hybrid" else []
     pool = max(k * 4, 40)
     ranked = graph_search.candidates(
         scopes=scopes,
