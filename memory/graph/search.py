@@ -8,12 +8,14 @@
   client's partition is bounded by that client's memory, not by the size of the graph;
 - graph: memories linked to the entities the query names (securities, goals) or in the fact slots
   it asks about;
-- recent: the newest memories of the partition.
+- recent: the newest memories of the partition;
+- period: when the question names a month, the memories recorded in it, by cosine similarity.
 
 `as_of` (transaction time) keeps only what had been recorded by then and not yet superseded.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +29,24 @@ _VISIBLE = """
   AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
   AND ($as_of IS NOT NULL OR $superseded OR m.superseded_at IS NULL)
 """
+# What re-scoring needs about a candidate, and the reply to it when it is a question someone answered
+# (the answer often shares no word with the query). Text and sources are fetched for the winners only.
+_CANDIDATE = """
+  m.id AS id, score, m.level AS level, m.importance AS importance, m.recorded_at.epochSeconds AS recorded,
+  [(m)-[:NEXT]->(r) WHERE m.level = 'turn' AND m.text CONTAINS '?' AND r.speaker <> m.speaker
+     AND r.status = 'active' AND ($as_of IS NULL OR r.recorded_at <= $as_of)
+   | r {.id, .level, .importance, recorded: r.recorded_at.epochSeconds}][0] AS reply
+"""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    score: float
+    level: str
+    importance: float
+    recorded: int | None  # epoch seconds
+    reply: dict[str, Any] | None
 
 
 def candidates(
@@ -40,55 +60,94 @@ def candidates(
     as_of: datetime | None,
     include_recent: bool,
     include_superseded: bool = False,
-) -> dict[str, list[tuple[str, float]]]:
-    """Ranked (id, score) lists per method, from one read transaction."""
+    period: tuple[datetime, datetime] | None = None,
+) -> dict[str, list[Candidate]]:
+    """Ranked candidates per method, from one read transaction."""
 
-    def _read(tx: ManagedTransaction) -> dict[str, list[tuple[str, float]]]:
-        ranked: dict[str, list[tuple[str, float]]] = {}
+    def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
+        ranked: dict[str, list[Candidate]] = {}
         params = {"scopes": scopes, "limit": limit, "as_of": as_of, "superseded": include_superseded}
         if lucene:
-            ranked["fulltext"] = _pairs(tx.run(
+            ranked["fulltext"] = _candidates(tx.run(
                 f"""
                 CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
                 YIELD node AS m, score
                 WHERE m.scope IN $scopes AND {_VISIBLE}
-                RETURN m.id AS id, score LIMIT $limit
+                WITH m, score LIMIT $limit
+                RETURN {_CANDIDATE}
                 """,
                 lucene=lucene, fetch=limit * 3, **params,
             ))
         if vector is not None:
-            ranked["vector"] = _pairs(tx.run(
+            ranked["vector"] = _candidates(tx.run(
                 f"""
                 MATCH (m:Memory) WHERE m.scope IN $scopes AND {_VISIBLE}
                 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
                 ORDER BY score DESC LIMIT $limit
-                RETURN m.id AS id, score
+                RETURN {_CANDIDATE}
                 """,
                 vector=vector, **params,
             ))
         if symbols or slots:
-            ranked["graph"] = _pairs(tx.run(
+            ranked["graph"] = _candidates(tx.run(
                 f"""
                 MATCH (m:Memory) WHERE m.scope IN $scopes AND {_VISIBLE}
                   AND (m.slot IN $slots OR any(prefix IN $slot_prefixes WHERE m.slot STARTS WITH prefix)
                        OR m.symbol IN $symbols
                        OR EXISTS {{ (m)-[:ABOUT|MENTIONS]->(s:Security) WHERE s.symbol IN $symbols }})
-                WITH m, CASE m.level WHEN 'fact' THEN 2.0 WHEN 'observation' THEN 1.5 ELSE 1.0 END AS weight
-                ORDER BY weight DESC, m.recorded_at DESC LIMIT $limit
-                RETURN m.id AS id, weight AS score
+                WITH m, CASE m.level WHEN 'fact' THEN 2.0 WHEN 'observation' THEN 1.5 ELSE 1.0 END AS score
+                ORDER BY score DESC, m.recorded_at DESC LIMIT $limit
+                RETURN {_CANDIDATE}
                 """,
                 symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], **params,
             ))
         if include_recent:
-            ranked["recent"] = _pairs(tx.run(
+            ranked["recent"] = _candidates(tx.run(
                 f"""
                 MATCH (m:Memory) WHERE m.scope IN $scopes AND m.level <> 'turn' AND {_VISIBLE}
-                WITH m ORDER BY m.recorded_at DESC LIMIT $limit
-                RETURN m.id AS id, 1.0 AS score
+                WITH m, 1.0 AS score ORDER BY m.recorded_at DESC LIMIT $limit
+                RETURN {_CANDIDATE}
                 """,
                 **params,
             ))
+        if period is not None and vector is not None:
+            ranked["period"] = _candidates(tx.run(
+                f"""
+                MATCH (m:Memory) WHERE m.scope IN $scopes AND $start <= m.recorded_at < $end AND {_VISIBLE}
+                WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+                ORDER BY score DESC LIMIT $limit
+                RETURN {_CANDIDATE}
+                """,
+                vector=vector, start=period[0], end=period[1], **params,
+            ))
         return ranked
+
+    return driver.read(_read)
+
+
+def _candidates(result) -> list[Candidate]:
+    return [Candidate(r["id"], float(r["score"]), r["level"], float(r["importance"] or 0.3), r["recorded"],
+                      r["reply"]) for r in result]
+
+
+def people_named(scopes: list[str]) -> set[str]:
+    """The names of the clients in these scopes and of everyone in their sessions.
+
+    Every turn's text starts with its speaker's name, so a question that names the client ("What is
+    Ann Carter's horizon?") would otherwise match all of that client's turns equally.
+    """
+
+    def _read(tx: ManagedTransaction) -> set[str]:
+        record = tx.run(
+            """
+            MATCH (c:Client) WHERE c.id IN $scopes
+            OPTIONAL MATCH (s:Session)-[:WITH_CLIENT]->(c)
+            WITH collect(DISTINCT c.name) AS clients, collect(s.participants) AS participants
+            RETURN clients + reduce(names = [], p IN participants | names + p) AS names
+            """,
+            scopes=scopes,
+        ).single()
+        return {name for name in (record["names"] if record else []) if name}
 
     return driver.read(_read)
 
@@ -113,7 +172,3 @@ def details(ids: list[str], scopes: list[str]) -> dict[str, dict[str, Any]]:
         return {record["id"]: record.data() for record in result}
 
     return driver.read(_read)
-
-
-def _pairs(result) -> list[tuple[str, float]]:
-    return [(record["id"], float(record["score"])) for record in result]

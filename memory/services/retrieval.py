@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.utils import timezone
@@ -23,7 +24,9 @@ from memory.scope import Reader
 
 MODES = ("hybrid", "fulltext", "vector")
 RRF_K = 60
-WEIGHTS = {"fulltext": 1.0, "vector": 0.6, "graph": 0.8, "recent": 0.15}
+WEIGHTS = {"fulltext": 1.0, "vector": 0.6, "graph": 0.8, "recent": 0.15, "period": 1.0}
+REPLY_SHARE = 0.8  # of a matching turn's score, given to the reply that follows it
+PERIOD_BOOST = 1.5  # a memory recorded in the month the question names
 LEVEL_BOOST = {"fact": 1.25, "observation": 1.1, "turn": 1.0}
 MAX_QUERY_CHARS = 2000
 
@@ -44,6 +47,9 @@ SLOT_HINTS: dict[str, tuple[str, ...]] = {
 # Words asking what was believed before, not now: superseded memories are then candidates too.
 HISTORY_HINTS = {"originally", "original", "initially", "first", "previously", "before", "earlier", "used", "old", "changed"}
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december"]
+_MONTH_YEAR = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+((?:19|20)\d\d)\b", re.IGNORECASE)
 
 
 class InvalidQuery(ValueError):
@@ -81,8 +87,10 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
     if as_of is not None and as_of.tzinfo is None:
         raise InvalidQuery("as_of needs a time zone")
 
-    words = [w.lower() for w in _WORD.findall(query)]
     scopes = reader.scopes
+    period = named_period(query) if mode == "hybrid" else None
+    topic = topic_of(query, graph_search.people_named(scopes) if reader.client_id else set())
+    words = [w.lower() for w in _WORD.findall(topic) if len(w) > 1]
     use_text = mode in ("hybrid", "fulltext")
     use_vector = mode in ("hybrid", "vector")
     symbols = [ref.key for ref, _ in find_securities(query)] if mode == "hybrid" else []
@@ -91,39 +99,40 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
     ranked = graph_search.candidates(
         scopes=scopes,
         lucene=lucene_query(words, scopes) if use_text and words else None,
-        vector=embed_query(query) if use_vector else None,
+        vector=embed_query(topic) if use_vector else None,
         symbols=symbols,
         slots=slots,
         limit=pool,
         as_of=as_of,
         include_recent=mode == "hybrid",
         include_superseded=mode == "hybrid" and any(w in HISTORY_HINTS for w in words),
+        period=period,
     )
     fused: dict[str, float] = {}
     methods: dict[str, list[str]] = {}
-    for method, pairs in ranked.items():
-        for rank, (memory_id, _) in enumerate(pairs):
-            fused[memory_id] = fused.get(memory_id, 0.0) + WEIGHTS[method] / (RRF_K + rank + 1)
-            methods.setdefault(memory_id, []).append(method)
-    if not fused:
-        return []
-    details = graph_search.details(list(fused), scopes)
-    now = as_of or timezone.now()
-    results = []
-    for memory_id, score in fused.items():
-        row = details.get(memory_id)
-        if row is None:
-            continue
-        if mode == "hybrid":
-            score *= _structure_factor(row, now)
-        results.append(SearchResult(
+    known: dict[str, graph_search.Candidate | dict[str, Any]] = {}
+    for method, found in ranked.items():
+        for rank, candidate in enumerate(found):
+            fused[candidate.id] = fused.get(candidate.id, 0.0) + WEIGHTS[method] / (RRF_K + rank + 1)
+            methods.setdefault(candidate.id, []).append(method)
+            known.setdefault(candidate.id, candidate)
+    if mode == "hybrid":
+        _credit_replies(ranked, fused, methods, known)
+    now = (as_of or timezone.now()).timestamp()
+    if mode == "hybrid":
+        for memory_id in fused:
+            fused[memory_id] *= _structure_factor(known[memory_id], now, period)
+    best = sorted(fused, key=lambda memory_id: (-fused[memory_id], memory_id))[:k]
+    details = graph_search.details(best, scopes)
+    return [
+        SearchResult(
             id=memory_id, text=row["text"], level=row["level"], kind=row["kind"] or row["level"],
-            score=round(score, 6), valid_from=_iso(row["valid_from"]), valid_to=_iso(row["valid_to"]),
+            score=round(fused[memory_id], 6), valid_from=_iso(row["valid_from"]), valid_to=_iso(row["valid_to"]),
             recorded_at=_iso(row["recorded_at"]), sources=list(dict.fromkeys(row["sources"] or [])),
             methods=methods[memory_id],
-        ))
-    results.sort(key=lambda r: (-r.score, r.id))
-    return results[:k]
+        )
+        for memory_id in best if (row := details.get(memory_id)) is not None
+    ]
 
 
 def lucene_query(words: list[str], scopes: list[str]) -> str:
@@ -132,12 +141,59 @@ def lucene_query(words: list[str], scopes: list[str]) -> str:
     return f"+scope:({' '.join(scopes)}) +text:({terms})"
 
 
-def _structure_factor(row: dict[str, Any], now: datetime) -> float:
-    importance = float(row.get("importance") or 0.3)
-    recorded = row.get("recorded_at")
-    age_days = max((now - recorded.to_native()).total_seconds() / 86400, 0.0) if recorded is not None else 365.0
+def _credit_replies(ranked: dict[str, list[graph_search.Candidate]], fused: dict[str, float],
+                    methods: dict[str, list[str]], known: dict[str, Any]) -> None:
+    """A turn that matches is often the question; the answer is the reply that follows it.
+
+    ("Let's revisit the retirement timeline." -> "Let's plan on me finishing work in 2036.")
+    The reply gets a share of the question's fused score, so the answer can surface without sharing
+    a word with the query.
+    """
+    questions = {c.id: c.reply for found in ranked.values() for c in found if c.reply}
+    for question, reply in questions.items():
+        fused[reply["id"]] = fused.get(reply["id"], 0.0) + REPLY_SHARE * fused[question]
+        methods.setdefault(reply["id"], []).append("reply")
+        known.setdefault(reply["id"], reply)
+
+
+def named_period(query: str) -> tuple[datetime, datetime] | None:
+    """The month a question names ("when we spoke in March 2023"), as a UTC [start, end) range."""
+    match = _MONTH_YEAR.search(query)
+    if not match:
+        return None
+    year, month = int(match.group(2)), _MONTHS.index(match.group(1).lower()) + 1
+    start = datetime(year, month, 1, tzinfo=dt_timezone.utc)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt_timezone.utc)
+    return start, end
+
+
+def topic_of(query: str, people: set[str]) -> str:
+    """The query without the names of the people in scope and without a named month.
+
+    Scope already says whose memory is searched, and a month is matched on dates, not words;
+    left in, both match text that only shares the name or the month ("a deadline in November").
+    """
+    tokens = sorted({t.lower() for name in people for t in _WORD.findall(name) if len(t) > 1}, key=len, reverse=True)
+    topic = _MONTH_YEAR.sub(" ", query)
+    if tokens:
+        topic = re.sub(r"\b(?:" + "|".join(map(re.escape, tokens)) + r")(?:'s)?\b", " ", topic, flags=re.IGNORECASE)
+    topic = " ".join(topic.split())
+    return topic if _WORD.search(topic) else query
+
+
+def _structure_factor(candidate: graph_search.Candidate | dict[str, Any], now: float,
+                      period: tuple[datetime, datetime] | None) -> float:
+    """Level, importance, recency and the named month re-weigh the fused rank."""
+    if isinstance(candidate, dict):  # a reply, fetched as a map
+        level, importance, recorded = candidate["level"], candidate["importance"], candidate["recorded"]
+    else:
+        level, importance, recorded = candidate.level, candidate.importance, candidate.recorded
+    importance = float(importance if importance is not None else 0.3)
+    age_days = max((now - recorded) / 86400, 0.0) if recorded is not None else 365.0
     recency = math.exp(-age_days / 730)
-    return LEVEL_BOOST.get(row["level"], 1.0) * (1 + 0.3 * importance) * (1 + 0.1 * recency)
+    in_period = period is not None and recorded is not None and period[0].timestamp() <= recorded < period[1].timestamp()
+    return (LEVEL_BOOST.get(level, 1.0) * (1 + 0.3 * importance) * (1 + 0.1 * recency)
+            * (PERIOD_BOOST if in_period else 1.0))
 
 
 def _iso(value: Any) -> str | None:

@@ -2,6 +2,7 @@
 import throughput. Run through `make bench` (a dedicated test Neo4j) — never against live data."""
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections import defaultdict
@@ -14,8 +15,6 @@ MODES = ("fulltext", "vector", "hybrid")
 
 
 def _lines(corpus: Corpus):
-    import json
-
     return (json.dumps(session) for session in corpus.sessions)
 
 
@@ -65,11 +64,8 @@ def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11) ->
     questions: list[dict] = []
     for target in targets:
         while memory_node_count() < target:
-            batch = generate(seed=seed + loaded_clients, clients=50, sessions_per_client=30, turns_per_session=30)
-            for session in batch.sessions:  # unique client ids across batches
-                session["client_id"] = f"L{loaded_clients + int(session['client_id'][1:]):06d}"
-            for q in batch.questions:
-                q["client_id"] = f"L{loaded_clients + int(q['client_id'][1:]):06d}"
+            batch = generate(seed=seed, clients=50, sessions_per_client=30, turns_per_session=30,
+                             first_client=loaded_clients, id_prefix="L")
             started = time.perf_counter()
             import_corpus(batch, "bench-latency")
             load_seconds += time.perf_counter() - started

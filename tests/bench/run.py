@@ -45,8 +45,12 @@ def main(argv: list[str] | None = None) -> None:
         rows = [{"mode": mode, "recall@5": r[5], "recall@10": r[10]} for mode, r in result["recall"].items()]
         kinds = [{"question kind": kind, **values} for kind, values in result["per_kind"].items()]
         imported = result["import"]
-        body = (f"Seeded corpus: 20 clients x 12 sessions x 30 turns ({imported['turns']} turns), "
-                f"{result['questions']} questions with known evidence turns (facts planted, later contradicted).\n\n"
+        body = (f"Seeded corpus (`tests/bench/corpus.py`, seed 7): 20 clients x 12 sessions x 30 turns "
+                f"({imported['turns']} turns, mostly small talk and market chat sharing the facts' vocabulary), "
+                f"{result['questions']} paraphrased questions whose evidence turns are known: single facts, facts "
+                "later updated or contradicted (evidence: the latest statement), history (the first statement), "
+                "a named month, a security's price, facts spread over several sessions. A question counts as "
+                "found when any of the top-k results cites an evidence turn.\n\n"
                 + table(rows, ["mode", "recall@5", "recall@10"]) + "\n\nRecall@10 by question kind:\n\n"
                 + table(kinds, ["question kind", "fulltext", "vector", "hybrid"])
                 + f"\n\nImport (record + extract + embed + graph write): {imported['turns_per_second']} turns/s "

@@ -153,3 +153,42 @@ def test_malformed_lines_are_reported_by_number_and_the_rest_imported(clean_grap
     assert [e.split(":")[0] for e in report.errors] == ["line 2", "line 3", "line 4"]
     assert "started_at" in report.errors[1] and "time zone" in report.errors[2]
     assert Client.objects.filter(firm__slug="acme").count() == 2
+
+
+def test_the_reply_to_a_matching_question_is_found_though_it_shares_no_word_with_the_query(clean_graph):
+    api.import_sessions([session_line("ann", "r1", "2024-03-03T10:00:00Z", [
+        ("Alex Morgan", "Shall we revisit the retirement timeline?"),
+        ("Ann Carter", "Honestly, 2036 is when I hang up my boots."),
+        ("Alex Morgan", "Noted. The markets were choppy this week."),
+    ])], "acme")
+
+    hybrid = api.search(firm_id="acme", client_id="ann", query="retirement timeline", k=5)
+    fulltext = api.search(firm_id="acme", client_id="ann", query="retirement timeline", k=5, mode="fulltext")
+
+    answer = [r for r in hybrid if r.sources == ["r1-1"]]
+    assert answer and "reply" in answer[0].methods
+    assert [r.sources for r in hybrid].index(["r1-1"]) < [r.sources for r in hybrid].index(["r1-2"])
+    assert all(r.sources != ["r1-1"] for r in fulltext)
+
+
+def test_a_month_named_in_the_question_prefers_what_was_said_that_month(clean_graph):
+    api.import_sessions([
+        session_line("ann", "m3", "2024-03-03T10:00:00Z", [("Ann Carter", "Our holiday plans changed, we fly on Friday.")]),
+        session_line("ann", "m9", "2024-09-12T10:00:00Z", [("Ann Carter", "Our holiday plans changed again, no flights now.")]),
+    ], "acme")
+
+    march = api.search(firm_id="acme", client_id="ann", query="What did Ann say about holiday plans in March 2024?", k=2)
+    september = api.search(firm_id="acme", client_id="ann", query="What did Ann say about holiday plans in September 2024?", k=2)
+
+    assert march[0].sources == ["m3-0"] and march[0].score > march[1].score
+    assert september[0].sources == ["m9-0"] and september[0].score > september[1].score
+
+
+def test_the_names_set_aside_from_a_query_are_only_those_in_the_callers_scope(clean_graph):
+    from memory.graph.search import people_named
+
+    api.import_sessions([ANN_MARCH, BEN_MAY], "acme")
+
+    assert people_named(Reader("acme", "ann").scopes) == {"Ann Carter", "Alex Morgan"}
+    assert people_named(Reader("acme", "ben").scopes) == {"Ben Okafor", "Alex Morgan"}
+    assert people_named(Reader("other-firm", "ann").scopes) == set()
