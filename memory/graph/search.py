@@ -46,7 +46,7 @@ class Candidate:
     level: str
     importance: float
     recorded: int | None  # epoch seconds
-    reply: dict[str, Any] | None
+    reply: Candidate | None = None  # the next turn, by someone else, when this turn asks a question
 
 
 def candidates(
@@ -126,8 +126,18 @@ def candidates(
 
 
 def _candidates(result) -> list[Candidate]:
-    return [Candidate(r["id"], float(r["score"]), r["level"], float(r["importance"] or 0.3), r["recorded"],
-                      r["reply"]) for r in result]
+    return [Candidate(r["id"], float(r["score"]), r["level"], _importance(r["importance"]), r["recorded"],
+                      _reply(r["reply"])) for r in result]
+
+
+def _reply(row: dict[str, Any] | None) -> Candidate | None:
+    if row is None:
+        return None
+    return Candidate(row["id"], 0.0, row["level"], _importance(row["importance"]), row["recorded"])
+
+
+def _importance(value: float | None) -> float:
+    return float(value) if value is not None else 0.3
 
 
 def people_named(scopes: list[str]) -> set[str]:

@@ -5,6 +5,11 @@ too (DESIGN.md section 7). So full text leads the fusion, vectors add paraphrase
 weight, and the structure of memory does the rest: extracted facts and observations (which carry
 their source turns) rank above raw turns for the questions they answer, and entities named in the
 query (a ticker, a goal, "risk") pull in their graph neighbourhood.
+
+Conversation shape counts too: the names of the people in scope are set aside (every turn starts
+with its speaker's name), a month the question names is matched on dates rather than words, and
+the reply to a matching question shares its score (answers rarely repeat the question's words).
+Text and sources are fetched only for the k winners.
 """
 from __future__ import annotations
 
@@ -110,16 +115,17 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
     )
     fused: dict[str, float] = {}
     methods: dict[str, list[str]] = {}
-    known: dict[str, graph_search.Candidate | dict[str, Any]] = {}
+    known: dict[str, graph_search.Candidate] = {}
     for method, found in ranked.items():
         for rank, candidate in enumerate(found):
             fused[candidate.id] = fused.get(candidate.id, 0.0) + WEIGHTS[method] / (RRF_K + rank + 1)
             methods.setdefault(candidate.id, []).append(method)
             known.setdefault(candidate.id, candidate)
+    if not fused:
+        return []
     if mode == "hybrid":
         _credit_replies(ranked, fused, methods, known)
-    now = (as_of or timezone.now()).timestamp()
-    if mode == "hybrid":
+        now = (as_of or timezone.now()).timestamp()
         for memory_id in fused:
             fused[memory_id] *= _structure_factor(known[memory_id], now, period)
     best = sorted(fused, key=lambda memory_id: (-fused[memory_id], memory_id))[:k]
@@ -142,7 +148,7 @@ def lucene_query(words: list[str], scopes: list[str]) -> str:
 
 
 def _credit_replies(ranked: dict[str, list[graph_search.Candidate]], fused: dict[str, float],
-                    methods: dict[str, list[str]], known: dict[str, Any]) -> None:
+                    methods: dict[str, list[str]], known: dict[str, graph_search.Candidate]) -> None:
     """A turn that matches is often the question; the answer is the reply that follows it.
 
     ("Let's revisit the retirement timeline." -> "Let's plan on me finishing work in 2036.")
@@ -151,9 +157,9 @@ def _credit_replies(ranked: dict[str, list[graph_search.Candidate]], fused: dict
     """
     questions = {c.id: c.reply for found in ranked.values() for c in found if c.reply}
     for question, reply in questions.items():
-        fused[reply["id"]] = fused.get(reply["id"], 0.0) + REPLY_SHARE * fused[question]
-        methods.setdefault(reply["id"], []).append("reply")
-        known.setdefault(reply["id"], reply)
+        fused[reply.id] = fused.get(reply.id, 0.0) + REPLY_SHARE * fused[question]
+        methods.setdefault(reply.id, []).append("reply")
+        known.setdefault(reply.id, reply)
 
 
 def named_period(query: str) -> tuple[datetime, datetime] | None:
@@ -181,18 +187,13 @@ def topic_of(query: str, people: set[str]) -> str:
     return topic if _WORD.search(topic) else query
 
 
-def _structure_factor(candidate: graph_search.Candidate | dict[str, Any], now: float,
-                      period: tuple[datetime, datetime] | None) -> float:
+def _structure_factor(candidate: graph_search.Candidate, now: float, period: tuple[datetime, datetime] | None) -> float:
     """Level, importance, recency and the named month re-weigh the fused rank."""
-    if isinstance(candidate, dict):  # a reply, fetched as a map
-        level, importance, recorded = candidate["level"], candidate["importance"], candidate["recorded"]
-    else:
-        level, importance, recorded = candidate.level, candidate.importance, candidate.recorded
-    importance = float(importance if importance is not None else 0.3)
+    recorded = candidate.recorded
     age_days = max((now - recorded) / 86400, 0.0) if recorded is not None else 365.0
     recency = math.exp(-age_days / 730)
     in_period = period is not None and recorded is not None and period[0].timestamp() <= recorded < period[1].timestamp()
-    return (LEVEL_BOOST.get(level, 1.0) * (1 + 0.3 * importance) * (1 + 0.1 * recency)
+    return (LEVEL_BOOST.get(candidate.level, 1.0) * (1 + 0.3 * candidate.importance) * (1 + 0.1 * recency)
             * (PERIOD_BOOST if in_period else 1.0))
 
 

@@ -63,13 +63,15 @@ def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11) ->
     load_seconds = 0.0
     questions: list[dict] = []
     for target in targets:
-        while memory_node_count() < target:
+        while (before := memory_node_count()) < target:
             batch = generate(seed=seed, clients=50, sessions_per_client=30, turns_per_session=30,
                              first_client=loaded_clients, id_prefix="L")
             started = time.perf_counter()
             import_corpus(batch, "bench-latency")
             load_seconds += time.perf_counter() - started
             loaded_clients += 50
+            if memory_node_count() == before:
+                raise RuntimeError("the import added no memory: is the relational database left from another run?")
             questions.extend(batch.questions)
         nodes = memory_node_count()
         sample = [rng.choice(questions) for _ in range(queries)]

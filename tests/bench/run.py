@@ -1,7 +1,8 @@
 """`make bench`: memory recall, search latency and import throughput, and the quote refresh cycle.
 
-It empties the graph it runs against, so it refuses any Neo4j but the project's own test instance
-unless --i-understand-this-empties-the-graph is given.
+It empties the graph and the relational database it runs against (imports skip sessions the
+database already holds), so it refuses any Neo4j but the project's own benchmark instance and any
+database but `var/bench-db.sqlite3` unless --i-understand-this-empties-the-graph is given.
 """
 from __future__ import annotations
 
@@ -27,8 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
+    database = str(settings.DATABASES["default"]["NAME"])
     if not args.force and not settings.NEO4J_URI.endswith(":7689"):
         sys.exit(f"refusing to empty {settings.NEO4J_URI}: run through `make bench`, or pass the flag")
+    if not args.force and not database.endswith("bench-db.sqlite3"):
+        sys.exit(f"refusing to empty the database {database}: run through `make bench`, or pass the flag")
     call_command("migrate", "--noinput", verbosity=0)
     from memory.graph import schema
     from tests.bench import memory_bench, quotes_bench
@@ -36,10 +40,14 @@ def main(argv: list[str] | None = None) -> None:
     from tests.bench.report import table, update_section
     from tests.conftest import empty_graph
 
+    def start_empty() -> None:
+        empty_graph()
+        call_command("flush", "--noinput", verbosity=0)
+
     command = "make bench" + (f" BENCH_ARGS='{' '.join(argv or sys.argv[1:])}'" if (argv or sys.argv[1:]) else "")
     schema.migrate()
     if not args.skip_recall:
-        empty_graph()
+        start_empty()
         corpus = generate(seed=7, clients=20, sessions_per_client=12, turns_per_session=30)
         result = memory_bench.recall_run(corpus)
         rows = [{"mode": mode, "recall@5": r[5], "recall@10": r[10]} for mode, r in result["recall"].items()]
@@ -58,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         update_section("Memory recall and import throughput", body, command)
         print(body)
     if not args.skip_latency:
-        empty_graph()
+        start_empty()
         sizes = tuple(int(s) for s in args.sizes.split(","))
         rows = memory_bench.latency_run(sizes)
         body = ("Hybrid search (`memory.api.search`, k=10) over a graph grown through the import path; "
@@ -67,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         update_section("Memory search latency", body, command)
         print(body)
     if not args.skip_quotes:
-        empty_graph()
+        start_empty()
         rows = quotes_bench.refresh_cycle_run(tuple(int(s) for s in args.quote_mentions.split(",")))
         body = ("One refresh cycle (`refresh_remembered_quotes`) for 500 securities with an instant provider "
                 "(provider latency excluded), as the number of remembered price mentions grows.\n\n"
