@@ -33,6 +33,9 @@ def statements() -> list[str]:
         "CREATE CONSTRAINT session_id IF NOT EXISTS FOR (s:Session) REQUIRE s.id IS UNIQUE",
         "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
         "CREATE CONSTRAINT security_symbol IF NOT EXISTS FOR (s:Security) REQUIRE s.symbol IS UNIQUE",
+        # Clients are found by id on every session write, alert and name lookup; :Entity(id) alone
+        # would leave `(c:Client {id: ...})` scanning every client.
+        "CREATE CONSTRAINT client_id IF NOT EXISTS FOR (c:Client) REQUIRE c.id IS UNIQUE",
         "CREATE INDEX memory_scope IF NOT EXISTS FOR (m:Memory) ON (m.scope)",
         "CREATE INDEX memory_recorded IF NOT EXISTS FOR (m:Memory) ON (m.scope, m.recorded_at)",
         "CREATE INDEX fact_slot IF NOT EXISTS FOR (f:Fact) ON (f.scope, f.slot)",

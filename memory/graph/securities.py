@@ -129,19 +129,23 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
     return driver.read(_read)
 
 
-def record_move_events(rows: list[dict[str, Any]]) -> None:
-    """Market-move memories (one per client, security and trading day) and the new alert reference."""
+def record_move_events(rows: list[dict[str, Any]], embeddings: dict[str, list[float]]) -> None:
+    """Market-move memories (one per client, security and trading day) and the new alert reference.
+
+    Each row names its embedding by `embedding_key`: one move of one security reads alike for every
+    client, so each vector crosses the wire once, not once per client.
+    """
     driver.write(lambda tx: tx.run(
         """
         UNWIND $rows AS row
         MATCH (c:Client {id: row.client_node})-[t:TRACKS]->(s:Security {symbol: row.symbol})
         MERGE (e:Memory {id: row.id})
-        ON CREATE SET e:Event, e += row.props
+        ON CREATE SET e:Event, e += row.props, e.embedding = $embeddings[row.embedding_key]
         MERGE (e)-[:ABOUT]->(s)
         MERGE (e)-[:ABOUT]->(c)
         SET t.alert_price = row.price, t.alert_at = row.as_of
         """,
-        rows=rows,
+        rows=rows, embeddings=embeddings,
     ).consume())
 
 

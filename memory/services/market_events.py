@@ -34,9 +34,11 @@ def record_significant_moves(symbols: list[str]) -> int:
         label = " (replayed prices)" if move["source"] == "replay" else ""
         text = (f"{move['symbol']} moved {move['move']:+.1f}% since {move['client_name'] or 'the client'} discussed it "
                 f"at {move['discussed_price']:.2f} on {discussed:%-d %B %Y} (now {move['price']:.2f}){label}.")
+        direction = "up" if move["move"] > 0 else "down"
         rows.append({
             "id": stable_id("market_move", move["client_node"], move["symbol"], as_of.date().isoformat()),
             "client_node": move["client_node"], "symbol": move["symbol"], "price": move["price"], "as_of": as_of,
+            "embedding_key": f"{move['symbol']} {direction}",
             "props": {"level": "observation", "kind": "market_move", "text": text, "importance": 0.6,
                       "scope": move["client_node"], "firm_id": move["firm_id"], "client_id": move["client_id"],
                       "visibility": "client", "source": f"market:{move['source']}", "status": "active",
@@ -44,7 +46,12 @@ def record_significant_moves(symbols: list[str]) -> int:
                       "created_at": timezone.now(), "recorded_at": as_of, "valid_from": as_of},
         })
     if rows:
-        for row, vector in zip(rows, embed_texts([r["props"]["text"] for r in rows]), strict=True):
-            row["props"]["embedding"] = vector
-        graph_securities.record_move_events(rows)
+        graph_securities.record_move_events(rows, _move_embeddings({row["embedding_key"] for row in rows}))
     return len(rows)
+
+
+def _move_embeddings(keys: set[str]) -> dict[str, list[float]]:
+    """One vector per security and direction, embedded from words a question about it would use."""
+    ordered = sorted(keys)
+    texts = [f"{key.split()[0]} price moved sharply {key.split()[1]} since the client discussed it" for key in ordered]
+    return dict(zip(ordered, embed_texts(texts), strict=True))

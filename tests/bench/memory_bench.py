@@ -12,6 +12,7 @@ from memory.graph import driver as graph_driver
 from tests.bench.corpus import Corpus, generate
 
 MODES = ("fulltext", "vector", "hybrid")
+NODES_PER_CLIENT = 930  # of the latency corpus (30 sessions x 30 turns and what is derived from them)
 
 
 def _lines(corpus: Corpus):
@@ -64,12 +65,14 @@ def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11) ->
     questions: list[dict] = []
     for target in targets:
         while (before := memory_node_count()) < target:
-            batch = generate(seed=seed, clients=50, sessions_per_client=30, turns_per_session=30,
+            # About 930 memory nodes per client: small steps near a target so each size lands close to it.
+            clients = max(1, min(50, (target - before) // NODES_PER_CLIENT + 1))
+            batch = generate(seed=seed, clients=clients, sessions_per_client=30, turns_per_session=30,
                              first_client=loaded_clients, id_prefix="L")
             started = time.perf_counter()
             import_corpus(batch, "bench-latency")
             load_seconds += time.perf_counter() - started
-            loaded_clients += 50
+            loaded_clients += clients
             if memory_node_count() == before:
                 raise RuntimeError("the import added no memory: is the relational database left from another run?")
             questions.extend(batch.questions)

@@ -10,17 +10,21 @@ from memory.graph import driver as graph_driver
 
 SECURITIES = 500
 CLIENTS = 2000
+SECURITIES_PER_CLIENT = 20  # so 40,000 client-security pairs to check for significant moves
 
 
 class InstantProvider:
     name = "bench"
 
-    def __init__(self, as_of: datetime) -> None:
+    def __init__(self, as_of: datetime, level: float = 1.0) -> None:
         self.as_of = as_of
+        self.level = level  # 1.25: every security 25% above its usual price
 
     def latest_quotes(self, symbols: list[str]) -> QuoteBatch:
-        return QuoteBatch(quotes={s: Quote(s, 100.0 + (hash(s) % 50), "USD", self.as_of, self.name, self.as_of.date())
-                                  for s in symbols})
+        return QuoteBatch(quotes={
+            s: Quote(s, round((100.0 + sum(map(ord, s)) % 50) * self.level, 2), "USD", self.as_of, self.name,
+                     self.as_of.date())
+            for s in symbols})
 
 
 def _load(mentions: int, already: int) -> None:
@@ -42,7 +46,9 @@ def _load(mentions: int, already: int) -> None:
         graph_driver.write(lambda tx, start=start: tx.run(
             """
             UNWIND range($start, $end - 1) AS i
-            WITH i, 'B' + toString(i % $securities) AS symbol, 'bench-client-' + toString(i % $clients) AS client
+            WITH i, i % $clients AS c
+            WITH i, 'bench-client-' + toString(c) AS client,
+                 'B' + toString((c * 7 + (i / $clients) % $per_client) % $securities) AS symbol
             MATCH (s:Security {symbol: symbol}), (c:Client {id: client})
             CREATE (m:Memory:PriceMention {id: 'bench-price-' + toString(i), level: 'observation', kind: 'price_mention',
                     symbol: symbol, price: 80.0 + (i % 40), currency: 'USD', mentioned_at: datetime('2024-01-01T00:00:00Z'),
@@ -50,7 +56,8 @@ def _load(mentions: int, already: int) -> None:
             CREATE (m)-[:PRICE_OF]->(s)
             MERGE (c)-[t:TRACKS]->(s)
             ON CREATE SET t.last_price = 80.0 + (i % 40), t.last_at = datetime('2024-01-01T00:00:00Z')
-            """, start=start, end=min(start + step, mentions), securities=SECURITIES, clients=CLIENTS).consume())
+            """, start=start, end=min(start + step, mentions), securities=SECURITIES, clients=CLIENTS,
+                per_client=SECURITIES_PER_CLIENT).consume())
 
 
 def refresh_cycle_run(mention_counts: tuple[int, ...]) -> list[dict]:
@@ -62,11 +69,15 @@ def refresh_cycle_run(mention_counts: tuple[int, ...]) -> list[dict]:
         loaded = count
         as_of += timedelta(minutes=1)
         refresh_remembered_quotes(provider=InstantProvider(as_of))  # warm-up cycle (and first alerts)
-        as_of += timedelta(minutes=1)
-        started = time.perf_counter()
-        report = refresh_remembered_quotes(provider=InstantProvider(as_of))
-        seconds = time.perf_counter() - started
+        timings = []
+        for level in (1.0, 1.25):  # a quiet cycle, then one where every remembered security jumped 25%
+            as_of += timedelta(minutes=1)
+            started = time.perf_counter()
+            report = refresh_remembered_quotes(provider=InstantProvider(as_of, level))
+            timings.append((time.perf_counter() - started, report))
         pairs = graph_driver.read(lambda tx: tx.run("MATCH ()-[t:TRACKS]->() RETURN count(t) AS n").single()["n"])
-        rows.append({"price_mentions": count, "securities": report.requested, "tracked_pairs": pairs,
-                     "cycle_seconds": round(seconds, 2), "events": report.events})
+        (quiet, quiet_report), (moved, moved_report) = timings
+        rows.append({"price_mentions": count, "securities": quiet_report.requested, "tracked_pairs": pairs,
+                     "quiet_cycle_seconds": round(quiet, 2), "all_moved_cycle_seconds": round(moved, 2),
+                     "events_when_all_moved": moved_report.events})
     return rows

@@ -5,6 +5,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from django.conf import settings
 
 from advisor.models import Client, Firm
 from marketdata.models import QuoteRefreshRun
@@ -136,8 +137,10 @@ def test_a_significant_move_becomes_exactly_one_memory_event(remembered):
 
     assert (first.events, second.events) == (1, 0)
     events = graph_driver.read(lambda tx: [r.data() for r in tx.run(
-        "MATCH (e:Event {kind: 'market_move'})-[:ABOUT]->(:Security {symbol: 'AAPL'}) RETURN e.text AS text, e.scope AS scope")])
+        "MATCH (e:Event {kind: 'market_move'})-[:ABOUT]->(:Security {symbol: 'AAPL'}) "
+        "RETURN e.text AS text, e.scope AS scope, size(e.embedding) AS dimensions")])
     assert len(events) == 1
+    assert events[0]["dimensions"] == settings.MEMORY_EMBEDDING_DIMENSIONS
     assert events[0]["text"].startswith("AAPL moved +14.0% since Ann Carter discussed it at 100.00 on 3 March 2024")
     found = api.search(firm_id="acme", client_id="ann", query="Apple moved since discussed", k=10)
     assert any(r.kind == "market_move" for r in found)
