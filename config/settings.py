@@ -74,8 +74,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
     )
-    # A file, not memory, so that the Celery worker processes started by tests see the same data.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # A file, not memory, so that the Celery worker processes started by tests see the same data;
+    # named after the main file so that two checkouts (or DATABASE_URLs) never share a test database.
+    _main = Path(DATABASES["default"]["NAME"])
+    DATABASES["default"]["TEST"] = {"NAME": str(_main.with_name(f"{_main.stem}-test{_main.suffix}"))}
 
 AUTH_USER_MODEL = "advisor.User"
 LOGIN_URL = "login"
@@ -159,9 +161,8 @@ MEMORY_EMBEDDING_DIMENSIONS = env.int("MEMORY_EMBEDDING_DIMENSIONS", default=256
 # --- Market data ---------------------------------------------------------------------------------
 # "replay" (real historical prices shipped in a package, played on a market clock) or "yfinance".
 QUOTE_PROVIDER = env.str("QUOTE_PROVIDER", default="replay")
-# Replay clock: one trading day of history passes every REPLAY_SECONDS_PER_DAY seconds of wall time.
-REPLAY_SECONDS_PER_DAY = env.float("REPLAY_SECONDS_PER_DAY", default=60.0)
-REPLAY_START_DATE = env.str("REPLAY_START_DATE", default="2012-01-03")
+# The replay runs on today's calendar, this many years behind it (real prices of 2000-2013).
+REPLAY_YEARS_BACK = env.int("REPLAY_YEARS_BACK", default=15)
 # A move of at least this many percent since a client discussed a security becomes a memory event.
 SIGNIFICANT_MOVE_PERCENT = env.float("SIGNIFICANT_MOVE_PERCENT", default=5.0)
 PRICE_HISTORY_MAX_DAYS = env.int("PRICE_HISTORY_MAX_DAYS", default=800)
