@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from advisor.forms import SessionNotesForm, ViewpointForm
@@ -17,9 +18,8 @@ from advisor.health import check_health
 from advisor.selectors import client_for, clients_with_pending_memory
 from advisor.services.sessions import SessionRejected, draft_from_notes, record_session
 from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
-from marketdata.charts import price_history_figure, render_chart_div
+from marketdata.charts import mentions_chart
 from marketdata.services.drift import remembered_prices_for
-from marketdata.services.history import market_today, price_history
 from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
 from memory.permissions import reader_for
@@ -109,7 +109,7 @@ def price_chart(request: HttpRequest, client_id: str, symbol: str) -> HttpRespon
     except GraphUnavailable as error:
         return render(request, "advisor/price_chart.html", {"client": client, "symbol": symbol, "error": str(error)},
                       status=503)
-    chart = render_chart_div(price_history_figure(symbol.upper(), price_history(symbol.upper(), end=market_today()), mentions))
+    chart = mentions_chart(symbol.upper(), mentions, timezone.localdate())
     return render(request, "advisor/price_chart.html",
                   {"client": client, "symbol": symbol.upper(), "chart": chart, "mentions": mentions})
 

@@ -1,10 +1,14 @@
 """Plotly charts of price history with the moments a client talked about the security."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from django.conf import settings
+
+from marketdata.services.history import price_history
 
 
 def price_history_figure(symbol: str, history: pd.DataFrame, mentions: list[dict[str, Any]]) -> go.Figure:
@@ -24,10 +28,18 @@ def price_history_figure(symbol: str, history: pd.DataFrame, mentions: list[dict
     for mention in (m for m in mentions if m not in inside):
         figure.add_hline(y=mention["price"], line_dash="dash", line_color="#d9480f",
                          annotation_text=f"discussed at {mention['price']:.2f} on {_day(mention['mentioned_at']):%-d %b %Y}")
-    title = f"{symbol}: price history" + (" (replayed historical prices)" if replayed else "")
+    title = f"{symbol} close" + (" (replayed prices)" if replayed else "")
     figure.update_layout(title=title, margin={"l": 40, "r": 20, "t": 50, "b": 40}, height=420,
                          legend={"orientation": "h", "y": -0.15})
     return figure
+
+
+def mentions_chart(symbol: str, mentions: list[dict[str, Any]], today: date) -> str:
+    """The chart of a security as discussed with one client: history reaching back past the first
+    mention (a year at least, within the history we keep), with every mention marked."""
+    earliest = min((_day(m["mentioned_at"]) for m in mentions), default=today)
+    days = max(365, min((today - earliest).days + 30, settings.PRICE_HISTORY_MAX_DAYS))
+    return render_chart_div(price_history_figure(symbol, price_history(symbol, end=today, days=days), mentions))
 
 
 def render_chart_div(figure: go.Figure) -> str:

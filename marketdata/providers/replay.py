@@ -1,14 +1,22 @@
-"""Real historical prices replayed on a market clock: the offline default and a demo mode.
+"""Real historical prices replayed on today's calendar: the offline default and a demo mode.
 
-The data are the daily prices of AAPL, FB, GOOG, IBM and MSFT from 2000 to 2013 that ship in the
-`bokeh-sampledata` package (public domain, from Quandl WIKI). One trading day passes every
-`REPLAY_SECONDS_PER_DAY` seconds of wall time, counted from a fixed epoch so every process agrees,
-and prices move between closes during the day so a demo visibly changes. Shown as "replayed".
+The data are the daily prices of AAPL, FB, GOOG, IBM and MSFT from March 2000 to March 2013 that
+ship in the `bokeh-sampledata` package (public domain, from Quandl WIKI, not split-adjusted).
+
+The replay runs on the real calendar, `REPLAY_YEARS_BACK` years behind it (a whole number of weeks,
+so a Monday replays a Monday): the price shown on 3 March 2026 is the close of early March 2011.
+That keeps everything date-aligned: a price a client mentioned in a session three months ago and
+the replayed price of that day sit on one chart, and drift since then is a real market move. When
+the calendar runs past the end of the data the replay wraps around to its start.
+
+Between two closes the price moves linearly with wall time, so it changes during a demo, as a
+real quote would. Shown everywhere as "replayed prices".
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
 import pandas as pd
@@ -16,63 +24,78 @@ from django.conf import settings
 
 from marketdata.providers.base import Quote, QuoteBatch
 
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+CLOSE_TIME = time(21, 0)  # 16:00 in New York, as UTC: when a replayed trading day closes
+COLUMNS = ["open", "high", "low", "close", "volume"]
 
 
 @lru_cache(maxsize=1)
-def _closes() -> pd.DataFrame:
+def _prices() -> pd.DataFrame:
     """Daily OHLCV per symbol, indexed by (ticker, date)."""
     from bokeh_sampledata import stocks
 
-    frame = stocks.data[["ticker", "date", "open", "high", "low", "close", "volume"]].copy()
+    frame = stocks.data[["ticker", "date", *COLUMNS]].copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.date
     return frame.set_index(["ticker", "date"]).sort_index()
 
 
+@lru_cache(maxsize=None)
+def _closes(symbol: str) -> tuple[tuple[datetime, ...], tuple[float, ...]]:
+    """(close instants, close prices) of one symbol, for bisecting by time."""
+    series = _prices().loc[symbol]["close"]
+    instants = tuple(datetime.combine(day, CLOSE_TIME, tzinfo=timezone.utc) for day in series.index)
+    return instants, tuple(float(price) for price in series)
+
+
 def available_symbols() -> list[str]:
-    return sorted(_closes().index.get_level_values(0).unique())
+    return sorted(_prices().index.get_level_values(0).unique())
 
 
 class ReplayProvider:
     name = "replay"
 
-    def __init__(self, now: Callable[[], datetime] | None = None, seconds_per_day: float | None = None,
-                 start: date | None = None) -> None:
+    def __init__(self, now: Callable[[], datetime] | None = None, years_back: int | None = None) -> None:
         self._now = now or (lambda: datetime.now(timezone.utc))
-        self._seconds_per_day = seconds_per_day or settings.REPLAY_SECONDS_PER_DAY
-        self._start = start or date.fromisoformat(settings.REPLAY_START_DATE)
+        years = settings.REPLAY_YEARS_BACK if years_back is None else years_back
+        self.shift = timedelta(weeks=round(years * 365.25 / 7))
+        days = _prices().index.get_level_values(1)
+        self._first = datetime.combine(days.min(), time(0), tzinfo=timezone.utc)
+        # A whole number of weeks, so the wrap-around keeps weekdays too.
+        self._period = timedelta(weeks=(days.max() - days.min()).days // 7)
 
-    def _position(self, days: list[date]) -> tuple[int, float]:
-        """Index of the replayed trading day among `days`, and how far through it we are."""
-        elapsed = (self._now() - EPOCH).total_seconds() / self._seconds_per_day
-        first = next((i for i, d in enumerate(days) if d >= self._start), 0)
-        span = len(days) - first - 1
-        offset = int(elapsed) % span
-        return first + offset, elapsed - int(elapsed)
+    def historical(self, moment: datetime) -> datetime:
+        """The moment of history that the replay shows at `moment` of the calendar."""
+        return self._first + (moment - self.shift - self._first) % self._period
 
     def latest_quotes(self, symbols: list[str]) -> QuoteBatch:
         batch = QuoteBatch()
-        data = _closes()
         known = set(available_symbols())
-        as_of = self._now()
+        now = self._now()
+        then = self.historical(now)
         for symbol in symbols:
             if symbol not in known:
                 batch.unknown.append(symbol)
                 continue
-            series = data.loc[symbol]["close"]
-            days = list(series.index)
-            index, fraction = self._position(days)
-            today, tomorrow = float(series.iloc[index]), float(series.iloc[index + 1])
-            price = round(today + (tomorrow - today) * fraction, 2)
-            batch.quotes[symbol] = Quote(symbol, price, "USD", as_of, self.name, days[index])
+            instants, prices = _closes(symbol)
+            after = bisect_right(instants, then)  # index of the first close later than `then`
+            if after == 0 or after == len(instants):
+                batch.errors[symbol] = (f"the replayed history of {symbol} has no price for {then:%d %b %Y} "
+                                        f"(it covers {instants[0]:%d %b %Y} to {instants[-1]:%d %b %Y})")
+                continue
+            start, end = instants[after - 1], instants[after]
+            fraction = (then - start) / (end - start)
+            price = round(prices[after - 1] + (prices[after] - prices[after - 1]) * fraction, 2)
+            # The trading day the price is heading into, on today's calendar.
+            market_date = (now + (end - then)).date()
+            batch.quotes[symbol] = Quote(symbol, price, "USD", now, self.name, market_date)
         return batch
 
     def daily_history(self, symbol: str, start: date, end: date) -> pd.DataFrame:
-        if symbol not in set(available_symbols()):
-            return pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
-        frame = _closes().loc[symbol]
-        return frame[(frame.index >= start) & (frame.index <= end)]
+        """Daily bars on today's calendar: the bar for day D is the replayed trading day behind it."""
+        if symbol not in set(available_symbols()) or end < start:
+            return pd.DataFrame(columns=COLUMNS)
+        calendar = pd.date_range(start, end, freq="D").date
+        behind = [self.historical(datetime.combine(day, CLOSE_TIME, tzinfo=timezone.utc)).date() for day in calendar]
+        frame = _prices().loc[symbol].reindex(behind)
+        frame.index = calendar
+        return frame.dropna(subset=["close"])
 
-    def replay_date(self) -> date:
-        days = list(_closes().loc[available_symbols()[0]].index)
-        return days[self._position(days)[0]]

@@ -14,7 +14,7 @@ def describe(row: dict[str, Any]) -> str:
         return text + ", no quote yet"
     text += f", now {row['current_price']:.2f} ({row['drift_pct']:+.1f}%)"
     if row["source"] == "replay":
-        text += f" [replayed prices, market day {row['market_date']}]"
+        text += " [replayed prices]"
     if row["status"] == "stale":
         checked = row["checked_at"].to_native() if hasattr(row["checked_at"], "to_native") else row["checked_at"]
         text += f"; STALE since {checked:%-d %b %H:%M}: {row['error']}"

@@ -28,19 +28,20 @@ def _prune(symbol: str) -> None:
 
 
 def price_history(symbol: str, end: date, days: int = 365) -> pd.DataFrame:
-    """Close prices up to `end`; backfilled from the provider the first time a chart asks."""
+    """Close prices for `days` up to `end`; backfilled from the provider when the start is missing."""
     start = end - timedelta(days=days)
-    bars = PriceBar.objects.filter(symbol=symbol, date__gte=start, date__lte=end)
-    if bars.count() < 20:
+    earliest = (PriceBar.objects.filter(symbol=symbol, date__gte=start, date__lte=end)
+                .order_by("date").values_list("date", flat=True).first())
+    if earliest is None or earliest > start + timedelta(days=7):  # a week covers weekends and holidays
+        provider = get_provider()
         try:
-            frame = get_provider().daily_history(symbol, start, end)
+            frame = provider.daily_history(symbol, start, end)
         except ProviderUnavailable:
             frame = pd.DataFrame()
-        source = get_provider().name
         PriceBar.objects.bulk_create(
             [PriceBar(symbol=symbol, date=day, open=row.get("open"), high=row.get("high"), low=row.get("low"),
                       close=float(row["close"]), volume=int(row["volume"]) if pd.notna(row.get("volume")) else None,
-                      source=source)
+                      source=provider.name)
              for day, row in frame.iterrows() if pd.notna(row.get("close"))],
             ignore_conflicts=True,
         )
@@ -48,10 +49,3 @@ def price_history(symbol: str, end: date, days: int = 365) -> pd.DataFrame:
     rows = list(PriceBar.objects.filter(symbol=symbol, date__gte=start, date__lte=end).values("date", "close", "source"))
     return pd.DataFrame(rows, columns=["date", "close", "source"])
 
-
-def market_today() -> date:
-    """Today on the market clock: the replayed trading day in replay mode, else the calendar day."""
-    provider = get_provider()
-    if hasattr(provider, "replay_date"):
-        return provider.replay_date()
-    return date.today()

@@ -1,8 +1,15 @@
 """A person logs in through a real browser (Playwright driving Debian's chromium)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
+
+from advisor.management.commands.seed_demo import demo_sessions
+from marketdata.services.refresh import refresh_remembered_quotes
+from memory.graph import driver as graph_driver
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -11,10 +18,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 
 
+def latest_price(symbol: str) -> float:
+    return graph_driver.read(lambda tx: tx.run(
+        "MATCH (s:Security {symbol: $s}) RETURN s.last_price AS p", s=symbol).single()["p"])
+
+
 @pytest.fixture
 def demo_data(clean_graph):
     """Seeded before the browser starts: Playwright's sync API runs an event loop in this thread."""
     call_command("seed_demo")
+    refresh_remembered_quotes()  # the replayed market, as beat does at start
 
 
 @pytest.fixture
@@ -60,5 +73,15 @@ def test_advisor_sees_what_the_twin_remembers_about_a_client(demo_data, live_ser
     knows = page.inner_text("section.card >> nth=0")
     assert "conservative" in knows and "2033" in knows
     assert "moderate" not in knows  # superseded in September, kept only as history
-    assert "182.10 when discussed on 3 March 2024" in page.inner_text("body")
+    first_review = next(s for s in demo_sessions(timezone.localdate()) if s[1] == "ann-review-1")
+    said = re.search(r"Apple at \$(\d+\.\d\d)", " ".join(text for _, text in first_review[3])).group(1)
+    now = latest_price("AAPL")
+    drift = 100 * (now - float(said)) / float(said)
+    body = page.inner_text("body")
+    assert f"{said} when discussed on {first_review[2]:%-d %B %Y}, now {now:.2f} ({drift:+.1f}%) [replayed prices]" in body
     page.screenshot(path=str(_test_output_dir / "client-detail.png"), full_page=True)
+
+    page.click("a:has-text('chart')")
+    page.wait_for_selector(".js-plotly-plot .scatterlayer")
+    assert page.locator(".legendtext", has_text="discussed with client").count() == 1  # a marker on the line, same era
+    page.screenshot(path=str(_test_output_dir / "price-chart.png"), full_page=True)

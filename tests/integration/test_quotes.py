@@ -10,7 +10,7 @@ from django.conf import settings
 from advisor.models import Client, Firm
 from marketdata.models import QuoteRefreshRun
 from marketdata.providers.base import ProviderUnavailable, Quote, QuoteBatch
-from marketdata.providers.replay import EPOCH, ReplayProvider
+from marketdata.providers.replay import ReplayProvider
 from marketdata.services.drift import remembered_prices_for
 from marketdata.services.refresh import refresh_remembered_quotes
 from memory import api
@@ -69,14 +69,19 @@ def remembered(clean_graph):
 
 
 def test_replay_refresh_updates_securities_and_every_drift_value(remembered):
-    provider = ReplayProvider(now=lambda: EPOCH + timedelta(seconds=30), seconds_per_day=60, start=date(2012, 1, 3))
+    shift = ReplayProvider(years_back=14).shift
+    # 09:00 UTC on the calendar day that replays 4 January 2012: halfway from the close of the 3rd to the 4th.
+    now = datetime(2012, 1, 4, 9, tzinfo=timezone.utc) + shift
+    provider = ReplayProvider(now=lambda: now, years_back=14)
     expected = provider.latest_quotes(["AAPL", "IBM", "MSFT"]).quotes
 
     report = refresh_remembered_quotes(provider=provider, now=T0)
 
     assert sorted(report.updated) == ["AAPL", "IBM", "MSFT"]
-    # Halfway between the closes of 3 and 4 January 2012 (AAPL 411.23 -> 413.44 in the shipped data).
-    assert expected["AAPL"].market_date == date(2012, 1, 3)
+    # Halfway between the closes of 3 and 4 January 2012 (AAPL 411.23 -> 413.44 in the shipped data),
+    # heading into the close of the calendar day that replays the 4th.
+    assert shift.days % 7 == 0 and 13 < shift.days / 365.25 < 15
+    assert expected["AAPL"].market_date == (datetime(2012, 1, 4, tzinfo=timezone.utc) + shift).date()
     assert expected["AAPL"].price == pytest.approx(round((411.23 + 413.44) / 2, 2))
     drifts = {row["symbol"]: row for row in remembered_prices_for(remembered)}
     assert drifts["AAPL"]["current_price"] == expected["AAPL"].price

@@ -16,5 +16,5 @@ def test_chart_marks_mentions_inside_the_history_and_labels_replayed_prices():
     markers = [trace for trace in figure.data if trace.mode == "markers"]
     assert len(markers) == 1 and list(markers[0].y) == [182.1] and list(markers[0].text) == ["bought at 182.10"]
     assert [shape.y0 for shape in figure.layout.shapes] == [75.0]
-    assert "replayed historical prices" in figure.layout.title.text
+    assert "replayed prices" in figure.layout.title.text
     assert "cdn.plot.ly" not in render_chart_div(figure)

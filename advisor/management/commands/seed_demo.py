@@ -1,13 +1,16 @@
 """A small demo firm, idempotent: an advisor, an analyst, a compliance officer and two clients."""
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from advisor.models import Client, Firm, Holding, User
 from advisor.services.sessions import SessionDraft, TurnDraft, record_session
+from marketdata.providers.replay import ReplayProvider
 from memory.graph.driver import GraphUnavailable
 from memory.services.ingest import drain_outbox
 
@@ -19,23 +22,39 @@ PEOPLE = [
     ("ann", "Ann", "Carter", User.Role.CLIENT),
     ("ben", "Ben", "Okafor", User.Role.CLIENT),
 ]
-SESSIONS = [
-    ("ann", "ann-2024-03-03", datetime(2024, 3, 3, 10, 0, tzinfo=dt_timezone.utc), [
-        ("Alex Morgan", "Good to see you, Ann. How are you feeling about the portfolio?"),
-        ("Ann Carter", "I'm 52 and I want to retire in 2035. I'm fine with moderate risk."),
-        ("Ann Carter", "I bought Apple at $182.10 last month and I also hold some Microsoft."),
-        ("Ann Carter", "Please no tobacco companies, and I'm worried about inflation."),
-    ]),
-    ("ann", "ann-2024-09-12", datetime(2024, 9, 12, 15, 30, tzinfo=dt_timezone.utc), [
-        ("Ann Carter", "We had a baby in August, so things have changed."),
-        ("Ann Carter", "Honestly I can't stomach big losses any more; I'd call myself conservative now."),
-        ("Ann Carter", "I'd like to retire earlier, in 2033 if possible."),
-    ]),
-    ("ben", "ben-2024-05-20", datetime(2024, 5, 20, 9, 0, tzinfo=dt_timezone.utc), [
-        ("Ben Okafor", "I'm saving for a house deposit of $120,000 by 2027."),
-        ("Ben Okafor", "IBM was trading at 170 when I bought it. I prefer ETFs for the rest."),
-    ]),
-]
+
+
+def demo_sessions(today: date) -> list[tuple[str, str, datetime, list[tuple[str, str]]]]:
+    """The demo's conversations, dated back from the day they are first seeded.
+
+    The prices the clients quote are the replayed market's own closes on the day they mean, so the
+    drift the portal shows since then, and the market-move alerts, are real moves of real history.
+    """
+    def at(days_ago: int, hour: int) -> datetime:
+        return datetime.combine(today - timedelta(days=days_ago), time(hour), tzinfo=dt_timezone.utc)
+
+    def close(symbol: str, days_ago: int) -> float:
+        replay = ReplayProvider()
+        day = today - timedelta(days=days_ago)
+        return float(replay.daily_history(symbol, day - timedelta(days=7), day)["close"].iloc[-1])
+
+    return [
+        ("ann", "ann-review-1", at(300, 10), [
+            ("Alex Morgan", "Good to see you, Ann. How are you feeling about the portfolio?"),
+            ("Ann Carter", "I'm 52 and I want to retire in 2035. I'm fine with moderate risk."),
+            ("Ann Carter", f"I bought Apple at ${close('AAPL', 330):.2f} last month and I also hold some Microsoft."),
+            ("Ann Carter", "Please no tobacco companies, and I'm worried about inflation."),
+        ]),
+        ("ann", "ann-review-2", at(75, 15), [
+            ("Ann Carter", "We had a baby last month, so things have changed."),
+            ("Ann Carter", "Honestly I can't stomach big losses any more; I'd call myself conservative now."),
+            ("Ann Carter", "I'd like to retire earlier, in 2033 if possible."),
+        ]),
+        ("ben", "ben-review-1", at(150, 9), [
+            ("Ben Okafor", "I'm saving for a house deposit of $120,000 by 2028."),
+            ("Ben Okafor", f"IBM was trading at {close('IBM', 150):.0f} when I bought it. I prefer ETFs for the rest."),
+        ]),
+    ]
 
 
 class Command(BaseCommand):
@@ -64,8 +83,10 @@ class Command(BaseCommand):
             Holding.objects.get_or_create(client=clients["ann"], symbol="AAPL", defaults={"quantity": 40})
             Holding.objects.get_or_create(client=clients["ann"], symbol="MSFT", defaults={"quantity": 25})
             Holding.objects.get_or_create(client=clients["ben"], symbol="IBM", defaults={"quantity": 30})
-        for key, session_id, started_at, turns in SESSIONS:
+        for key, session_id, started_at, turns in demo_sessions(timezone.localdate()):
             client = clients[key]
+            if client.sessions.filter(external_id=session_id).exists():
+                continue  # seeded on an earlier day: keep what was said then
             participants = {"Alex Morgan": "advisor", client.name: "client"}
             draft = SessionDraft(
                 session_id=session_id, channel="meeting", started_at=started_at, participants=participants,
