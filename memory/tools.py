@@ -10,10 +10,11 @@ import json
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
+from marketdata.services.drift import remembered_prices_for
 from memory.graph.driver import GraphUnavailable
 from memory.scope import Reader
 from memory.services import agent_memory
-from memory.services.retrieval import InvalidQuery, search
+from memory.services.retrieval import InvalidQuery, iso_datetime, search
 
 
 class SearchArgs(BaseModel):
@@ -29,6 +30,10 @@ class RememberArgs(BaseModel):
 class UpdateArgs(BaseModel):
     memory_id: str = Field(description="The id of the memory to revise, as returned by search_memory.")
     text: str = Field(description="The corrected statement. The old one is kept as history, not overwritten.")
+
+
+class PricesArgs(BaseModel):
+    symbol: str | None = Field(default=None, description="A ticker such as 'AAPL' to see one security; empty for every price discussed.")
 
 
 class ForgetArgs(BaseModel):
@@ -48,6 +53,19 @@ def memory_tools(reader: Reader, *, actor: str) -> list[BaseTool]:
     def search_memory(query: str, k: int = 8) -> str:
         return _guard(lambda: json.dumps([r.to_contract() for r in search(reader, query, k=k)]))
 
+    def remembered_prices(symbol: str | None = None) -> str:
+        def _prices() -> str:
+            rows = remembered_prices_for(reader, symbol.strip().upper() if symbol else None)
+            return json.dumps([
+                {"symbol": row["symbol"], "price_when_discussed": row["price"], "discussed_at": iso_datetime(row["mentioned_at"]),
+                 "current_price": row["current_price"], "drift_pct": row["drift_pct"],
+                 "quote_status": row["status"], "quote_as_of": iso_datetime(row["as_of"]), "quote_source": row["source"],
+                 "quote_error": row["error"], "memory_id": row["id"], "summary": row["summary"]}
+                for row in rows
+            ])
+
+        return _guard(_prices)
+
     def remember(text: str, importance: float = 0.5) -> str:
         return _guard(lambda: "remembered as " + agent_memory.remember(reader, text, source=source, importance=importance))
 
@@ -60,6 +78,10 @@ def memory_tools(reader: Reader, *, actor: str) -> list[BaseTool]:
     return [
         StructuredTool.from_function(search_memory, name="search_memory", args_schema=SearchArgs,
                                      description="Search what the twin remembers about this client (facts, past sessions, prices discussed). Returns JSON with ids, text, validity and source turns."),
+        StructuredTool.from_function(remembered_prices, name="remembered_prices", args_schema=PricesArgs,
+                                     description="Prices this client discussed, each with today's quote and the move since. "
+                                                 "quote_status 'stale' means the last refresh failed and current_price is old: "
+                                                 "say so instead of presenting it as today's price."),
         StructuredTool.from_function(remember, name="remember", args_schema=RememberArgs,
                                      description="Store a new memory about this client."),
         StructuredTool.from_function(update_memory, name="update_memory", args_schema=UpdateArgs,
@@ -67,3 +89,4 @@ def memory_tools(reader: Reader, *, actor: str) -> list[BaseTool]:
         StructuredTool.from_function(forget_memory, name="forget_memory", args_schema=ForgetArgs,
                                      description="Mark a memory as forgotten (it stops being used), with a reason."),
     ]
+

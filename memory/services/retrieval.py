@@ -133,8 +133,8 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
     return [
         SearchResult(
             id=memory_id, text=row["text"], level=row["level"], kind=row["kind"] or row["level"],
-            score=round(fused[memory_id], 6), valid_from=_iso(row["valid_from"]), valid_to=_iso(row["valid_to"]),
-            recorded_at=_iso(row["recorded_at"]), sources=list(dict.fromkeys(row["sources"] or [])),
+            score=round(fused[memory_id], 6), valid_from=iso_datetime(row["valid_from"]), valid_to=iso_datetime(row["valid_to"]),
+            recorded_at=iso_datetime(row["recorded_at"]), sources=list(dict.fromkeys(row["sources"] or [])),
             methods=methods[memory_id],
         )
         for memory_id in best if (row := details.get(memory_id)) is not None
@@ -197,7 +197,8 @@ def _structure_factor(candidate: graph_search.Candidate, now: float, period: tup
             * (PERIOD_BOOST if in_period else 1.0))
 
 
-def _iso(value: Any) -> str | None:
+def iso_datetime(value: Any) -> str | None:
+    """A Neo4j or Python date-time as ISO 8601 text (None stays None)."""
     if value is None:
         return None
     native = value.to_native() if hasattr(value, "to_native") else value

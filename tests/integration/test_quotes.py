@@ -149,3 +149,30 @@ def test_a_significant_move_becomes_exactly_one_memory_event(remembered):
     assert events[0]["text"].startswith("AAPL moved +14.0% since Ann Carter discussed it at 100.00 on 3 March 2024")
     found = api.search(firm_id="acme", client_id="ann", query="Apple moved since discussed", k=10)
     assert any(r.kind == "market_move" for r in found)
+
+
+def test_the_twins_price_tool_reports_drift_and_staleness_for_this_client_only(remembered):
+    from memory.tools import memory_tools
+
+    api.import_sessions([json.dumps({
+        "client_id": "ben", "session_id": "b1", "channel": "call", "started_at": "2024-05-01T10:00:00Z",
+        "participants": {"Ben Okafor": "client"},
+        "turns": [{"turn_id": "b1-1", "speaker": "Ben Okafor", "text": "I bought Google at $300.00."}],
+    })], "acme")
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 120.0, "IBM": 210.0, "MSFT": 55.0, "GOOG": 310.0}, T0), now=T0)
+    refresh_remembered_quotes(provider=FailingProvider(ProviderUnavailable("Timeout: read timed out")),
+                              now=T0 + timedelta(minutes=1))
+    tool = next(t for t in memory_tools(Reader("acme", "ann"), actor="twin") if t.name == "remembered_prices")
+
+    everything = json.loads(tool.invoke({}))
+    apple = json.loads(tool.invoke({"symbol": "aapl"}))
+
+    assert sorted(row["symbol"] for row in everything) == ["AAPL", "IBM", "MSFT"]  # not Ben's GOOG
+    bens = next(t for t in memory_tools(Reader("acme", "ben"), actor="twin") if t.name == "remembered_prices")
+    assert [row["symbol"] for row in json.loads(bens.invoke({}))] == ["GOOG"]
+    assert len(apple) == 1
+    assert apple[0]["price_when_discussed"] == 100.0 and apple[0]["current_price"] == 120.0
+    assert apple[0]["drift_pct"] == 20.0
+    assert apple[0]["quote_status"] == "stale" and "read timed out" in apple[0]["quote_error"]
+    assert apple[0]["discussed_at"].startswith("2024-03-03")
+    assert "STALE" in apple[0]["summary"]
