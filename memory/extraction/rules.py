@@ -35,7 +35,7 @@ _AMOUNT = re.compile(
     re.IGNORECASE,
 )
 _PRICE_CONTEXT = re.compile(
-    r"(?:\bat\b|\bfor\b|trading at|price of|priced at|was at|went to|paid)\s*(?P<sign>[$€£])?\s?(?P<num>\d[\d,]*(?:\.\d+)?)"
+    r"(?:\bat\b|\bfor\b|trading at|price of|priced at|\bwas\b|\bis\b|\bhit\b|went to|paid)\s*(?P<sign>[$€£])?\s?(?P<num>\d[\d,]*(?:\.\d+)?)"
     r"(?!\s?(?:k|m|%|percent|shares|years?|months?)\b)",
     re.IGNORECASE,
 )
@@ -127,7 +127,7 @@ _HOLDING = re.compile(
     r"(?:\s+(?P<qty>\d[\d,]*)\s+(?:shares\s+(?:of\s+|in\s+)?)?)?", re.I)
 _SOLD = re.compile(r"\b(?:I|we)\s+(?:just\s+|finally\s+)?(?:sold|dumped|got rid of|exited)\b", re.I)
 _HORIZON = re.compile(
-    r"(?:(?P<n>\d+|" + "|".join(_WORD_NUMBERS) + r")[- ]year (?:time )?horizon|horizon (?:of|is) (?P<n2>\d+|"
+    r"(?:(?P<n>\d+|" + "|".join(_WORD_NUMBERS) + r")[- ]year (?:time )?horizon|horizon (?:of|is) (?:about |around |roughly |some |maybe )?(?P<n2>\d+|"
     + "|".join(_WORD_NUMBERS) + r") years|need (?:the|this|that) money in (?P<n3>\d+|" + "|".join(_WORD_NUMBERS)
     + r") years|\b(?P<long>long[- ]term|short[- ]term)\b)", re.I)
 _LIQUIDITY = re.compile(r"need (?:about |around )?(?P<amount>[$€£]?\s?\d[\d,.]*\s?(?:k|m|thousand|million)?)\s*(?:in )?cash", re.I)

@@ -28,7 +28,7 @@ def turn_count() -> int:
 
 @pytest.mark.disruptive
 @pytest.mark.django_db
-def test_outbox_survives_neo4j_being_stopped_and_drains_after_it_returns(clean_graph):
+def test_outbox_survives_neo4j_being_stopped_and_drains_after_it_returns(clean_graph, client):
     local = uses_local_neo4j()
     if local:
         assert local_neo4j_command("stop").returncode == 0
@@ -42,6 +42,9 @@ def test_outbox_survives_neo4j_being_stopped_and_drains_after_it_returns(clean_g
             assert entry.processed_at is None and entry.attempts == 1 and "unavailable" in entry.last_error
             assert ConversationSession.objects.get().memory_status == "pending"
             assert report.sessions == 1
+            health = client.get("/healthz")
+            assert health.status_code == 503 and "neo4j" in health.json()["down"]
+            assert health.json()["parts"]["database"]["status"] == "up"
     finally:
         graph_driver.close_driver()
         if local:
