@@ -59,7 +59,8 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
 @require_http_methods(["POST"])
 def record_session_view(request: HttpRequest, client_id: str) -> HttpResponse:
     client = client_for(request.user, client_id)
-    reader_for(request.user, client)
+    if request.user.role != User.Role.ADVISOR:
+        raise PermissionDenied("Only advisors record sessions with their clients.")
     form = SessionNotesForm(request.POST, request.FILES)
     if form.is_valid():
         try:

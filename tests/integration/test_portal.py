@@ -78,3 +78,24 @@ def test_only_analysts_publish_viewpoints(client, firm_people):
     response = client.post("/viewpoints/", {"symbol": "MSFT", "stance": "buy", "rationale": "Cloud."})
 
     assert response.status_code == 403 and Viewpoint.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ["client_user", "analyst"])
+def test_only_the_clients_advisor_records_sessions(client, firm_people, role):
+    client.force_login(firm_people[role])
+
+    response = client.post("/clients/ann/sessions/new", {
+        "channel": "meeting", "started_at": "2024-05-01 10:00", "notes": "Ann Carter: I want to retire in 2034."})
+
+    assert response.status_code in (403, 404)
+    assert ConversationSession.objects.count() == 0
+
+
+def test_compliance_reads_a_client_page_but_cannot_record_a_session(client, firm_people):
+    compliance = User.objects.create_user("comp", password="pw-123456789", role="compliance", firm=firm_people["ann"].firm)
+    client.force_login(compliance)
+
+    assert client.get("/clients/ann/").status_code == 200
+    response = client.post("/clients/ann/sessions/new", {
+        "channel": "meeting", "started_at": "2024-05-01 10:00", "notes": "Ann Carter: I want to retire in 2034."})
+    assert response.status_code == 403 and ConversationSession.objects.count() == 0
