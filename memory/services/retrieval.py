@@ -73,6 +73,7 @@ class SearchResult:
     recorded_at: str | None
     sources: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    origin: str = ""  # where the memory came from: "session:ID", "viewpoint:ID", "market:replay", "agent:twin"
 
     def to_contract(self) -> dict[str, Any]:
         """The public JSON shape (DESIGN.md section 4)."""
@@ -135,7 +136,7 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
             id=memory_id, text=row["text"], level=row["level"], kind=row["kind"] or row["level"],
             score=round(fused[memory_id], 6), valid_from=iso_datetime(row["valid_from"]), valid_to=iso_datetime(row["valid_to"]),
             recorded_at=iso_datetime(row["recorded_at"]), sources=list(dict.fromkeys(row["sources"] or [])),
-            methods=methods[memory_id],
+            methods=methods[memory_id], origin=row["source"] or "",
         )
         for memory_id in best if (row := details.get(memory_id)) is not None
     ]

@@ -148,7 +148,8 @@ def test_a_significant_move_becomes_exactly_one_memory_event(remembered):
     assert events[0]["dimensions"] == settings.MEMORY_EMBEDDING_DIMENSIONS
     assert events[0]["text"].startswith("AAPL moved +14.0% since Ann Carter discussed it at 100.00 on 3 March 2024")
     found = api.search(firm_id="acme", client_id="ann", query="Apple moved since discussed", k=10)
-    assert any(r.kind == "market_move" for r in found)
+    move = next(r for r in found if r.kind == "market_move")
+    assert move.origin == "market:fixed" and move.sources == []
 
 
 def test_the_twins_price_tool_reports_drift_and_staleness_for_this_client_only(remembered):
