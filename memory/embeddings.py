@@ -38,6 +38,20 @@ class WordLlamaEmbeddings(Embeddings):
         return self.embed_documents([text])[0]
 
 
+class EmbeddingMismatch(Exception):
+    """The configured embeddings do not produce MEMORY_EMBEDDING_DIMENSIONS numbers."""
+
+
+def check_embedding_dimensions() -> None:
+    """Embed one probe text and compare its size with the setting the vector index is built from."""
+    size = len(embed_query("dimension check"))
+    if size != settings.MEMORY_EMBEDDING_DIMENSIONS:
+        raise EmbeddingMismatch(
+            f"{settings.MEMORY_EMBEDDINGS} produces {size}-dimensional embeddings but "
+            f"MEMORY_EMBEDDING_DIMENSIONS is {settings.MEMORY_EMBEDDING_DIMENSIONS}; set it to {size}."
+        )
+
+
 @lru_cache(maxsize=1)
 def get_embeddings() -> Embeddings:
     name = settings.MEMORY_EMBEDDINGS

@@ -48,11 +48,36 @@ def statements() -> list[str]:
     ]
 
 
+class SchemaMismatch(Exception):
+    """The graph's schema disagrees with the settings in a way `graph_migrate` must not fix silently."""
+
+
 def migrate() -> list[str]:
-    """Create what is missing and wait until every index is online. Returns the statements run."""
+    """Create what is missing and wait until every index is online. Returns the statements run.
+
+    `IF NOT EXISTS` keeps an existing vector index as it is, so a changed embedding dimension would
+    otherwise go unnoticed until every vector query failed: it is checked and reported here.
+    """
     run = statements()
     for statement in run:
         # Schema statements cannot share a transaction with each other; one managed tx each.
         driver.write(lambda tx, q=statement: tx.run(q).consume())
     driver.read(lambda tx: tx.run("CALL db.awaitIndexes(300)").consume())
+    indexed = vector_index_dimensions()
+    wanted = int(settings.MEMORY_EMBEDDING_DIMENSIONS)
+    if indexed != wanted:
+        raise SchemaMismatch(
+            f"The vector index {VECTOR_INDEX} holds {indexed}-dimensional embeddings but "
+            f"MEMORY_EMBEDDING_DIMENSIONS is {wanted}. Keep the setting, or drop the index "
+            f"(DROP INDEX {VECTOR_INDEX}) and re-embed the memory with the new model."
+        )
     return run
+
+
+def vector_index_dimensions() -> int | None:
+    def _read(tx) -> int | None:
+        record = tx.run("SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options AS options",
+                        name=VECTOR_INDEX).single()
+        return int(record["options"]["indexConfig"]["vector.dimensions"]) if record else None
+
+    return driver.read(_read)
