@@ -40,7 +40,10 @@ def statements() -> list[str]:
         "CREATE INDEX memory_recorded IF NOT EXISTS FOR (m:Memory) ON (m.scope, m.recorded_at)",
         "CREATE INDEX fact_slot IF NOT EXISTS FOR (f:Fact) ON (f.scope, f.slot)",
         "CREATE INDEX turn_source IF NOT EXISTS FOR (t:Turn) ON (t.session_key)",
-        "CREATE INDEX entity_scope IF NOT EXISTS FOR (e:Entity) ON (e.scope, e.kind, e.key)",
+        # A client's own entities (goals, topics, people), found by scope when the client is erased.
+        # The composite (scope, kind, key) index of the first schema served no query: dropped.
+        "DROP INDEX entity_scope IF EXISTS",
+        "CREATE INDEX entity_in_scope IF NOT EXISTS FOR (e:Entity) ON (e.scope)",
         f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.text, m.scope] "
         "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english', `fulltext.eventually_consistent`: false}}",
         f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (m:Memory) ON (m.embedding) "
