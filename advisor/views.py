@@ -24,7 +24,7 @@ from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
 from memory.permissions import reader_for
 from memory.services.retrieval import InvalidQuery, search
-from memory.tasks import drain_memory_outbox
+from memory.tasks import queue_outbox_drain
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
         context["facts"] = memory_selectors.client_facts(reader)
         context["prices"] = remembered_prices_for(reader)
     except GraphUnavailable as error:
-        context["memory_error"] = str(error)
+        context["memory_error"] = _memory_unavailable(error)
     return render(request, "advisor/client_detail.html", context)
 
 
@@ -78,10 +78,16 @@ def record_session_view(request: HttpRequest, client_id: str) -> HttpResponse:
     return render(request, "advisor/client_detail.html", context, status=400)
 
 
+def _memory_unavailable(error: GraphUnavailable) -> str:
+    """What a person reads when Neo4j is down; the driver's detail (addresses, errno) goes to the log."""
+    logger.warning("memory graph unavailable: %s", error)
+    return "The twin's memory cannot be reached right now; please try again in a few minutes."
+
+
 def _queue_drain() -> None:
     """Ask a worker to take the session in now; if Redis is down the beat sweep will do it later."""
     try:
-        drain_memory_outbox.apply_async(retry=False)
+        queue_outbox_drain()
     except Exception as error:  # the session is safe in the outbox either way
         logger.warning("could not queue the memory drain now (%s); the beat sweep will pick it up", error)
 
@@ -97,7 +103,7 @@ def memory_search_view(request: HttpRequest, client_id: str) -> HttpResponse:
         except InvalidQuery as problem:
             error, status = str(problem), 400
         except GraphUnavailable as problem:
-            error, status = str(problem), 503
+            error, status = _memory_unavailable(problem), 503
     return render(request, "advisor/memory_search.html",
                   {"client": client, "query": query, "results": results, "error": error}, status=status)
 
@@ -108,8 +114,8 @@ def price_chart(request: HttpRequest, client_id: str, symbol: str) -> HttpRespon
     try:
         mentions = remembered_prices_for(reader, symbol.upper())
     except GraphUnavailable as error:
-        return render(request, "advisor/price_chart.html", {"client": client, "symbol": symbol, "error": str(error)},
-                      status=503)
+        return render(request, "advisor/price_chart.html",
+                      {"client": client, "symbol": symbol, "error": _memory_unavailable(error)}, status=503)
     chart = mentions_chart(symbol.upper(), mentions, timezone.localdate())
     return render(request, "advisor/price_chart.html",
                   {"client": client, "symbol": symbol.upper(), "chart": chart, "mentions": mentions})

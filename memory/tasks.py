@@ -22,3 +22,21 @@ from memory.services.ingest import drain_outbox
 def drain_memory_outbox(max_sessions: int = 200) -> dict[str, int]:
     report = drain_outbox(max_sessions=max_sessions)
     return {"sessions": report.sessions, "turns": report.turns, "remaining": report.remaining}
+
+
+# Queueing a drain from a web request is a nudge, not a duty: the outbox already holds the record and
+# the beat sweep drains it anyway. So the request gives the broker one short try on a connection of its
+# own, instead of Celery's defaults (pooled connections retried for seconds, and a result-store
+# subscription retried 20 times), which held a portal request ~20 s on a refused Redis and over a minute
+# on one that accepts connections but never answers.
+NUDGE_TIMEOUT_SECONDS = 2.0
+
+
+def queue_outbox_drain() -> None:
+    """Ask a worker to drain the outbox now; no result is kept. When the broker cannot be reached this
+    raises (kombu's OperationalError) within about NUDGE_TIMEOUT_SECONDS, and nothing is lost."""
+    one_short_try = {"max_retries": 0, "socket_connect_timeout": NUDGE_TIMEOUT_SECONDS,
+                     "socket_timeout": NUDGE_TIMEOUT_SECONDS}
+    app = drain_memory_outbox.app
+    with app.connection_for_write(connect_timeout=NUDGE_TIMEOUT_SECONDS, transport_options=one_short_try) as connection:
+        drain_memory_outbox.apply_async(connection=connection, retry=False, ignore_result=True)

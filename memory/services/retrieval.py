@@ -87,9 +87,11 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         raise InvalidQuery(f"mode must be one of {', '.join(MODES)}")
     if not 1 <= k <= 100:
         raise InvalidQuery("k must be between 1 and 100")
-    query = (query or "").strip()[:MAX_QUERY_CHARS]
+    query = (query or "").strip()
     if not query:
         raise InvalidQuery("the query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"the query is too long ({len(query)} characters; at most {MAX_QUERY_CHARS})")
     if as_of is not None and as_of.tzinfo is None:
         raise InvalidQuery("as_of needs a time zone")
 

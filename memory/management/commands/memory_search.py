@@ -1,4 +1,5 @@
 import json
+from datetime import datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -25,11 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         self._firms: dict[str, str] = {}  # client id -> firm slug, looked up once per run
-        as_of = None
-        if options["as_of"]:
-            as_of = parse_datetime(options["as_of"])
-            if as_of is None or as_of.tzinfo is None:
-                raise CommandError("--as-of needs an ISO 8601 date-time with a time zone, e.g. 2024-03-01T00:00:00Z")
+        as_of = _as_of(options["as_of"]) if options["as_of"] is not None else None
         run = lambda client_id, query: [  # noqa: E731
             r.to_contract()
             for r in api.search(firm_id=self._firm_for(client_id, options["firm"]), client_id=client_id,
@@ -38,7 +35,7 @@ class Command(BaseCommand):
         try:
             if options["queries"]:
                 self._batch(options["queries"], run)
-            elif options["client"] and options["query"]:
+            elif options["client"] and options["query"] is not None:
                 self.stdout.write(json.dumps(run(options["client"], options["query"])))
             else:
                 raise CommandError("give --client and --query, or --queries FILE.jsonl")
@@ -76,3 +73,14 @@ class Command(BaseCommand):
                 raise CommandError(f"client {client_id!r} exists in several firms; pass --firm")
             firms[client_id] = slugs[0]
         return firms[client_id]
+
+
+def _as_of(text: str) -> datetime:
+    expected = "an ISO 8601 date-time with a time zone, e.g. 2024-03-01T00:00:00Z"
+    try:
+        moment = parse_datetime(text)
+    except ValueError as error:  # well formed, but no such moment (e.g. 30 February)
+        raise CommandError(f"--as-of {text!r} is not a real date-time ({error}); give {expected}") from error
+    if moment is None or moment.tzinfo is None:
+        raise CommandError(f"--as-of {text!r} is not {expected}")
+    return moment
