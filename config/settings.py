@@ -113,6 +113,9 @@ NEO4J_USER = env.str("NEO4J_USER", default="neo4j")
 NEO4J_PASSWORD = env.str("NEO4J_PASSWORD", default="")
 NEO4J_DATABASE = env.str("NEO4J_DATABASE", default="neo4j")
 NEO4J_CONNECTION_TIMEOUT = env.float("NEO4J_CONNECTION_TIMEOUT", default=5.0)
+# How long the driver retries a transaction on transient errors (a cluster electing a leader). Kept
+# short: a page must say "memory unavailable" in seconds, and Celery tasks retry on their own.
+NEO4J_RETRY_SECONDS = env.float("NEO4J_RETRY_SECONDS", default=2.0)
 
 # --- Redis and Celery ----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -33,7 +33,7 @@ def get_driver() -> Driver:
                     settings.NEO4J_URI,
                     auth=auth,
                     connection_timeout=settings.NEO4J_CONNECTION_TIMEOUT,
-                    max_transaction_retry_time=settings.NEO4J_CONNECTION_TIMEOUT * 2,
+                    max_transaction_retry_time=settings.NEO4J_RETRY_SECONDS,
                     # "property does not exist yet" hints are expected on a young graph (a quote not yet
                     # fetched); real warnings still surface.
                     notifications_disabled_classifications=["UNRECOGNIZED"],
