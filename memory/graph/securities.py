@@ -106,7 +106,14 @@ def remembered_prices(scopes: list[str], symbol: str | None = None) -> list[dict
 
 
 def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]]:
-    """Client-security pairs whose price moved at least `min_percent` since last discussed or alerted."""
+    """Securities whose price moved at least `min_percent` for some client since last discussed or alerted.
+
+    One row per security: its quote, and in `moves` each client-security pair that moved (client,
+    price and day it was discussed, move in percent). Grouping keeps the quote's timestamp to one per
+    security, and the day discussed is a date, not a timestamp: the driver turns a timestamp into
+    Python far more slowly than a number or a string, and an all-moved cycle has tens of thousands
+    of pairs.
+    """
 
     def _read(tx: ManagedTransaction) -> list[dict[str, Any]]:
         result = tx.run(
@@ -116,11 +123,11 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
               AND t.last_price IS NOT NULL
             WITH c, t, s,
                  CASE WHEN t.alert_at IS NOT NULL AND t.alert_at > t.last_at THEN t.alert_price ELSE t.last_price END AS reference
-            WITH c, t, s, reference, 100.0 * (s.last_price - reference) / reference AS move
+            WITH c, t, s, 100.0 * (s.last_price - reference) / reference AS move
             WHERE abs(move) >= $min_percent
-            RETURN c.id AS client_node, c.firm_id AS firm_id, c.client_id AS client_id, c.name AS client_name,
-                   s.symbol AS symbol, reference, t.last_price AS discussed_price, t.last_at AS discussed_at,
-                   s.last_price AS price, s.last_price_as_of AS as_of, s.quote_source AS source, move
+            RETURN s.symbol AS symbol, s.last_price AS price, s.last_price_as_of AS as_of, s.quote_source AS source,
+                   collect({client_node: c.id, firm_id: c.firm_id, client_id: c.client_id, client_name: c.name,
+                            discussed_price: t.last_price, discussed_on: date(t.last_at), move: move}) AS moves
             """,
             symbols=symbols, min_percent=min_percent,
         )
@@ -129,23 +136,26 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
     return driver.read(_read)
 
 
-def record_move_events(rows: list[dict[str, Any]], embeddings: dict[str, list[float]]) -> None:
+def record_move_events(securities: list[dict[str, Any]], embeddings: dict[str, list[float]]) -> None:
     """Market-move memories (one per client, security and trading day) and the new alert reference.
 
-    Each row names its embedding by `embedding_key`: one move of one security reads alike for every
-    client, so each vector crosses the wire once, not once per client.
+    One entry per security that moved: `symbol`, `price` and `as_of` (the new alert reference),
+    `props` shared by all its events and `events`, each with its `id`, `client_node`, own `props`
+    and `embedding_key`. One move of one security reads alike for every client, so each vector
+    crosses the wire once, not once per client; and what is the same for every event of a security
+    (timestamps above all, which are slow to send) is sent once per security.
     """
     driver.write(lambda tx: tx.run(
         """
-        UNWIND $rows AS row
-        MATCH (c:Client {id: row.client_node})-[t:TRACKS]->(s:Security {symbol: row.symbol})
-        MERGE (e:Memory {id: row.id})
-        ON CREATE SET e:Event, e += row.props, e.embedding = $embeddings[row.embedding_key]
+        UNWIND $securities AS security
+        MATCH (s:Security {symbol: security.symbol})
+        UNWIND security.events AS event
+        MATCH (c:Client {id: event.client_node})-[t:TRACKS]->(s)
+        MERGE (e:Memory {id: event.id})
+        ON CREATE SET e:Event, e += security.props, e += event.props, e.embedding = $embeddings[event.embedding_key]
         MERGE (e)-[:ABOUT]->(s)
         MERGE (e)-[:ABOUT]->(c)
-        SET t.alert_price = row.price, t.alert_at = row.as_of
+        SET t.alert_price = security.price, t.alert_at = security.as_of
         """,
-        rows=rows, embeddings=embeddings,
+        securities=securities, embeddings=embeddings,
     ).consume())
-
-

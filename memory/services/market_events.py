@@ -23,31 +23,41 @@ def record_significant_moves(symbols: list[str]) -> int:
         return 0
     client_thresholds, firm_thresholds = _thresholds()
     floor = min([settings.SIGNIFICANT_MOVE_PERCENT, *client_thresholds.values(), *firm_thresholds.values()])
-    rows = []
-    for move in graph_securities.tracked_moves(symbols, floor):
-        threshold = client_thresholds.get((move["firm_id"], move["client_id"]),
-                                          firm_thresholds.get(move["firm_id"], settings.SIGNIFICANT_MOVE_PERCENT))
-        if abs(move["move"]) < threshold:
-            continue
-        as_of = move["as_of"].to_native()
-        discussed = move["discussed_at"].to_native()
-        label = " (replayed prices)" if move["source"] == "replay" else ""
-        text = (f"{move['symbol']} moved {move['move']:+.1f}% since {move['client_name'] or 'the client'} discussed it "
-                f"at {move['discussed_price']:.2f} on {discussed:%-d %B %Y} (now {move['price']:.2f}){label}.")
-        direction = "up" if move["move"] > 0 else "down"
-        rows.append({
-            "id": stable_id("market_move", move["client_node"], move["symbol"], as_of.date().isoformat()),
-            "client_node": move["client_node"], "symbol": move["symbol"], "price": move["price"], "as_of": as_of,
-            "embedding_key": f"{move['symbol']} {direction}",
-            "props": {"level": "observation", "kind": "market_move", "text": text, "importance": 0.6,
-                      "scope": move["client_node"], "firm_id": move["firm_id"], "client_id": move["client_id"],
-                      "visibility": "client", "source": f"market:{move['source']}", "status": "active",
-                      "symbol": move["symbol"], "move_percent": round(move["move"], 2),
-                      "created_at": timezone.now(), "recorded_at": as_of, "valid_from": as_of},
-        })
-    if rows:
-        graph_securities.record_move_events(rows, _move_embeddings({row["embedding_key"] for row in rows}))
-    return len(rows)
+    created_at = timezone.now()
+    securities = []
+    for quote in graph_securities.tracked_moves(symbols, floor):
+        symbol = quote["symbol"]
+        as_of = quote["as_of"].to_native()
+        day = as_of.date().isoformat()
+        label = " (replayed prices)" if quote["source"] == "replay" else ""
+        events = []
+        for move in quote["moves"]:
+            threshold = client_thresholds.get((move["firm_id"], move["client_id"]),
+                                              firm_thresholds.get(move["firm_id"], settings.SIGNIFICANT_MOVE_PERCENT))
+            if abs(move["move"]) < threshold:
+                continue
+            discussed = move["discussed_on"].to_native()
+            text = (f"{symbol} moved {move['move']:+.1f}% since {move['client_name'] or 'the client'} discussed it "
+                    f"at {move['discussed_price']:.2f} on {discussed:%-d %B %Y} (now {quote['price']:.2f}){label}.")
+            direction = "up" if move["move"] > 0 else "down"
+            events.append({
+                "id": stable_id("market_move", move["client_node"], symbol, day),
+                "client_node": move["client_node"],
+                "embedding_key": f"{symbol} {direction}",
+                "props": {"text": text, "scope": move["client_node"], "firm_id": move["firm_id"],
+                          "client_id": move["client_id"], "move_percent": round(move["move"], 2)},
+            })
+        if events:
+            securities.append({
+                "symbol": symbol, "price": quote["price"], "as_of": as_of, "events": events,
+                "props": {"level": "observation", "kind": "market_move", "importance": 0.6, "visibility": "client",
+                          "source": f"market:{quote['source']}", "status": "active", "symbol": symbol,
+                          "created_at": created_at, "recorded_at": as_of, "valid_from": as_of},
+            })
+    keys = {event["embedding_key"] for security in securities for event in security["events"]}
+    if keys:
+        graph_securities.record_move_events(securities, _move_embeddings(keys))
+    return sum(len(security["events"]) for security in securities)
 
 
 def _move_embeddings(keys: set[str]) -> dict[str, list[float]]:
