@@ -60,6 +60,10 @@ def _load(mentions: int, already: int) -> None:
                 per_client=SECURITIES_PER_CLIENT).consume())
 
 
+def _market_move_events() -> int:
+    return graph_driver.read(lambda tx: tx.run("MATCH (e:Event {kind: 'market_move'}) RETURN count(e) AS n").single()["n"])
+
+
 def refresh_cycle_run(mention_counts: tuple[int, ...]) -> list[dict]:
     rows = []
     loaded = 0
@@ -67,17 +71,20 @@ def refresh_cycle_run(mention_counts: tuple[int, ...]) -> list[dict]:
     for count in mention_counts:
         _load(count, loaded)
         loaded = count
-        as_of += timedelta(minutes=1)
+        as_of += timedelta(days=1)
         refresh_remembered_quotes(provider=InstantProvider(as_of))  # warm-up cycle (and first alerts)
         timings = []
-        for level in (1.0, 1.25):  # a quiet cycle, then one where every remembered security jumped 25%
-            as_of += timedelta(minutes=1)
+        # A quiet cycle, then one where every remembered security jumped 25% on the next trading day:
+        # events are one per client, security and day, so only a new day makes every pair a new event.
+        for level, step in ((1.0, timedelta(minutes=1)), (1.25, timedelta(days=1))):
+            as_of += step
+            before = _market_move_events()
             started = time.perf_counter()
             report = refresh_remembered_quotes(provider=InstantProvider(as_of, level))
-            timings.append((time.perf_counter() - started, report))
+            timings.append((time.perf_counter() - started, report, _market_move_events() - before))
         pairs = graph_driver.read(lambda tx: tx.run("MATCH ()-[t:TRACKS]->() RETURN count(t) AS n").single()["n"])
-        (quiet, quiet_report), (moved, moved_report) = timings
+        (quiet, quiet_report, _), (moved, moved_report, created) = timings
         rows.append({"price_mentions": count, "securities": quiet_report.requested, "tracked_pairs": pairs,
                      "quiet_cycle_seconds": round(quiet, 2), "all_moved_cycle_seconds": round(moved, 2),
-                     "events_when_all_moved": moved_report.events})
+                     "events_when_all_moved": moved_report.events, "events_created": created})
     return rows

@@ -80,9 +80,10 @@ def main(argv: list[str] | None = None) -> None:
         body = ("One refresh cycle (`refresh_remembered_quotes`) for 500 securities with an instant provider "
                 "(provider latency excluded) as remembered price mentions grow: 2,000 clients who each talked "
                 "about 20 securities. A quiet cycle (no price crosses a client's threshold), then one in which "
-                "every security jumped 25%, so every client-security pair becomes a memory event.\n\n"
+                "every security jumped 25% on the next trading day, so every client-security pair becomes a new memory "
+                "event (`events_created`: new `:Event` nodes, each with its text, embedding and links).\n\n"
                 + table(rows, ["price_mentions", "securities", "tracked_pairs", "quiet_cycle_seconds",
-                               "all_moved_cycle_seconds", "events_when_all_moved"]))
+                               "all_moved_cycle_seconds", "events_when_all_moved", "events_created"]))
         update_section("Quote refresh cycle", body, command)
         print(body)
 
