@@ -6,6 +6,7 @@ discussed.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -109,10 +110,9 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
     """Securities whose price moved at least `min_percent` for some client since last discussed or alerted.
 
     One row per security: its quote, and in `moves` each client-security pair that moved (client,
-    price and day it was discussed, move in percent). Grouping keeps the quote's timestamp to one per
-    security, and the day discussed is a date, not a timestamp: the driver turns a timestamp into
-    Python far more slowly than a number or a string, and an all-moved cycle has tens of thousands
-    of pairs.
+    price and day it was discussed as an ISO date string, move in percent). An all-moved cycle has
+    tens of thousands of pairs, and the driver turns temporal values into Python far more slowly
+    than strings or numbers: the quote's timestamp comes once per security, the day discussed as text.
     """
 
     def _read(tx: ManagedTransaction) -> list[dict[str, Any]]:
@@ -127,7 +127,7 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
             WHERE abs(move) >= $min_percent
             RETURN s.symbol AS symbol, s.last_price AS price, s.last_price_as_of AS as_of, s.quote_source AS source,
                    collect({client_node: c.id, firm_id: c.firm_id, client_id: c.client_id, client_name: c.name,
-                            discussed_price: t.last_price, discussed_on: date(t.last_at), move: move}) AS moves
+                            discussed_price: t.last_price, discussed_on: toString(date(t.last_at)), move: move}) AS moves
             """,
             symbols=symbols, min_percent=min_percent,
         )
@@ -136,14 +136,17 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
     return driver.read(_read)
 
 
-def record_move_events(securities: list[dict[str, Any]], embeddings: dict[str, list[float]]) -> None:
+def record_move_events(securities: list[dict[str, Any]], created_at: datetime,
+                       embeddings: dict[str, list[float]]) -> None:
     """Market-move memories (one per client, security and trading day) and the new alert reference.
 
-    One entry per security that moved: `symbol`, `price` and `as_of` (the new alert reference),
-    `props` shared by all its events and `events`, each with its `id`, `client_node`, own `props`
-    and `embedding_key`. One move of one security reads alike for every client, so each vector
-    crosses the wire once, not once per client; and what is the same for every event of a security
-    (timestamps above all, which are slow to send) is sent once per security.
+    Each event is an active client-visible observation of importance 0.6, scoped to its client.
+    One entry per security that moved: `symbol`, `price` and `as_of` (the new alert reference, and
+    when its events were recorded and valid from), `source` (the events' source) and `events`, each
+    with `id`, `client_node`, `firm_id`, `client_id`, `text`, `move_percent` and `embedding_key`.
+    What is the same for every event of a security is sent once per security (timestamps above all,
+    which are slow to send), each vector once per key, and properties are set one by one: a map
+    merge per event costs more.
     """
     driver.write(lambda tx: tx.run(
         """
@@ -152,10 +155,15 @@ def record_move_events(securities: list[dict[str, Any]], embeddings: dict[str, l
         UNWIND security.events AS event
         MATCH (c:Client {id: event.client_node})-[t:TRACKS]->(s)
         MERGE (e:Memory {id: event.id})
-        ON CREATE SET e:Event, e += security.props, e += event.props, e.embedding = $embeddings[event.embedding_key]
+        ON CREATE SET e:Event, e.level = 'observation', e.kind = 'market_move', e.importance = 0.6,
+                      e.visibility = 'client', e.status = 'active', e.text = event.text,
+                      e.scope = event.client_node, e.firm_id = event.firm_id, e.client_id = event.client_id,
+                      e.symbol = security.symbol, e.move_percent = event.move_percent, e.source = security.source,
+                      e.created_at = $created_at, e.recorded_at = security.as_of, e.valid_from = security.as_of,
+                      e.embedding = $embeddings[event.embedding_key]
         MERGE (e)-[:ABOUT]->(s)
         MERGE (e)-[:ABOUT]->(c)
         SET t.alert_price = security.price, t.alert_at = security.as_of
         """,
-        securities=securities, embeddings=embeddings,
+        securities=securities, created_at=created_at, embeddings=embeddings,
     ).consume())

@@ -1,6 +1,9 @@
 """Significant moves of remembered securities become memory events the twin and digests can use."""
 from __future__ import annotations
 
+from datetime import date
+from functools import lru_cache
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -23,7 +26,6 @@ def record_significant_moves(symbols: list[str]) -> int:
         return 0
     client_thresholds, firm_thresholds = _thresholds()
     floor = min([settings.SIGNIFICANT_MOVE_PERCENT, *client_thresholds.values(), *firm_thresholds.values()])
-    created_at = timezone.now()
     securities = []
     for quote in graph_securities.tracked_moves(symbols, floor):
         symbol = quote["symbol"]
@@ -36,28 +38,28 @@ def record_significant_moves(symbols: list[str]) -> int:
                                               firm_thresholds.get(move["firm_id"], settings.SIGNIFICANT_MOVE_PERCENT))
             if abs(move["move"]) < threshold:
                 continue
-            discussed = move["discussed_on"].to_native()
             text = (f"{symbol} moved {move['move']:+.1f}% since {move['client_name'] or 'the client'} discussed it "
-                    f"at {move['discussed_price']:.2f} on {discussed:%-d %B %Y} (now {quote['price']:.2f}){label}.")
-            direction = "up" if move["move"] > 0 else "down"
+                    f"at {move['discussed_price']:.2f} on {_long_date(move['discussed_on'])} "
+                    f"(now {quote['price']:.2f}){label}.")
             events.append({
                 "id": stable_id("market_move", move["client_node"], symbol, day),
-                "client_node": move["client_node"],
-                "embedding_key": f"{symbol} {direction}",
-                "props": {"text": text, "scope": move["client_node"], "firm_id": move["firm_id"],
-                          "client_id": move["client_id"], "move_percent": round(move["move"], 2)},
+                "client_node": move["client_node"], "firm_id": move["firm_id"], "client_id": move["client_id"],
+                "text": text, "move_percent": round(move["move"], 2),
+                "embedding_key": f"{symbol} {'up' if move['move'] > 0 else 'down'}",
             })
         if events:
-            securities.append({
-                "symbol": symbol, "price": quote["price"], "as_of": as_of, "events": events,
-                "props": {"level": "observation", "kind": "market_move", "importance": 0.6, "visibility": "client",
-                          "source": f"market:{quote['source']}", "status": "active", "symbol": symbol,
-                          "created_at": created_at, "recorded_at": as_of, "valid_from": as_of},
-            })
+            securities.append({"symbol": symbol, "price": quote["price"], "as_of": as_of,
+                               "source": f"market:{quote['source']}", "events": events})
     keys = {event["embedding_key"] for security in securities for event in security["events"]}
     if keys:
-        graph_securities.record_move_events(securities, _move_embeddings(keys))
+        graph_securities.record_move_events(securities, timezone.now(), _move_embeddings(keys))
     return sum(len(security["events"]) for security in securities)
+
+
+@lru_cache(maxsize=4096)
+def _long_date(iso_date: str) -> str:
+    """'2024-03-03' -> '3 March 2024' (many moves share the day they were discussed)."""
+    return f"{date.fromisoformat(iso_date):%-d %B %Y}"
 
 
 def _move_embeddings(keys: set[str]) -> dict[str, list[float]]:
