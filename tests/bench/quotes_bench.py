@@ -74,17 +74,19 @@ def refresh_cycle_run(mention_counts: tuple[int, ...]) -> list[dict]:
         as_of += timedelta(days=1)
         refresh_remembered_quotes(provider=InstantProvider(as_of))  # warm-up cycle (and first alerts)
         timings = []
-        # A quiet cycle, then one where every remembered security jumped 25% on the next trading day:
-        # events are one per client, security and day, so only a new day makes every pair a new event.
-        for level, step in ((1.0, timedelta(minutes=1)), (1.25, timedelta(days=1))):
+        # A quiet cycle; one where every remembered security jumped 25% on the next trading day (events
+        # are one per client, security and day, so only a new day makes every pair a new event); and one
+        # later that day where all fell back (every pair moves again, its event for the day exists).
+        for level, step in ((1.0, timedelta(minutes=1)), (1.25, timedelta(days=1)), (1.0, timedelta(minutes=1))):
             as_of += step
             before = _market_move_events()
             started = time.perf_counter()
             report = refresh_remembered_quotes(provider=InstantProvider(as_of, level))
             timings.append((time.perf_counter() - started, report, _market_move_events() - before))
         pairs = graph_driver.read(lambda tx: tx.run("MATCH ()-[t:TRACKS]->() RETURN count(t) AS n").single()["n"])
-        (quiet, quiet_report, _), (moved, moved_report, created) = timings
+        (quiet, quiet_report, _), (moved, moved_report, created), (again, again_report, _) = timings
         rows.append({"price_mentions": count, "securities": quiet_report.requested, "tracked_pairs": pairs,
                      "quiet_cycle_seconds": round(quiet, 2), "all_moved_cycle_seconds": round(moved, 2),
-                     "events_when_all_moved": moved_report.events, "events_created": created})
+                     "events_when_all_moved": moved_report.events, "events_created": created,
+                     "moved_again_same_day_seconds": round(again, 2), "moves_again": again_report.events})
     return rows

@@ -79,11 +79,14 @@ def main(argv: list[str] | None = None) -> None:
         rows = quotes_bench.refresh_cycle_run(tuple(int(s) for s in args.quote_mentions.split(",")))
         body = ("One refresh cycle (`refresh_remembered_quotes`) for 500 securities with an instant provider "
                 "(provider latency excluded) as remembered price mentions grow: 2,000 clients who each talked "
-                "about 20 securities. A quiet cycle (no price crosses a client's threshold), then one in which "
-                "every security jumped 25% on the next trading day, so every client-security pair becomes a new memory "
-                "event (`events_created`: new `:Event` nodes, each with its text, embedding and links).\n\n"
+                "about 20 securities. A quiet cycle (no price crosses a client's threshold); then one in which "
+                "every security jumped 25% on the next trading day, so every client-security pair becomes a new "
+                "memory event (`events_created`: new `:Event` nodes, each with its text, embedding and links); "
+                "then one later that day in which every security fell back, so every pair moves again but its "
+                "event for the day exists already (only the alert reference changes).\n\n"
                 + table(rows, ["price_mentions", "securities", "tracked_pairs", "quiet_cycle_seconds",
-                               "all_moved_cycle_seconds", "events_when_all_moved", "events_created"]))
+                               "all_moved_cycle_seconds", "events_when_all_moved", "events_created",
+                               "moved_again_same_day_seconds", "moves_again"]))
         update_section("Quote refresh cycle", body, command)
         print(body)
 
