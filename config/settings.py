@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+import plotly
 from celery.schedules import crontab  # noqa: F401  (available for beat entries)
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
@@ -95,11 +96,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# plotly.js from the installed plotly package (no CDN), served compressed and cached like our own files.
+STATICFILES_DIRS = [("plotly", Path(plotly.__file__).resolve().parent / "package_data")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+# Static files are served from STATIC_ROOT, where collectstatic (run by `make up` and `make test`)
+# put them with their compressed variants; finders would serve the uncompressed originals.
+WHITENOISE_USE_FINDERS = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -9,6 +9,5 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("market/", include("marketdata.urls")),
     path("", include("advisor.urls")),
 ]

@@ -99,3 +99,11 @@ def test_compliance_reads_a_client_page_but_cannot_record_a_session(client, firm
     response = client.post("/clients/ann/sessions/new", {
         "channel": "meeting", "started_at": "2024-05-01 10:00", "notes": "Ann Carter: I want to retire in 2034."})
     assert response.status_code == 403 and ConversationSession.objects.count() == 0
+
+
+def test_plotly_js_is_served_from_the_package_compressed_without_login(client):
+    response = client.get("/static/plotly/plotly.min.js", HTTP_ACCEPT_ENCODING="gzip")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert int(response.headers["Content-Length"]) < 2_000_000  # ~1.5 MB instead of 4.8 MB on a phone
