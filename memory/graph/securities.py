@@ -111,7 +111,8 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
     """Securities whose price moved at least `min_percent` for some client since last discussed or alerted.
 
     One row per security: its quote, and in `moves` each client-security pair that moved (client,
-    price and day it was discussed as an ISO date string, move in percent). An all-moved cycle has
+    price and day it was discussed as an ISO date string, move in percent from the reference, and the
+    last alert's price when that, not the discussed price, is the reference). An all-moved cycle has
     tens of thousands of pairs, and the driver turns temporal values into Python far more slowly
     than strings or numbers: the quote's timestamp comes once per security, the day discussed as text.
     """
@@ -124,11 +125,12 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
               AND t.last_price IS NOT NULL
             WITH c, t, s,
                  CASE WHEN t.alert_at IS NOT NULL AND t.alert_at > t.last_at THEN t.alert_price ELSE t.last_price END AS reference
-            WITH c, t, s, 100.0 * (s.last_price - reference) / reference AS move
+            WITH c, t, s, reference, 100.0 * (s.last_price - reference) / reference AS move
             WHERE abs(move) >= $min_percent
             RETURN s.symbol AS symbol, s.last_price AS price, s.last_price_as_of AS as_of, s.quote_source AS source,
                    collect({client_node: c.id, firm_id: c.firm_id, client_id: c.client_id, client_name: c.name,
-                            discussed_price: t.last_price, discussed_on: toString(date(t.last_at)), move: move}) AS moves
+                            discussed_price: t.last_price, discussed_on: toString(date(t.last_at)), move: move,
+                            alerted_price: CASE WHEN reference <> t.last_price THEN reference END}) AS moves
             """,
             symbols=symbols, min_percent=min_percent,
         )

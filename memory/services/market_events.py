@@ -38,9 +38,7 @@ def record_significant_moves(symbols: list[str]) -> int:
                                               firm_thresholds.get(move["firm_id"], settings.SIGNIFICANT_MOVE_PERCENT))
             if abs(move["move"]) < threshold:
                 continue
-            text = (f"{symbol} moved {move['move']:+.1f}% since {move['client_name'] or 'the client'} discussed it "
-                    f"at {move['discussed_price']:.2f} on {_long_date(move['discussed_on'])} "
-                    f"(now {quote['price']:.2f}){label}.")
+            text = _move_text(symbol, quote["price"], move) + f"{label}."
             events.append({
                 "id": stable_id("market_move", move["client_node"], symbol, day),
                 "client_node": move["client_node"], "firm_id": move["firm_id"], "client_id": move["client_id"],
@@ -54,6 +52,17 @@ def record_significant_moves(symbols: list[str]) -> int:
     if keys:
         graph_securities.record_move_events(securities, timezone.now(), _move_embeddings(keys))
     return sum(len(security["events"]) for security in securities)
+
+
+def _move_text(symbol: str, price: float, move: dict) -> str:
+    """What moved, from which reference: the price discussed, or the last alert's when there was one."""
+    who = move["client_name"] or "the client"
+    discussed = f"{who} discussed it at {move['discussed_price']:.2f} on {_long_date(move['discussed_on'])}"
+    if move["alerted_price"] is None:
+        return f"{symbol} moved {move['move']:+.1f}% since {discussed} (now {price:.2f})"
+    since_discussed = 100.0 * (price - move["discussed_price"]) / move["discussed_price"]
+    return (f"{symbol} moved {move['move']:+.1f}% since the last alert at {move['alerted_price']:.2f} "
+            f"(now {price:.2f}); {since_discussed:+.1f}% since {discussed}")
 
 
 @lru_cache(maxsize=4096)

@@ -152,6 +152,20 @@ def test_a_significant_move_becomes_exactly_one_memory_event(remembered):
     assert move.origin == "market:fixed" and move.sources == []
 
 
+def test_a_move_after_an_alert_is_measured_from_the_alert_and_says_so(remembered):
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 120.0, "IBM": 201.0, "MSFT": 50.5}, T0), now=T0)
+    next_day = T0 + timedelta(days=1)
+
+    later = refresh_remembered_quotes(provider=FixedProvider({"AAPL": 108.0, "IBM": 201.0, "MSFT": 50.5}, next_day),
+                                      now=next_day)
+
+    assert later.events == 1
+    texts = graph_driver.read(lambda tx: [r["text"] for r in tx.run(
+        "MATCH (e:Event {kind: 'market_move', symbol: 'AAPL'}) RETURN e.text AS text ORDER BY e.recorded_at")])
+    assert texts[1] == ("AAPL moved -10.0% since the last alert at 120.00 (now 108.00); +8.0% since Ann Carter "
+                        "discussed it at 100.00 on 3 March 2024.")
+
+
 def test_the_twins_price_tool_reports_drift_and_staleness_for_this_client_only(remembered):
     from memory.tools import memory_tools
 
