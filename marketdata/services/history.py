@@ -12,12 +12,22 @@ from marketdata.providers import ProviderUnavailable, Quote, get_provider
 
 
 def record_bars(quotes: Iterable[Quote]) -> None:
-    """Today's bar per quoted symbol: the close moves with each refresh during the day."""
+    """Today's bar per quoted symbol: the close moves with each refresh during the day.
+
+    One upsert for the whole batch; the history is trimmed only for symbols that gained a day.
+    """
+    quotes = list(quotes)
+    if not quotes:
+        return
+    known = set(PriceBar.objects.filter(symbol__in={q.symbol for q in quotes}, date__in={q.market_date for q in quotes})
+                .values_list("symbol", "date"))
+    PriceBar.objects.bulk_create(
+        [PriceBar(symbol=q.symbol, date=q.market_date, close=q.price, source=q.source) for q in quotes],
+        update_conflicts=True, unique_fields=["symbol", "date"], update_fields=["close", "source"],
+    )
     for quote in quotes:
-        PriceBar.objects.update_or_create(
-            symbol=quote.symbol, date=quote.market_date, defaults={"close": quote.price, "source": quote.source}
-        )
-        _prune(quote.symbol)
+        if (quote.symbol, quote.market_date) not in known:
+            _prune(quote.symbol)
 
 
 def _prune(symbol: str) -> None:

@@ -191,3 +191,20 @@ def test_the_twins_price_tool_reports_drift_and_staleness_for_this_client_only(r
     assert apple[0]["quote_status"] == "stale" and "read timed out" in apple[0]["quote_error"]
     assert apple[0]["discussed_at"].startswith("2024-03-03")
     assert "STALE" in apple[0]["summary"]
+
+
+def test_the_price_history_keeps_one_bar_a_day_with_the_latest_close_and_stays_bounded(remembered, settings):
+    from marketdata.models import PriceBar
+
+    settings.PRICE_HISTORY_MAX_DAYS = 2
+
+    def refresh(day: int, hour: int, price: float) -> list:
+        at = T0 + timedelta(days=day, hours=hour)
+        refresh_remembered_quotes(provider=FixedProvider({"AAPL": price, "IBM": 200.0, "MSFT": 50.0}, at), now=at)
+        return list(PriceBar.objects.filter(symbol="AAPL").order_by("date").values_list("date", "close"))
+
+    refresh(0, 0, 101.0)
+    assert refresh(0, 1, 102.5) == [(T0.date(), 102.5)]
+    assert refresh(1, 0, 103.0) == [(T0.date(), 102.5), ((T0 + timedelta(days=1)).date(), 103.0)]
+    assert refresh(2, 0, 104.0) == [((T0 + timedelta(days=1)).date(), 103.0), ((T0 + timedelta(days=2)).date(), 104.0)]
+    assert PriceBar.objects.filter(symbol="IBM").count() == 2
