@@ -190,9 +190,9 @@ class _BatchBuilder:
                 "kind": "client", "key": client_id, "firm_id": firm_id, "client_id": client_id,
                 "scope": scope, "name": session.client.name}})
         session_node = stable_id("session", scope, data.session_id)
-        self.batch.sessions.append({"id": session_node, "client": scope, "props": {
+        self.batch.add_session(session_node, scope, {
             "session_id": data.session_id, "firm_id": firm_id, "client_id": client_id, "scope": scope,
-            "channel": data.channel, "started_at": data.started_at, "participants": list(session.participants)}})
+            "channel": data.channel, "started_at": data.started_at, "participants": list(session.participants)})
 
         turn_nodes: dict[str, str] = {}
         turn_times: dict[str, datetime] = {}
@@ -263,8 +263,7 @@ class _BatchBuilder:
             self._add_security(mention.symbol, mention.symbol)
             self._derive(node, (mention.turn_id,), turn_nodes)
             self.batch.price_of.append({"memory": node, "symbol": mention.symbol})
-            self.batch.tracks.append({"client": scope, "symbol": mention.symbol, "price": float(mention.price),
-                                      "at": mention.at})
+            self.batch.add_tracking(scope, mention.symbol, float(mention.price), mention.at)
 
     def add_viewpoint(self, viewpoint: Viewpoint) -> None:
         """A viewpoint is a firm-shared fact in the slot `viewpoint:SYMBOL`: a newer view supersedes it."""

@@ -192,3 +192,16 @@ def test_the_names_set_aside_from_a_query_are_only_those_in_the_callers_scope(cl
     assert people_named(Reader("acme", "ann").scopes) == {"Ann Carter", "Alex Morgan"}
     assert people_named(Reader("acme", "ben").scopes) == {"Ben Okafor", "Alex Morgan"}
     assert people_named(Reader("other-firm", "ann").scopes) == set()
+
+
+def test_session_and_turn_times_keep_their_instant_to_the_microsecond(clean_graph):
+    line = json.loads(session_line("ann", "tz1", "2024-03-03T10:00:00.123456+01:00", [("Ann Carter", "Hello.")]))
+    line["turns"][0]["at"] = "2024-03-03T10:05:30.654321+01:00"
+    api.import_sessions([json.dumps(line)], "acme")
+
+    started, turn_at = graph_driver.read(lambda tx: tx.run(
+        "MATCH (s:Session {session_id: 'tz1'})-[:HAS_TURN]->(t:Turn) RETURN s.started_at AS s, t.recorded_at AS t"
+    ).single().values())
+
+    assert started.to_native() == datetime(2024, 3, 3, 9, 0, 0, 123456, tzinfo=timezone.utc)
+    assert turn_at.to_native() == datetime(2024, 3, 3, 9, 5, 30, 654321, tzinfo=timezone.utc)
