@@ -312,17 +312,21 @@ class RuleExtractor:
                 fact("life_event", f"life_event:{key}:{at:%Y-%m}", label,
                      f"Life event: {label} ({at:%B %Y}): \u201c{sentence.strip()}\u201d", 0.85,
                      entities=(EntityRef("topic", key, label),))
-        securities = find_securities(sentence)
-        if securities:
-            sold = _SOLD.search(sentence)
-            held = _HOLDING.search(sentence)
-            if sold or held:
-                quantity = held.group("qty") if held and held.group("qty") else None
-                for ref in dict.fromkeys(r for r, _ in securities):
-                    value = "sold" if sold else (quantity.replace(",", "") + " shares" if quantity else "held")
-                    fact("holding", f"holding:{ref.key}", value,
-                         f"Client {'sold' if sold else 'holds'} {ref.name} ({ref.key})"
-                         f"{'' if sold or not quantity else f', {quantity} shares'}.", 0.6, entities=(ref,))
+        # Each security named takes the holding verb nearest before it: in "Tesla is too risky, I sold my
+        # Nvidia" only Nvidia was sold; in "I sold Tesla but I still hold Apple" Apple is held.
+        verbs = sorted([(m.start(), "sold", None) for m in _SOLD.finditer(sentence)]
+                       + [(m.start(), "held", m.group("qty")) for m in _HOLDING.finditer(sentence)])
+        seen: set[str] = set()
+        for ref, (start, _) in find_securities(sentence):
+            verb = next((v for v in reversed(verbs) if v[0] < start), None)
+            if verb is None or ref.key in seen:
+                continue
+            seen.add(ref.key)
+            sold, quantity = verb[1] == "sold", verb[2]
+            value = "sold" if sold else (quantity.replace(",", "") + " shares" if quantity else "held")
+            fact("holding", f"holding:{ref.key}", value,
+                 f"Client {'sold' if sold else 'holds'} {ref.name} ({ref.key})"
+                 f"{'' if sold or not quantity else f', {quantity} shares'}.", 0.6, entities=(ref,))
         return facts
 
     def _feelings_and_events(self, turn: TurnInput, sentence: str, about_client: bool) -> list[ExtractedObservation]:

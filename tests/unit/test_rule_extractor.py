@@ -61,3 +61,14 @@ def test_life_events_and_worry_are_observed_with_negative_sentiment():
     assert ("event", ("t0",)) in kinds
     assert min(o.sentiment for o in result.observations) < 0
     assert "concern:market_drop" in {f.slot for f in result.facts}
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("Tesla is too risky for me, I sold my Nvidia shares last week.", {"holding:NVDA": "sold"}),
+    ("I sold Tesla but I still hold 50 shares of Apple.", {"holding:TSLA": "sold", "holding:AAPL": "50 shares"}),
+    ("I bought Apple last month and I also hold some Microsoft.", {"holding:AAPL": "held", "holding:MSFT": "held"}),
+])
+def test_each_security_takes_the_holding_verb_before_it(sentence, expected):
+    found = {slot: value[0] for slot, value in facts(sentence).items() if slot.startswith("holding:")}
+
+    assert found == expected
