@@ -7,7 +7,7 @@ said she...") become facts about the client.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from memory.extraction.securities import find_securities
 from memory.extraction.types import (
@@ -189,6 +189,27 @@ def parse_target_date(sentence: str, spoken_at: datetime, age: int | None = None
     return None
 
 
+def event_month(sentence: str, spoken_at: datetime) -> date:
+    """The month something that already happened took place, resolved against when it was said.
+
+    "We had a baby last month" said in September is August; "in March" is the latest March so far.
+    """
+    lower = sentence.lower()
+    month_year = re.search(r"\b(" + "|".join(_MONTHS) + r")\s+" + _YEAR, lower)
+    if month_year:
+        return date(int(month_year.group(2)), _MONTHS[month_year.group(1)], 1)
+    if "last month" in lower:
+        previous = spoken_at.replace(day=1) - timedelta(days=1)
+        return previous.date().replace(day=1)
+    if "last week" in lower:
+        return (spoken_at - timedelta(days=7)).date().replace(day=1)
+    month = re.search(r"\b(?:in|on|during|since) (" + "|".join(_MONTHS) + r")\b", lower)
+    if month:
+        number = _MONTHS[month.group(1)]
+        return date(spoken_at.year - (1 if number > spoken_at.month else 0), number, 1)
+    return spoken_at.date().replace(day=1)
+
+
 class RuleExtractor:
     """Deterministic extraction of facts, observations and price mentions from a session."""
 
@@ -309,8 +330,9 @@ class RuleExtractor:
                          0.5, entities=(EntityRef("topic", key, label),))
         for key, (pattern, label) in LIFE_EVENTS.items():
             if pattern.search(sentence):
-                fact("life_event", f"life_event:{key}:{at:%Y-%m}", label,
-                     f"Life event: {label} ({at:%B %Y}): \u201c{sentence.strip()}\u201d", 0.85,
+                when = event_month(sentence, at)
+                fact("life_event", f"life_event:{key}:{when:%Y-%m}", label,
+                     f"Life event: {label} ({when:%B %Y}): \u201c{sentence.strip()}\u201d", 0.85,
                      entities=(EntityRef("topic", key, label),))
         # Each security named takes the holding verb nearest before it: in "Tesla is too risky, I sold my
         # Nvidia" only Nvidia was sold; in "I sold Tesla but I still hold Apple" Apple is held.
@@ -341,7 +363,8 @@ class RuleExtractor:
         if about_client:
             for key, (pattern, label) in LIFE_EVENTS.items():
                 if pattern.search(sentence):
-                    found.append(ExtractedObservation("event", f"{turn.speaker}: {label} ({turn.at:%B %Y}): {sentence.strip()}",
+                    when = event_month(sentence, turn.at)
+                    found.append(ExtractedObservation("event", f"{turn.speaker}: {label} ({when:%B %Y}): {sentence.strip()}",
                                                       (turn.turn_id,), turn.at, 0.8, 0.0,
                                                       (EntityRef("topic", key, label),)))
         if turn.role == "advisor" and re.search(r"\b(?:recommend|suggest|advise|propose)", sentence, re.I):

@@ -72,3 +72,17 @@ def test_each_security_takes_the_holding_verb_before_it(sentence, expected):
     found = {slot: value[0] for slot, value in facts(sentence).items() if slot.startswith("holding:")}
 
     assert found == expected
+
+
+@pytest.mark.parametrize(("sentence", "month"), [
+    ("We had a baby last month, so things have changed.", "February 2024"),
+    ("I inherited $250k in November.", "November 2023"),
+    ("I got a new job in March 2022.", "March 2022"),
+    ("We got married on Saturday!", "March 2024"),
+])
+def test_life_events_are_dated_to_when_they_happened_not_when_they_were_told(sentence, month):
+    result = extract(sentence)
+
+    life_events = [f for f in result.facts if f.attribute == "life_event"]
+    assert len(life_events) == 1 and f"({month})" in life_events[0].text
+    assert any(f"({month})" in o.text for o in result.observations if o.kind == "event")
