@@ -58,7 +58,8 @@ def memory_tools(reader: Reader, *, actor: str) -> list[BaseTool]:
             rows = remembered_prices_for(reader, symbol.strip().upper() if symbol else None)
             return json.dumps([
                 {"symbol": row["symbol"], "price_when_discussed": row["price"], "discussed_at": iso_datetime(row["mentioned_at"]),
-                 "current_price": row["current_price"], "drift_pct": row["drift_pct"],
+                 "current_price": row["current_price"],
+                 "drift_pct": round(row["drift_pct"], 2) if row["drift_pct"] is not None else None,
                  "quote_status": row["status"], "quote_as_of": iso_datetime(row["as_of"]), "quote_source": row["source"],
                  "quote_error": row["error"], "memory_id": row["id"], "summary": row["summary"]}
                 for row in rows

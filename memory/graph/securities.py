@@ -97,7 +97,7 @@ def remembered_prices(scopes: list[str], symbol: str | None = None) -> list[dict
                    s.last_price_as_of AS as_of, s.quote_status AS status, s.quote_error AS error,
                    s.quote_source AS source, s.market_date AS market_date, s.quote_checked_at AS checked_at,
                    CASE WHEN s.last_price IS NULL OR m.price = 0 THEN null
-                        ELSE round(100.0 * (s.last_price - m.price) / m.price, 2) END AS drift_pct
+                        ELSE 100.0 * (s.last_price - m.price) / m.price END AS drift_pct
             ORDER BY m.mentioned_at DESC
             """,
             scopes=scopes, symbol=symbol,

@@ -85,9 +85,9 @@ def test_replay_refresh_updates_securities_and_every_drift_value(remembered):
     assert expected["AAPL"].price == pytest.approx(round((411.23 + 413.44) / 2, 2))
     drifts = {row["symbol"]: row for row in remembered_prices_for(remembered)}
     assert drifts["AAPL"]["current_price"] == expected["AAPL"].price
-    assert drifts["AAPL"]["drift_pct"] == pytest.approx(round(100 * (expected["AAPL"].price - 100) / 100, 2))
-    assert drifts["IBM"]["drift_pct"] == pytest.approx(round(100 * (expected["IBM"].price - 200) / 200, 2))
-    assert drifts["MSFT"]["drift_pct"] == pytest.approx(round(100 * (expected["MSFT"].price - 50) / 50, 2))
+    assert drifts["AAPL"]["drift_pct"] == pytest.approx(100 * (expected["AAPL"].price - 100) / 100)
+    assert drifts["IBM"]["drift_pct"] == pytest.approx(100 * (expected["IBM"].price - 200) / 200)
+    assert drifts["MSFT"]["drift_pct"] == pytest.approx(100 * (expected["MSFT"].price - 50) / 50)
     assert "when discussed on 3 March 2024" in drifts["AAPL"]["summary"]
     assert "replayed prices" in drifts["AAPL"]["summary"]
 
