@@ -334,16 +334,20 @@ class RuleExtractor:
                 fact("life_event", f"life_event:{key}:{when:%Y-%m}", label,
                      f"Life event: {label} ({when:%B %Y}): \u201c{sentence.strip()}\u201d", 0.85,
                      entities=(EntityRef("topic", key, label),))
-        # Each security named takes the holding verb nearest before it: in "Tesla is too risky, I sold my
-        # Nvidia" only Nvidia was sold; in "I sold Tesla but I still hold Apple" Apple is held.
+        # Each security named takes the holding verb nearest before it ("I sold Tesla but I still hold
+        # Apple"); one named before any verb takes the next verb that has no security of its own
+        # ("Apple dipped so I bought some"), so "Tesla is too risky, I sold my Nvidia" sells only Nvidia.
         verbs = sorted([(m.start(), "sold", None) for m in _SOLD.finditer(sentence)]
                        + [(m.start(), "held", m.group("qty")) for m in _HOLDING.finditer(sentence)])
-        seen: set[str] = set()
+        named: dict[str, tuple[EntityRef, int]] = {}  # first mention of each security, in order
         for ref, (start, _) in find_securities(sentence):
-            verb = next((v for v in reversed(verbs) if v[0] < start), None)
-            if verb is None or ref.key in seen:
+            named.setdefault(ref.key, (ref, start))
+        before = {key: next((v for v in reversed(verbs) if v[0] < start), None) for key, (_, start) in named.items()}
+        unclaimed = [v for v in verbs if v not in before.values()]
+        for ref, start in named.values():
+            verb = before[ref.key] or next((v for v in unclaimed if v[0] > start), None)
+            if verb is None:
                 continue
-            seen.add(ref.key)
             sold, quantity = verb[1] == "sold", verb[2]
             value = "sold" if sold else (quantity.replace(",", "") + " shares" if quantity else "held")
             fact("holding", f"holding:{ref.key}", value,

@@ -67,6 +67,8 @@ def test_life_events_and_worry_are_observed_with_negative_sentiment():
     ("Tesla is too risky for me, I sold my Nvidia shares last week.", {"holding:NVDA": "sold"}),
     ("I sold Tesla but I still hold 50 shares of Apple.", {"holding:TSLA": "sold", "holding:AAPL": "50 shares"}),
     ("I bought Apple last month and I also hold some Microsoft.", {"holding:AAPL": "held", "holding:MSFT": "held"}),
+    ("Apple dipped so I bought some at $170.", {"holding:AAPL": "held"}),
+    ("Apple and Microsoft, I own both.", {"holding:AAPL": "held", "holding:MSFT": "held"}),
 ])
 def test_each_security_takes_the_holding_verb_before_it(sentence, expected):
     found = {slot: value[0] for slot, value in facts(sentence).items() if slot.startswith("holding:")}
