@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> None:
                 + table(rows, ["mode", "recall@5", "recall@10"]) + "\n\nRecall@10 by question kind:\n\n"
                 + table(kinds, ["question kind", "fulltext", "vector", "hybrid"])
                 + f"\n\nImport (record + extract + embed + graph write): {imported['turns_per_second']} turns/s "
-                  f"({imported['turns']} turns in {imported['seconds']} s, after a 1,920-turn warm-up import "
-                  "on the freshly started Neo4j; cold, the first import runs at about half that).")
+                  f"({imported['turns']} turns in {imported['seconds']} s, after a 1,920-turn warm-up import; "
+                  "a freshly started Neo4j runs its first import at about half speed).")
         update_section("Memory recall and import throughput", body, command)
         print(body)
     if not args.skip_latency:
