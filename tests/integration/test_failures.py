@@ -221,7 +221,7 @@ def test_healthz_is_503_naming_celery_when_redis_is_up_but_no_worker_answers(cli
     body = response.json()
     assert response.status_code == 503, body
     assert body["down"] == ["celery"]
-    assert body["parts"]["celery"]["detail"] == "RuntimeError: no Celery worker answered"
+    assert body["parts"]["celery"]["detail"] == "RuntimeError: no Celery worker answered within 1.5 s"
     assert body["parts"]["redis"]["status"] == "up"
     assert body["parts"]["database"]["status"] == "up"
     assert body["parts"]["neo4j"]["status"] == "up"

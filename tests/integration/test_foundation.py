@@ -51,6 +51,7 @@ def test_healthz_is_200_when_every_part_is_up(client, graph, celery_worker_proce
     assert response.status_code == 200, body
     assert body["down"] == []
     assert set(body["parts"]) == {"database", "neo4j", "redis", "celery"}
+    assert body["parts"]["celery"]["detail"].startswith("ok (pytest-")  # our worker, by name
 
 
 @pytest.mark.django_db
