@@ -159,12 +159,17 @@ def parse_amounts(sentence: str) -> list[tuple[float, str]]:
     return amounts
 
 
+def _month_and_year(lower: str) -> date | None:
+    """"june 2025" in a lower-cased sentence, as the first of that month."""
+    match = re.search(r"\b(" + "|".join(_MONTHS) + r")\s+" + _YEAR, lower)
+    return date(int(match.group(2)), _MONTHS[match.group(1)], 1) if match else None
+
+
 def parse_target_date(sentence: str, spoken_at: datetime, age: int | None = None) -> date | None:
     """A date a goal aims at, resolved against when it was said."""
     lower = sentence.lower()
-    month_year = re.search(r"\b(" + "|".join(_MONTHS) + r")\s+" + _YEAR, lower)
-    if month_year:
-        return date(int(month_year.group(2)), _MONTHS[month_year.group(1)], 1)
+    if named := _month_and_year(lower):
+        return named
     year = re.search(r"\b" + _YEAR + r"\b", lower)
     if year:
         return date(int(year.group(1)), 1, 1)
@@ -195,9 +200,8 @@ def event_month(sentence: str, spoken_at: datetime) -> date:
     "We had a baby last month" said in September is August; "in March" is the latest March so far.
     """
     lower = sentence.lower()
-    month_year = re.search(r"\b(" + "|".join(_MONTHS) + r")\s+" + _YEAR, lower)
-    if month_year:
-        return date(int(month_year.group(2)), _MONTHS[month_year.group(1)], 1)
+    if named := _month_and_year(lower):
+        return named
     if "last month" in lower:
         previous = spoken_at.replace(day=1) - timedelta(days=1)
         return previous.date().replace(day=1)

@@ -33,8 +33,9 @@ def demo_sessions(today: date) -> list[tuple[str, str, datetime, list[tuple[str,
     def at(days_ago: int, hour: int) -> datetime:
         return datetime.combine(today - timedelta(days=days_ago), time(hour), tzinfo=dt_timezone.utc)
 
+    replay = ReplayProvider()
+
     def close(symbol: str, days_ago: int) -> float:
-        replay = ReplayProvider()
         day = today - timedelta(days=days_ago)
         return float(replay.daily_history(symbol, day - timedelta(days=7), day)["close"].iloc[-1])
 
