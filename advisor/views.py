@@ -22,7 +22,7 @@ from marketdata.charts import mentions_chart
 from marketdata.services.drift import remembered_prices_for
 from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
-from memory.permissions import reader_for
+from advisor.permissions import reader_for
 from memory.services.retrieval import InvalidQuery, search
 from memory.tasks import queue_outbox_drain
 

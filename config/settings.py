@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "advisor",
     "memory",
     "marketdata",
+    "twin",
 ]
 
 MIDDLEWARE = [

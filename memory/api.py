@@ -1,7 +1,7 @@
 """The memory's Python API: the same operations as the commands and the twin's langchain tools.
 
 Callers outside a request (scripts, benchmarks, other services) name the firm and client ids; web
-views go through `memory.permissions.reader_for` instead.
+views go through `advisor.permissions.reader_for` instead.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from advisor.models import Firm
-from memory.permissions import system_reader
+from memory.scope import Reader
 from memory.services import agent_memory
 from memory.services.importer import ImportReport
 from memory.services.importer import import_sessions as _import_sessions
@@ -27,16 +27,16 @@ def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True)
 
 def search(*, firm_id: str, client_id: str | None, query: str, k: int = 10, as_of: datetime | None = None,
            mode: str = "hybrid") -> list[SearchResult]:
-    return _search(system_reader(firm_id, client_id), query, k=k, as_of=as_of, mode=mode)
+    return _search(Reader(firm_id, client_id), query, k=k, as_of=as_of, mode=mode)
 
 
 def remember(*, firm_id: str, client_id: str | None, text: str, source: str, importance: float = 0.5) -> str:
-    return agent_memory.remember(system_reader(firm_id, client_id), text, source=source, importance=importance)
+    return agent_memory.remember(Reader(firm_id, client_id), text, source=source, importance=importance)
 
 
 def update_memory(*, firm_id: str, client_id: str | None, memory_id: str, text: str, source: str) -> str:
-    return agent_memory.update_memory(system_reader(firm_id, client_id), memory_id, text, source=source)
+    return agent_memory.update_memory(Reader(firm_id, client_id), memory_id, text, source=source)
 
 
 def forget_memory(*, firm_id: str, client_id: str | None, memory_id: str, reason: str, actor: str) -> None:
-    agent_memory.forget_memory(system_reader(firm_id, client_id), memory_id, reason=reason, actor=actor)
+    agent_memory.forget_memory(Reader(firm_id, client_id), memory_id, reason=reason, actor=actor)

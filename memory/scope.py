@@ -27,7 +27,7 @@ def firm_scope(firm_id: str) -> str:
 
 @dataclass(frozen=True)
 class Reader:
-    """The scopes one caller may read, decided once (by `memory.permissions`) and passed down."""
+    """The scopes one caller may read, decided once (by `advisor.permissions` for people) and passed down."""
 
     firm_id: str
     client_id: str | None  # the one client whose private memory is readable (None: firm-shared only)

@@ -10,7 +10,7 @@ from advisor.models import Client
 from memory import api
 from memory.graph import driver as graph_driver
 from memory.scope import Reader, client_scope
-from memory.tools import memory_tools
+from twin.tools import memory_tools
 
 pytestmark = pytest.mark.django_db
 

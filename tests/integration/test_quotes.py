@@ -167,7 +167,7 @@ def test_a_move_after_an_alert_is_measured_from_the_alert_and_says_so(remembered
 
 
 def test_the_twins_price_tool_reports_drift_and_staleness_for_this_client_only(remembered):
-    from memory.tools import memory_tools
+    from twin.tools import memory_tools
 
     api.import_sessions([json.dumps({
         "client_id": "ben", "session_id": "b1", "channel": "call", "started_at": "2024-05-01T10:00:00Z",

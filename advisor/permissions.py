@@ -28,8 +28,3 @@ def reader_for(user: User, client: Client | None) -> Reader:
     elif user.role == User.Role.ANALYST:
         raise MemoryAccessDenied("Analysts see firm-shared memory, not clients' private memory.")
     return Reader(firm_id=firm_id, client_id=client.external_id)
-
-
-def system_reader(firm_id: str, client_id: str | None) -> Reader:
-    """For trusted server-side callers (management commands, tasks) that already know the scope."""
-    return Reader(firm_id=firm_id, client_id=client_id)
