@@ -13,14 +13,23 @@ PORT ?= 8000
 TEST_NEO4J_PORT ?= 7688
 TEST_REDIS_DB ?= 15
 
-.PHONY: up down test bench venv services services-test stop-services migrate clean
+.PHONY: up down test bench lint venv venv-dev services services-test stop-services migrate clean
 
+# Runtime packages for `make up`; test, lint and bench tools on top for `make test` and `make bench`.
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
+
+venv-dev: $(VENV)/.installed-dev
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+lint: venv-dev
+	$(VENV)/bin/ruff check .
 
 services: venv
 	@mkdir -p var/run var/log
@@ -45,7 +54,7 @@ down:
 	bin/neo4j-local stop || true
 	bin/redis-local stop || true
 
-services-test: venv
+services-test: venv-dev
 	@mkdir -p var/run var/log
 	bin/ensure-chromium
 	if [ -z "$${NEO4J_URI:-}" ]; then \
@@ -53,7 +62,7 @@ services-test: venv
 	  NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test bin/neo4j-local wait; fi
 	if [ -z "$${REDIS_URL:-}" ]; then bin/redis-local start; fi
 
-test: services-test
+test: lint services-test
 	export NEO4J_URI="$${NEO4J_URI:-bolt://127.0.0.1:$(TEST_NEO4J_PORT)}"
 	export NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test
 	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/$(TEST_REDIS_DB)}"
@@ -61,7 +70,7 @@ test: services-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The benchmarks fill and empty a Neo4j of their own (port 7689), never the one `make up` or `make test` use.
-bench: venv
+bench: venv-dev
 	@mkdir -p var/run var/log
 	if [ -z "$${REDIS_URL:-}" ]; then bin/redis-local start; fi
 	export NEO4J_LOCAL_PORT=7689 NEO4J_LOCAL_NAME=neo4j-bench NEO4J_HEAP=4g NEO4J_PAGECACHE=6g

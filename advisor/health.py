@@ -25,7 +25,7 @@ def _redis() -> str:
 
 
 def _celery() -> str:
-    from config.celery import app
+    from celery import current_app as app  # the project's app (config/celery.py), without importing config
 
     # limit=1: answer as soon as one worker replies, instead of always waiting out the timeout.
     replies = app.control.ping(timeout=1.5, limit=1) or []

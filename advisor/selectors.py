@@ -30,6 +30,8 @@ def client_for(user: User, external_id: str) -> Client:
 
 def clients_with_pending_memory(user: User) -> QuerySet[Client]:
     pending = Q(sessions__memory_status=ConversationSession.MemoryStatus.PENDING)
+    failed = Q(sessions__memory_status=ConversationSession.MemoryStatus.FAILED)
     return visible_clients(user).annotate(
-        pending_sessions=Count("sessions", filter=pending), session_count=Count("sessions")
+        pending_sessions=Count("sessions", filter=pending), failed_sessions=Count("sessions", filter=failed),
+        session_count=Count("sessions"),
     )

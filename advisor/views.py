@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -16,7 +16,7 @@ from advisor.forms import SessionNotesForm, ViewpointForm
 from advisor.models import User, Viewpoint
 from advisor.health import check_health
 from advisor.selectors import client_for, clients_with_pending_memory
-from advisor.services.sessions import SessionRejected, draft_from_notes, record_session
+from advisor.services.sessions import SessionRejected, record_session_notes, retry_session_memory
 from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
 from marketdata.charts import mentions_chart
 from marketdata.services.drift import remembered_prices_for
@@ -24,7 +24,6 @@ from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
 from advisor.permissions import reader_for
 from memory.services.retrieval import InvalidQuery, search
-from memory.tasks import queue_outbox_drain
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +63,11 @@ def record_session_view(request: HttpRequest, client_id: str) -> HttpResponse:
     form = SessionNotesForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            draft = draft_from_notes(notes=form.text, client=client, author=request.user,
-                                     channel=form.cleaned_data["channel"], started_at=form.cleaned_data["started_at"])
-            record_session(client=client, draft=draft, recorded_by=request.user)
+            record_session_notes(client=client, author=request.user, notes=form.text,
+                                 channel=form.cleaned_data["channel"], started_at=form.cleaned_data["started_at"])
         except SessionRejected as error:
             form.add_error(None, str(error))
         else:
-            _queue_drain()
             messages.success(request, "Session saved. It shows as pending memory until the twin has taken it in.")
             return redirect("client-detail", client_id=client.external_id)
     context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
@@ -84,12 +81,18 @@ def _memory_unavailable(error: GraphUnavailable) -> str:
     return "The twin's memory cannot be reached right now; please try again in a few minutes."
 
 
-def _queue_drain() -> None:
-    """Ask a worker to take the session in now; if Redis is down the beat sweep will do it later."""
-    try:
-        queue_outbox_drain()
-    except Exception as error:  # the session is safe in the outbox either way
-        logger.warning("could not queue the memory drain now (%s); the beat sweep will pick it up", error)
+@require_http_methods(["POST"])
+def retry_session_memory_view(request: HttpRequest, client_id: str, session_id: str) -> HttpResponse:
+    """An advisor fixed what made a session's memory fail and asks for another try."""
+    client = client_for(request.user, client_id)
+    if request.user.role != User.Role.ADVISOR:
+        raise PermissionDenied("Only advisors retry their clients' sessions.")
+    session = get_object_or_404(client.sessions, external_id=session_id)
+    if retry_session_memory(session=session, actor=request.user):
+        messages.success(request, "The session is queued for memory again.")
+    else:
+        messages.info(request, "That session's memory had not failed; nothing to retry.")
+    return redirect("client-detail", client_id=client.external_id)
 
 
 def memory_search_view(request: HttpRequest, client_id: str) -> HttpResponse:
@@ -134,7 +137,6 @@ def viewpoints(request: HttpRequest) -> HttpResponse:
             except ViewpointRejected as error:
                 form.add_error(None, str(error))
             else:
-                _queue_drain()
                 messages.success(request, "Viewpoint published. Every twin in the firm will use it.")
                 return redirect("viewpoints")
         status = 400

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "audit",
     "advisor",
     "memory",
     "marketdata",
@@ -144,7 +145,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue("default"), Queue("ingest"), Queue("quotes"), Queue("digests")]
 CELERY_TASK_ROUTES = {
     "memory.*": {"queue": "ingest"},
-    "marketdata.*": {"queue": "quotes"},
+    "quotes.*": {"queue": "quotes"},
     "digests.*": {"queue": "digests"},
 }
 CELERY_BEAT_SCHEDULE = {
@@ -153,7 +154,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=30.0),
     },
     "refresh-remembered-quotes": {
-        "task": "marketdata.refresh_remembered_quotes",
+        "task": "quotes.refresh_client_quotes",
         "schedule": env.float("QUOTE_REFRESH_SECONDS", default=60.0),
     },
 }

@@ -1,28 +1,19 @@
 """The memory's Python API: the same operations as the commands and the twin's langchain tools.
 
 Callers outside a request (scripts, benchmarks, other services) name the firm and client ids; web
-views go through `advisor.permissions.reader_for` instead.
+views go through `advisor.permissions.reader_for` instead. Importing conversations creates records
+in the system of record first, so it lives with them: `advisor.services.importer.import_sessions`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
-from advisor.models import Firm
 from memory.scope import Reader
 from memory.services import agent_memory
-from memory.services.importer import ImportReport
-from memory.services.importer import import_sessions as _import_sessions
 from memory.services.retrieval import SearchResult
 from memory.services.retrieval import search as _search
 
-__all__ = ["ImportReport", "SearchResult", "import_sessions", "search", "remember", "update_memory", "forget_memory"]
-
-
-def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True) -> ImportReport:
-    """Import JSON Lines sessions into `firm_slug` (created if new) and write them to memory."""
-    firm, _ = Firm.objects.get_or_create(slug=firm_slug, defaults={"name": firm_slug})
-    return _import_sessions(lines, firm=firm, drain=drain)
+__all__ = ["SearchResult", "search", "remember", "update_memory", "forget_memory"]
 
 
 def search(*, firm_id: str, client_id: str | None, query: str, k: int = 10, as_of: datetime | None = None,

@@ -33,6 +33,13 @@ class Reader:
     client_id: str | None  # the one client whose private memory is readable (None: firm-shared only)
 
     @property
+    def writable_scopes(self) -> list[str]:
+        """What this caller may change: the client's own memory, or (with no client) the firm's."""
+        if self.client_id:
+            return [client_scope(self.firm_id, self.client_id)]
+        return [firm_scope(self.firm_id)]
+
+    @property
     def scopes(self) -> list[str]:
         tokens = [firm_scope(self.firm_id)]
         if self.client_id:

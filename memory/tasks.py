@@ -1,11 +1,15 @@
 """Celery tasks for memory: thin, idempotent, retried only when the graph is unavailable."""
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from memory.extraction import ExtractionUnavailable
 from memory.graph.driver import GraphUnavailable
 from memory.services.ingest import drain_outbox
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -40,3 +44,12 @@ def queue_outbox_drain() -> None:
     app = drain_memory_outbox.app
     with app.connection_for_write(connect_timeout=NUDGE_TIMEOUT_SECONDS, transport_options=one_short_try) as connection:
         drain_memory_outbox.apply_async(connection=connection, retry=False, ignore_result=True)
+
+
+def nudge_outbox_drain() -> None:
+    """`queue_outbox_drain` for services' `transaction.on_commit`: when the broker is down the record is
+    safe in the outbox and the beat sweep drains it, so the failure is logged, not raised."""
+    try:
+        queue_outbox_drain()
+    except Exception as error:  # noqa: BLE001  (any broker failure: the outbox keeps the record)
+        logger.warning("could not queue the memory drain now (%s); the beat sweep will pick it up", error)

@@ -1,4 +1,4 @@
-"""The memory as langchain tools, so an agent (the twin) can search and manage its own memory.
+"""The twin's memory as langchain tools, so its agent can search and manage what it remembers.
 
 Tools are built per conversation for one reader: the scope is bound here, never taken from the
 model's arguments, so no prompt can make a tool read another client's memory.
@@ -57,21 +57,21 @@ def memory_tools(reader: Reader, *, actor: str) -> list[BaseTool]:
         def _prices() -> str:
             rows = remembered_prices_for(reader, symbol.strip().upper() if symbol else None)
             return json.dumps([
-                {"symbol": row["symbol"], "price_when_discussed": row["price"], "discussed_at": iso_datetime(row["mentioned_at"]),
-                 "current_price": row["current_price"],
-                 "drift_pct": round(row["drift_pct"], 2) if row["drift_pct"] is not None else None,
-                 "quote_status": row["status"], "quote_as_of": iso_datetime(row["as_of"]), "quote_source": row["source"],
-                 "quote_error": row["error"], "memory_id": row["id"], "summary": row["summary"]}
+                {"symbol": row.symbol, "price_when_discussed": row.price, "discussed_at": iso_datetime(row.mentioned_at),
+                 "current_price": row.current_price,
+                 "drift_pct": round(row.drift_pct, 2) if row.drift_pct is not None else None,
+                 "quote_status": row.status, "quote_as_of": iso_datetime(row.as_of), "quote_source": row.source,
+                 "quote_error": row.error, "memory_id": row.id, "summary": row.summary}
                 for row in rows
             ])
 
         return _guard(_prices)
 
     def remember(text: str, importance: float = 0.5) -> str:
-        return _guard(lambda: "remembered as " + agent_memory.remember(reader, text, source=source, importance=importance))
+        return _guard(lambda: "remembered as " + agent_memory.remember(reader, text, source=source, importance=importance, actor=actor))
 
     def update_memory(memory_id: str, text: str) -> str:
-        return _guard(lambda: "revised as " + agent_memory.update_memory(reader, memory_id, text, source=source))
+        return _guard(lambda: "revised as " + agent_memory.update_memory(reader, memory_id, text, source=source, actor=actor))
 
     def forget_memory(memory_id: str, reason: str) -> str:
         return _guard(lambda: (agent_memory.forget_memory(reader, memory_id, reason=reason, actor=actor), "forgotten")[1])

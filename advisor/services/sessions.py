@@ -1,7 +1,7 @@
-"""Recording client sessions: the relational record and its outbox entry, in one transaction.
+"""Recording client sessions: the relational record, its outbox entry and its audit row, in one transaction.
 
 Memory is derived later by the `memory.drain_outbox` task, so a session is never lost when Neo4j is
-down: it stays "pending memory" until the graph takes it.
+down: it stays "pending memory" until the graph takes it (docs/architecture.md, "a session's way").
 """
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from datetime import datetime
 from django.db import transaction
 
 from advisor.models import Client, ConversationSession, ConversationTurn, User
-from memory.models import OutboxEntry
+from audit import services as audit
+from memory.extraction.types import TurnInput
+from memory.records import SessionRecord
+from memory.services import outbox
+from memory.tasks import nudge_outbox_drain
 
 MAX_TURNS_PER_SESSION = 5000
 MAX_TURN_CHARS = 20_000
@@ -82,8 +86,13 @@ def validate_draft(draft: SessionDraft) -> None:
         seen.add(turn.turn_id)
 
 
-def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | None = None) -> RecordOutcome:
-    """Save the session and queue it for memory. Re-recording identical content changes nothing."""
+def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | None = None,
+                   actor: str | None = None) -> RecordOutcome:
+    """Save the session and queue it for memory. Re-recording identical content changes nothing.
+
+    The caller decides when a worker drains the outbox: a page nudges one (`record_session_notes`),
+    an import drains it itself.
+    """
     validate_draft(draft)
     digest = draft.content_hash()
     with transaction.atomic():
@@ -116,8 +125,47 @@ def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | N
             )
             for position, turn in enumerate(draft.turns)
         )
-        OutboxEntry.objects.create(kind=OutboxEntry.Kind.SESSION, object_id=session.pk)
+        outbox.enqueue_session(session_record(client, draft), object_id=session.pk)
+        audit.record(action="session.recorded", actor=actor or (recorded_by.username if recorded_by else "import"),
+                     firm_id=client.firm.slug, client_id=client.external_id, target=f"session:{draft.session_id}",
+                     detail={"turns": len(draft.turns), "channel": draft.channel})
     return RecordOutcome(session, created=True)
+
+
+def session_record(client: Client, draft: SessionDraft) -> SessionRecord:
+    """The session as memory needs it: plain data, carried by the outbox."""
+    return SessionRecord(
+        firm_id=client.firm.slug, client_id=client.external_id, client_name=client.name,
+        session_id=draft.session_id, channel=draft.channel, started_at=draft.started_at,
+        participants=dict(draft.participants),
+        turns=tuple(TurnInput(turn_id=t.turn_id, speaker=t.speaker, role=draft.participants.get(t.speaker, ""),
+                              text=t.text, at=t.at or draft.started_at) for t in draft.turns),
+    )
+
+
+def record_session_notes(*, client: Client, author: User, notes: str, channel: str,
+                         started_at: datetime) -> ConversationSession:
+    """An advisor's typed or uploaded notes become a session; a worker is nudged once it is committed."""
+    if author.role != User.Role.ADVISOR:
+        raise SessionRejected("Only advisors record sessions with their clients.")
+    draft = draft_from_notes(notes=notes, client=client, author=author, channel=channel, started_at=started_at)
+    with transaction.atomic():
+        outcome = record_session(client=client, draft=draft, recorded_by=author)
+        transaction.on_commit(nudge_outbox_drain)
+    return outcome.session
+
+
+def retry_session_memory(*, session: ConversationSession, actor: User) -> bool:
+    """After a fix, put a session whose memory failed back in the queue. False if it had not failed."""
+    with transaction.atomic():
+        retried = outbox.retry_failed(kind="session", object_id=session.pk)
+        if retried:
+            ConversationSession.objects.filter(pk=session.pk).update(
+                memory_status=ConversationSession.MemoryStatus.PENDING)
+            audit.record(action="session.memory_retry", actor=actor.username, firm_id=session.client.firm.slug,
+                         client_id=session.client.external_id, target=f"session:{session.external_id}")
+            transaction.on_commit(nudge_outbox_drain)
+    return retried
 
 
 _SPEAKER_LINE = re.compile(r"^\s*([A-Z][\w .'-]{0,40}?)\s*:\s+(.+)$")

@@ -7,8 +7,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from advisor.models import User, Viewpoint
+from audit import services as audit
 from memory.extraction.securities import lookup_symbol
-from memory.models import OutboxEntry
+from memory.records import ViewpointRecord
+from memory.services import outbox
+from memory.tasks import nudge_outbox_drain
 
 
 class ViewpointRejected(ValueError):
@@ -33,5 +36,12 @@ def publish_viewpoint(*, analyst: User, symbol: str, stance: str, rationale: str
             firm_id=analyst.firm_id, analyst=analyst, symbol=resolved, stance=stance, target_price=target_price,
             horizon_months=horizon_months, rationale=rationale.strip(), published_at=timezone.now(),
         )
-        OutboxEntry.objects.create(kind=OutboxEntry.Kind.VIEWPOINT, object_id=viewpoint.pk)
+        outbox.enqueue_viewpoint(ViewpointRecord(
+            firm_id=analyst.firm.slug, viewpoint_id=str(viewpoint.pk), symbol=resolved, stance=stance,
+            target_price=float(target_price) if target_price is not None else None, horizon_months=horizon_months,
+            rationale=viewpoint.rationale, analyst=analyst.get_full_name() or analyst.username,
+            published_at=viewpoint.published_at), object_id=viewpoint.pk)
+        audit.record(action="viewpoint.published", actor=analyst.username, firm_id=analyst.firm.slug,
+                     target=f"viewpoint:{viewpoint.pk}", detail={"symbol": resolved, "stance": stance})
+        transaction.on_commit(nudge_outbox_drain)
     return viewpoint

@@ -1,16 +1,17 @@
-"""Refreshing remembered quotes: every security any memory mentions or any client holds, once a cycle."""
+"""Refreshing remembered quotes: every security any memory mentions (and any the caller adds, such as
+clients' holdings), once a cycle. The way of a quote: docs/architecture.md."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from advisor.models import Holding
 from marketdata.models import QuoteRefreshRun
 from marketdata.providers import ProviderUnavailable, QuoteBatch, QuoteProvider, get_provider
 from marketdata.services.history import record_bars
+from marketdata.services.move_alerts import MoveThresholds, record_significant_moves
 from memory.graph import securities as graph_securities
-from memory.services.market_events import record_significant_moves
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 100
@@ -25,20 +26,23 @@ class RefreshReport:
     events: int = 0
 
 
-def remembered_securities() -> list[str]:
-    held = set(Holding.objects.values_list("symbol", flat=True).distinct())
+def securities_to_quote(also_quote: Iterable[str] = ()) -> list[str]:
+    """Remembered securities plus `also_quote`; those not yet in the graph get a node to carry a quote."""
+    extra = set(also_quote)
     remembered = set(graph_securities.remembered_symbols())
-    missing = sorted(held - remembered)
+    missing = sorted(extra - remembered)
     if missing:
         graph_securities.ensure_securities(missing)
-    return sorted(held | remembered)
+    return sorted(extra | remembered)
 
 
-def refresh_remembered_quotes(provider: QuoteProvider | None = None, now: datetime | None = None) -> RefreshReport:
+def refresh_remembered_quotes(provider: QuoteProvider | None = None, now: datetime | None = None, *,
+                              also_quote: Iterable[str] = (), thresholds: MoveThresholds | None = None
+                              ) -> RefreshReport:
     """Quote each remembered security once; failures mark prices stale, never zero or silently old."""
     provider = provider or get_provider()
     checked_at = now or datetime.now(timezone.utc)
-    symbols = remembered_securities()
+    symbols = securities_to_quote(also_quote)
     run = QuoteRefreshRun.objects.create(provider=provider.name, symbols_requested=len(symbols))
     report = RefreshReport(requested=len(symbols))
     for start in range(0, len(symbols), BATCH_SIZE):
@@ -49,7 +53,7 @@ def refresh_remembered_quotes(provider: QuoteProvider | None = None, now: dateti
             logger.warning("quote refresh failed for %d symbols: %s", len(chunk), error)
             batch = QuoteBatch(errors={symbol: str(error) for symbol in chunk})
         _store(batch, checked_at, report)
-    report.events = record_significant_moves(report.updated)
+    report.events = record_significant_moves(report.updated, thresholds)
     run.symbols_updated = len(report.updated)
     run.unknown = report.unknown
     run.errors = report.errors

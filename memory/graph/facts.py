@@ -6,15 +6,51 @@ A fact is never overwritten: when a newer statement fills the same slot, the old
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.values import native
 
 
-def slot_histories(tx: ManagedTransaction, pairs: list[dict[str, str]]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class FactVersion:
+    """What supersession needs to know of one fact in a slot's history."""
+
+    id: str
+    scope: str
+    slot: str
+    value: str
+    valid_from: datetime
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class FactRow:
+    """One fact as pages, the twin and digests read it."""
+
+    id: str
+    attribute: str
+    slot: str
+    value: str
+    text: str
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    superseded_at: datetime | None
+    importance: float
+    source: str
+    sources: list[str]  # the turn ids it was derived from
+    supersedes: list[str]  # ids of the facts it replaced
+    amount: float | None = None
+    currency: str | None = None
+    target_date: str | None = None
+
+
+def slot_histories(tx: ManagedTransaction, pairs: list[dict[str, str]]) -> list[FactVersion]:
     """Every fact (any status) in the given (scope, slot) pairs, with what ordering needs."""
     if not pairs:
         return []
@@ -27,7 +63,7 @@ def slot_histories(tx: ManagedTransaction, pairs: list[dict[str, str]]) -> list[
         """,
         pairs=pairs,
     )
-    return [record.data() for record in result]
+    return [FactVersion(**native(record.data())) for record in result]
 
 
 def apply_supersessions(
@@ -56,10 +92,10 @@ def apply_supersessions(
 
 def facts_for_client(
     scopes: list[str], *, as_of: datetime | None = None, include_history: bool = False
-) -> list[dict[str, Any]]:
+) -> list[FactRow]:
     """Facts readable in `scopes`: those believed at `as_of` (default now), or all with history."""
 
-    def _read(tx: ManagedTransaction) -> list[dict[str, Any]]:
+    def _read(tx: ManagedTransaction) -> list[FactRow]:
         result = tx.run(
             """
             MATCH (f:Fact) WHERE f.scope IN $scopes AND f.status = 'active'
@@ -73,6 +109,7 @@ def facts_for_client(
             RETURN f.id AS id, f.attribute AS attribute, f.slot AS slot, f.value AS value, f.text AS text,
                    f.valid_from AS valid_from, f.valid_to AS valid_to, f.recorded_at AS recorded_at,
                    f.superseded_at AS superseded_at, f.importance AS importance, f.source AS source,
+                   f.amount AS amount, f.currency AS currency, toString(f.target_date) AS target_date,
                    sources, supersedes
             ORDER BY f.slot, f.valid_from
             """,
@@ -80,6 +117,6 @@ def facts_for_client(
             as_of=as_of,
             history=include_history,
         )
-        return [record.data() for record in result]
+        return [FactRow(**native(record.data())) for record in result]
 
     return driver.read(_read)

@@ -7,12 +7,45 @@ discussed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.values import native
+
+
+@dataclass(frozen=True)
+class RememberedPrice:
+    """A price a client discussed, beside the security's current quote (drift is computed by the reader)."""
+
+    id: str
+    symbol: str
+    price: float
+    currency: str | None
+    mentioned_at: datetime
+    text: str
+    current_price: float | None
+    as_of: datetime | None
+    status: str | None  # fresh | stale | unknown
+    error: str | None
+    source: str | None
+    market_date: Any
+    checked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SecurityMoves:
+    """A security's new quote and the client-security pairs that moved from their reference price."""
+
+    symbol: str
+    price: float
+    as_of: datetime
+    source: str
+    moves: list[dict[str, Any]]  # {client_node, firm_id, client_id, client_name, discussed_price,
+    #                               discussed_on (ISO date), move (percent), alerted_price or None}
 
 
 def remembered_symbols() -> list[str]:
@@ -84,10 +117,10 @@ def mark_quotes(rows: list[dict[str, Any]]) -> None:
     ).consume())
 
 
-def remembered_prices(scopes: list[str], symbol: str | None = None) -> list[dict[str, Any]]:
-    """Every price discussed in `scopes`, with the security's current quote and the drift since."""
+def remembered_prices(scopes: list[str], symbol: str | None = None) -> list[RememberedPrice]:
+    """Every price discussed in `scopes`, with the security's current quote."""
 
-    def _read(tx: ManagedTransaction) -> list[dict[str, Any]]:
+    def _read(tx: ManagedTransaction) -> list[RememberedPrice]:
         result = tx.run(
             """
             MATCH (m:PriceMention)-[:PRICE_OF]->(s:Security)
@@ -95,19 +128,17 @@ def remembered_prices(scopes: list[str], symbol: str | None = None) -> list[dict
             RETURN m.id AS id, m.symbol AS symbol, m.price AS price, m.currency AS currency,
                    m.mentioned_at AS mentioned_at, m.text AS text, s.last_price AS current_price,
                    s.last_price_as_of AS as_of, s.quote_status AS status, s.quote_error AS error,
-                   s.quote_source AS source, s.market_date AS market_date, s.quote_checked_at AS checked_at,
-                   CASE WHEN s.last_price IS NULL OR m.price = 0 THEN null
-                        ELSE 100.0 * (s.last_price - m.price) / m.price END AS drift_pct
+                   s.quote_source AS source, s.market_date AS market_date, s.quote_checked_at AS checked_at
             ORDER BY m.mentioned_at DESC
             """,
             scopes=scopes, symbol=symbol,
         )
-        return [record.data() for record in result]
+        return [RememberedPrice(**native(record.data())) for record in result]
 
     return driver.read(_read)
 
 
-def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]]:
+def tracked_moves(symbols: list[str], min_percent: float) -> list[SecurityMoves]:
     """Securities whose price moved at least `min_percent` for some client since last discussed or alerted.
 
     One row per security: its quote, and in `moves` each client-security pair that moved (client,
@@ -117,7 +148,7 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
     than strings or numbers: the quote's timestamp comes once per security, the day discussed as text.
     """
 
-    def _read(tx: ManagedTransaction) -> list[dict[str, Any]]:
+    def _read(tx: ManagedTransaction) -> list[SecurityMoves]:
         result = tx.run(
             """
             MATCH (c:Client)-[t:TRACKS]->(s:Security)
@@ -134,7 +165,8 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[dict[str, Any]
             """,
             symbols=symbols, min_percent=min_percent,
         )
-        return [record.data() for record in result]
+        return [SecurityMoves(symbol=record["symbol"], price=record["price"], as_of=record["as_of"].to_native(),
+                              source=record["source"], moves=record["moves"]) for record in result]
 
     return driver.read(_read)
 
@@ -145,10 +177,12 @@ MOVE_EVENTS_PER_TRANSACTION = 10_000
 
 
 def record_move_events(securities: list[dict[str, Any]], created_at: datetime,
-                       embeddings: dict[str, list[float]]) -> None:
+                       embeddings: dict[str, list[float]], *, importance: float) -> None:
     """Market-move memories (one per client, security and trading day) and the new alert reference.
 
-    Each event is an active client-visible observation of importance 0.6, scoped to its client.
+    Each event is an active client-visible observation of the given importance, scoped to its client;
+    its properties are those of `memory.nodes.memory_properties`, set here field by field because an
+    all-moved cycle writes tens of thousands (a map merge per event costs more).
     One entry per security that moved: `symbol`, `price` and `as_of` (the new alert reference, and
     when its events were recorded and valid from), `source` (the events' source) and `events`, each
     with `id`, `client_node`, `firm_id`, `client_id`, `text`, `move_percent` and `embedding_key`.
@@ -169,7 +203,7 @@ def record_move_events(securities: list[dict[str, Any]], created_at: datetime,
             UNWIND security.events AS event
             MATCH (c:Client {id: event.client_node})-[t:TRACKS]->(s)
             MERGE (e:Memory {id: event.id})
-            ON CREATE SET e:Event, e.level = 'observation', e.kind = 'market_move', e.importance = 0.6,
+            ON CREATE SET e:Event, e.level = 'observation', e.kind = 'market_move', e.importance = $importance,
                           e.visibility = 'client', e.status = 'active', e.text = event.text,
                           e.scope = event.client_node, e.firm_id = event.firm_id, e.client_id = event.client_id,
                           e.symbol = security.symbol, e.move_percent = event.move_percent,
@@ -181,6 +215,7 @@ def record_move_events(securities: list[dict[str, Any]], created_at: datetime,
             SET t.alert_price = security.price, t.alert_at = security.as_of
             """,
             securities=batch, created_at=created_at, embeddings={key: embeddings[key] for key in keys},
+            importance=importance,
         ).consume())
 
 

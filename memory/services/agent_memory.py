@@ -1,21 +1,29 @@
-"""Remember, revise and forget on purpose: the operations behind the twin's memory tools."""
+"""Remember, revise and forget on purpose: the operations behind the twin's memory tools.
+
+A caller reads more than it may change: a client's reader sees firm research but writes only in the
+client's own scope (`Reader.writable_scopes`), so no twin conversation can revise or forget a
+firm-wide viewpoint. Each change is audited in the same database transaction that wraps its graph
+write: if the graph write fails, neither happened.
+"""
 from __future__ import annotations
 
 import uuid
 
+from django.db import transaction
 from django.utils import timezone
 
+from audit import services as audit
 from memory.embeddings import embed_texts
 from memory.graph import notes
-from memory.models import MemoryAuditEntry
-from memory.scope import Reader, client_scope, firm_scope
+from memory.nodes import memory_properties
+from memory.scope import Reader
 
 FORGET_REASONS = ("decayed", "redundant", "retracted", "incorrect")
 MAX_NOTE_CHARS = 4000
 
 
 class MemoryNotFound(LookupError):
-    """No readable, active memory has that id for this caller."""
+    """No active memory with that id that this caller may change."""
 
 
 class InvalidMemoryText(ValueError):
@@ -31,42 +39,43 @@ def _clean(text: str) -> str:
     return text
 
 
-def _props(reader: Reader, text: str, *, source: str, importance: float) -> dict:
+def _note(reader: Reader, text: str, *, source: str, importance: float) -> dict:
     now = timezone.now()
-    private = reader.client_id is not None
-    return {
-        "level": "observation", "kind": "note", "text": text, "embedding": embed_texts([text])[0],
-        "importance": max(0.0, min(1.0, importance)), "status": "active",
-        "firm_id": reader.firm_id, "client_id": reader.client_id,
-        "scope": client_scope(reader.firm_id, reader.client_id) if private else firm_scope(reader.firm_id),
-        "visibility": "client" if private else "firm", "source": source,
-        "created_at": now, "recorded_at": now, "valid_from": now,
-    }
+    props = memory_properties(firm_id=reader.firm_id, client_id=reader.client_id, level="observation", kind="note",
+                              text=text, importance=importance, source=source, valid_from=now, recorded_at=now,
+                              created_at=now)
+    props["embedding"] = embed_texts([text])[0]
+    return props
 
 
-def remember(reader: Reader, text: str, *, source: str, importance: float = 0.5) -> str:
-    props = _props(reader, _clean(text), source=source, importance=importance)
+def remember(reader: Reader, text: str, *, source: str, importance: float = 0.5, actor: str = "") -> str:
+    props = _note(reader, _clean(text), source=source, importance=importance)
     memory_id = f"note:{uuid.uuid4().hex}"
-    client_node = props["scope"] if reader.client_id else None
-    notes.create_note(memory_id, props, client_node)
+    with transaction.atomic():
+        audit.record(action="memory.remember", actor=actor or source, firm_id=reader.firm_id,
+                     client_id=reader.client_id or "", target=f"memory:{memory_id}", detail={"source": source})
+        notes.create_note(memory_id, props, props["scope"] if reader.client_id else None)
     return memory_id
 
 
-def update_memory(reader: Reader, memory_id: str, text: str, *, source: str) -> str:
+def update_memory(reader: Reader, memory_id: str, text: str, *, source: str, actor: str = "") -> str:
     """A revision supersedes the old memory, which stays readable "as of" earlier times."""
-    props = _props(reader, _clean(text), source=source, importance=0.6)
+    props = _note(reader, _clean(text), source=source, importance=0.6)
     new_id = f"note:{uuid.uuid4().hex}"
-    if not notes.supersede_memory(memory_id, new_id, props, reader.scopes, props["recorded_at"]):
-        raise MemoryNotFound(f"No current memory {memory_id!r} that you can change.")
+    with transaction.atomic():
+        audit.record(action="memory.revise", actor=actor or source, firm_id=reader.firm_id,
+                     client_id=reader.client_id or "", target=f"memory:{memory_id}",
+                     detail={"source": source, "revision": new_id})
+        if not notes.supersede_memory(memory_id, new_id, props, reader.writable_scopes, props["recorded_at"]):
+            raise MemoryNotFound(f"No current memory {memory_id!r} that you can change.")
     return new_id
 
 
 def forget_memory(reader: Reader, memory_id: str, *, reason: str, actor: str) -> None:
     if reason not in FORGET_REASONS:
         raise InvalidMemoryText(f"reason must be one of {', '.join(FORGET_REASONS)}")
-    if not notes.forget(memory_id, reader.scopes, reason, timezone.now()):
-        raise MemoryNotFound(f"No active memory {memory_id!r} that you can forget.")
-    MemoryAuditEntry.objects.create(
-        action="forget", actor=actor, firm_id=reader.firm_id, client_id=reader.client_id or "",
-        memory_id=memory_id, detail={"reason": reason},
-    )
+    with transaction.atomic():
+        audit.record(action="memory.forget", actor=actor, firm_id=reader.firm_id, client_id=reader.client_id or "",
+                     target=f"memory:{memory_id}", detail={"reason": reason})
+        if not notes.forget(memory_id, reader.writable_scopes, reason, timezone.now()):
+            raise MemoryNotFound(f"No active memory {memory_id!r} that you can forget.")

@@ -1,32 +1,39 @@
-"""Turning recorded sessions into memory: drain the outbox into Neo4j.
+"""Turning recorded sessions and viewpoints into memory: drain the outbox into Neo4j.
 
 The relational database is the system of record; Neo4j holds derived memory. An outbox row is only
-marked processed after its graph write committed, so when Neo4j is down the row stays, the session
-shows "pending memory" in the portal, and the next drain (retry or beat sweep) picks it up.
+marked stored after its graph write committed. When Neo4j (or the LLM extractor) is unavailable the
+rows stay pending and the task retries. When one record fails on its own (the extractor raises, or
+Neo4j rejects its data), it is isolated from its batch, retried with backoff and finally marked
+failed with its error, while every record behind it flows on (docs/architecture.md, "outbox").
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
-from advisor.models import ConversationSession, Viewpoint
-from memory import scope as memory_scope
 from memory.embeddings import embed_texts
 from memory.extraction import ExtractionUnavailable, get_extractor
 from memory.extraction.securities import sector_of
-from memory.extraction.types import EntityRef, Extraction, SessionInput, TurnInput
+from memory.extraction.types import EntityRef, Extraction
 from memory.graph import driver, episodes, facts
 from memory.ids import stable_id
 from memory.models import OutboxEntry
-from memory.services.supersession import FactVersion, plan_supersession
+from memory.nodes import memory_properties
+from memory.records import SessionRecord, ViewpointRecord
+from memory.scope import client_scope, firm_scope
+from memory.services import outbox
+from memory.services.supersession import plan_supersession
+from memory.signals import record_failed, records_stored
 
 logger = logging.getLogger(__name__)
 
 DRAIN_BATCH_TURNS = 2000  # turns per graph transaction: large enough for throughput, small enough to retry
+TRANSIENT = (driver.GraphUnavailable, ExtractionUnavailable)  # the service is down, not the record wrong
 
 
 @dataclass(frozen=True)
@@ -34,127 +41,110 @@ class DrainReport:
     sessions: int
     turns: int
     remaining: int
+    failed: int = 0  # records isolated as failing on their own in this drain
 
 
 def drain_outbox(max_sessions: int = 500) -> DrainReport:
-    """Write pending records to the graph, oldest first. Raises GraphUnavailable with rows kept."""
-    entries = list(OutboxEntry.objects.filter(processed_at__isnull=True).order_by("id")[:max_sessions])
-    sessions_done = turns_done = 0
-    for chunk in _chunks_by_turns([e for e in entries if e.kind == OutboxEntry.Kind.SESSION]):
-        turns_done += _ingest_chunk(chunk)
-        sessions_done += len(chunk)
+    """Write due records to the graph, oldest first. Raises GraphUnavailable/ExtractionUnavailable with
+    the rows kept pending when a service is down."""
+    entries = outbox.due_entries(max_sessions)
+    sessions_done = turns_done = failed = 0
+    session_entries = [e for e in entries if e.kind == OutboxEntry.Kind.SESSION]
+    for chunk in _chunks_by_turns(session_entries):
+        stored, turns, chunk_failed = _ingest_isolating(chunk, _build_sessions)
+        sessions_done += stored
+        turns_done += turns
+        failed += chunk_failed
     viewpoint_entries = [e for e in entries if e.kind == OutboxEntry.Kind.VIEWPOINT]
     if viewpoint_entries:
-        _ingest_viewpoints(viewpoint_entries)
-    remaining = OutboxEntry.objects.filter(processed_at__isnull=True).count()
-    return DrainReport(sessions=sessions_done, turns=turns_done, remaining=remaining)
+        failed += _ingest_isolating(viewpoint_entries, _build_viewpoints)[2]
+    return DrainReport(sessions=sessions_done, turns=turns_done, remaining=outbox.pending_count(), failed=failed)
 
 
-def _chunks_by_turns(entries: list[OutboxEntry]) -> list[list[tuple[OutboxEntry, ConversationSession]]]:
-    sessions = {
-        s.pk: s
-        for s in ConversationSession.objects.filter(pk__in=[e.object_id for e in entries])
-        .select_related("client__firm")
-        .prefetch_related("turns")
-    }
-    chunks: list[list[tuple[OutboxEntry, ConversationSession]]] = [[]]
+def _chunks_by_turns(entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:
+    chunks: list[list[OutboxEntry]] = [[]]
     size = 0
     for entry in entries:
-        session = sessions.get(entry.object_id)
-        if session is None:  # the session was erased after it was queued: nothing left to remember
-            OutboxEntry.objects.filter(pk=entry.pk).update(processed_at=timezone.now())
-            continue
-        turn_count = len(session.turns.all())
+        turn_count = len(entry.payload.get("turns", ()))
         if chunks[-1] and size + turn_count > DRAIN_BATCH_TURNS:
             chunks.append([])
             size = 0
-        chunks[-1].append((entry, session))
+        chunks[-1].append(entry)
         size += turn_count
     return [chunk for chunk in chunks if chunk]
 
 
-def _ingest_chunk(chunk: list[tuple[OutboxEntry, ConversationSession]]) -> int:
-    extractor = get_extractor()
-    builder = _BatchBuilder()
+def _ingest_isolating(entries: list[OutboxEntry], build: Callable[[list[OutboxEntry]], "_BatchBuilder"]
+                      ) -> tuple[int, int, int]:
+    """Write the entries in one transaction; if that fails for a reason of the data, write them one by
+    one so that only the record at fault is held back. Returns (stored, turns, failed)."""
     try:
-        for _, session in chunk:
-            session_input = session_input_for(session)
-            builder.add_session(session, session_input, extractor.extract(session_input))
-    except ExtractionUnavailable as error:
-        _record_failure([entry for entry, _ in chunk], error)
+        return len(entries), _ingest(entries, build), 0
+    except TRANSIENT as error:
+        _record_attempt(entries, error, isolated=False)
         raise
-    _write(builder, [entry for entry, _ in chunk])
-    ConversationSession.objects.filter(pk__in=[s.pk for _, s in chunk]).update(
-        memory_status=ConversationSession.MemoryStatus.STORED, memory_error=""
-    )
+    except Exception as error:  # a record the extractor or Neo4j cannot take: find which one
+        if len(entries) == 1:
+            logger.warning("memory record %s:%s failed: %s", entries[0].kind, entries[0].object_id, error)
+            _record_attempt(entries, error, isolated=True)
+            return 0, 0, 1
+        stored = turns = failed = 0
+        for entry in entries:
+            one_stored, one_turns, one_failed = _ingest_isolating([entry], build)
+            stored, turns, failed = stored + one_stored, turns + one_turns, failed + one_failed
+        return stored, turns, failed
+
+
+def _ingest(entries: list[OutboxEntry], build: Callable[[list[OutboxEntry]], "_BatchBuilder"]) -> int:
+    builder = build(entries)
+    builder.embed()
+    driver.write(_write_with_supersession, builder=builder)
+    now = timezone.now()
+    OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(
+        status=OutboxEntry.Status.STORED, processed_at=now, last_attempt_at=now, last_error="", next_attempt_at=None)
+    for kind in {entry.kind for entry in entries}:
+        records_stored.send(sender=OutboxEntry, kind=kind,
+                            object_ids=[entry.object_id for entry in entries if entry.kind == kind])
     return builder.turn_count
 
 
-def _ingest_viewpoints(entries: list[OutboxEntry]) -> None:
-    viewpoints = Viewpoint.objects.filter(pk__in=[e.object_id for e in entries]).select_related("firm", "analyst")
+def _build_sessions(entries: list[OutboxEntry]) -> "_BatchBuilder":
+    extractor = get_extractor()
     builder = _BatchBuilder()
-    for viewpoint in viewpoints:
-        builder.add_viewpoint(viewpoint)
-    _write(builder, entries)
-    Viewpoint.objects.filter(pk__in=[v.pk for v in viewpoints]).update(
-        memory_status=ConversationSession.MemoryStatus.STORED
-    )
-
-
-def _write(builder: "_BatchBuilder", entries: list[OutboxEntry]) -> None:
-    """One graph transaction for the batch; the outbox rows are closed only after it commits."""
-    builder.embed()
-    try:
-        driver.write(_write_with_supersession, builder=builder)
-    except driver.GraphUnavailable as error:
-        _record_failure(entries, error)
-        raise
-    now = timezone.now()
-    OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(
-        processed_at=now, last_attempt_at=now, last_error=""
-    )
-
-
-def _record_failure(entries: list[OutboxEntry], error: Exception) -> None:
-    """The rows stay pending; the attempt and its reason are kept for the portal and the audit."""
-    now = timezone.now()
     for entry in entries:
+        record = SessionRecord.from_payload(entry.payload)
+        builder.add_session(record, extractor.extract(record.as_extraction_input()))
+    return builder
+
+
+def _build_viewpoints(entries: list[OutboxEntry]) -> "_BatchBuilder":
+    builder = _BatchBuilder()
+    for entry in entries:
+        builder.add_viewpoint(ViewpointRecord.from_payload(entry.payload))
+    return builder
+
+
+def _record_attempt(entries: list[OutboxEntry], error: Exception, *, isolated: bool) -> None:
+    """Keep the attempt and its reason for the portal. Only a record failing on its own (isolated)
+    moves towards `failed`; an outage just waits for the service."""
+    now = timezone.now()
+    message = str(error)[:2000] or error.__class__.__name__
+    for entry in entries:
+        attempts = entry.attempts + 1
+        final = isolated and attempts >= outbox.MAX_ATTEMPTS
         OutboxEntry.objects.filter(pk=entry.pk).update(
-            attempts=entry.attempts + 1, last_error=str(error)[:2000], last_attempt_at=now
-        )
+            attempts=attempts, last_error=message, last_attempt_at=now,
+            next_attempt_at=now + outbox.retry_after_backoff(attempts) if isolated and not final else None,
+            status=OutboxEntry.Status.FAILED if final else OutboxEntry.Status.PENDING)
+        if isolated:
+            record_failed.send(sender=OutboxEntry, kind=entry.kind, object_id=entry.object_id, error=message,
+                               final=final)
 
 
 def _write_with_supersession(tx, builder: "_BatchBuilder") -> None:
     episodes.write_batch(tx, builder.batch)
-    history = facts.slot_histories(tx, builder.fact_slots())
-    versions = [
-        FactVersion(
-            id=row["id"], scope=row["scope"], slot=row["slot"], value=row["value"],
-            valid_from=row["valid_from"].to_native(), recorded_at=row["recorded_at"].to_native(),
-        )
-        for row in history
-    ]
-    plan = plan_supersession(versions)
+    plan = plan_supersession(facts.slot_histories(tx, builder.fact_slots()))
     facts.apply_supersessions(tx, plan.closes, plan.links)
-
-
-def session_input_for(session: ConversationSession) -> SessionInput:
-    return SessionInput(
-        session_id=session.external_id,
-        client_id=session.client.external_id,
-        started_at=session.started_at,
-        channel=session.channel,
-        turns=tuple(
-            TurnInput(
-                turn_id=turn.external_id,
-                speaker=turn.speaker,
-                role=turn.role,
-                text=turn.text,
-                at=turn.spoken_at or session.started_at,
-            )
-            for turn in session.turns.all()
-        ),
-    )
 
 
 class _BatchBuilder:
@@ -177,35 +167,38 @@ class _BatchBuilder:
             props["embedding"] = vector
         self.batch.securities = list(self._securities.values())
 
-    def add_session(self, session: ConversationSession, data: SessionInput, extraction: Extraction) -> None:
-        firm_id = session.client.firm.slug
-        client_id = session.client.external_id
-        scope = memory_scope.client_scope(firm_id, client_id)
+    def add_session(self, record: SessionRecord, extraction: Extraction) -> None:
+        firm_id, client_id = record.firm_id, record.client_id
+        scope = client_scope(firm_id, client_id)
         ingested_at = timezone.now()
-        common = {"firm_id": firm_id, "client_id": client_id, "scope": scope, "visibility": "client",
-                  "status": "active", "created_at": ingested_at, "source": f"session:{data.session_id}"}
+
+        def memory(level: str, kind: str, text: str, importance: float, valid_from: datetime,
+                   recorded_at: datetime, **extra: Any) -> dict[str, Any]:
+            return memory_properties(firm_id=firm_id, client_id=client_id, level=level, kind=kind, text=text,
+                                     importance=importance, source=f"session:{record.session_id}",
+                                     valid_from=valid_from, recorded_at=recorded_at, created_at=ingested_at,
+                                     session_id=record.session_id, **extra)
+
         if scope not in self._clients:
             self._clients.add(scope)
             self.batch.clients.append({"id": scope, "props": {
                 "kind": "client", "key": client_id, "firm_id": firm_id, "client_id": client_id,
-                "scope": scope, "name": session.client.name}})
-        session_node = stable_id("session", scope, data.session_id)
+                "scope": scope, "name": record.client_name}})
+        session_node = stable_id("session", scope, record.session_id)
         self.batch.add_session(session_node, scope, {
-            "session_id": data.session_id, "firm_id": firm_id, "client_id": client_id, "scope": scope,
-            "channel": data.channel, "started_at": data.started_at, "participants": list(session.participants)})
+            "session_id": record.session_id, "firm_id": firm_id, "client_id": client_id, "scope": scope,
+            "channel": record.channel, "started_at": record.started_at, "participants": list(record.participants)})
 
         turn_nodes: dict[str, str] = {}
         turn_times: dict[str, datetime] = {}
         previous: str | None = None
-        for position, turn in enumerate(data.turns):
-            node = stable_id("turn", scope, data.session_id, turn.turn_id)
+        for position, turn in enumerate(record.turns):
+            node = stable_id("turn", scope, record.session_id, turn.turn_id)
             turn_nodes[turn.turn_id] = node
             turn_times[turn.turn_id] = turn.at
             text = f"{turn.speaker}: {turn.text}"
-            props = {**common, "level": "turn", "kind": "turn", "text": text, "turn_id": turn.turn_id,
-                     "session_id": data.session_id, "session_key": session_node, "position": position,
-                     "speaker": turn.speaker, "role": turn.role, "importance": 0.3,
-                     "valid_from": turn.at, "recorded_at": turn.at}
+            props = memory("turn", "turn", text, 0.3, turn.at, turn.at, turn_id=turn.turn_id,
+                           session_key=session_node, position=position, speaker=turn.speaker, role=turn.role)
             self._queue("Turn", node, props, text)
             self.batch.has_turn.append({"session": session_node, "turn": node})
             if previous:
@@ -213,21 +206,19 @@ class _BatchBuilder:
             previous = node
             for ref in extraction.turn_entities.get(turn.turn_id, ()):
                 self._link_entity(scope, node, ref, mention=True)
-        self.turn_count += len(data.turns)
+        self.turn_count += len(record.turns)
 
         def learned_at(turn_ids: tuple[str, ...]) -> datetime:
-            return max((turn_times[t] for t in turn_ids if t in turn_times), default=data.started_at)
+            return max((turn_times[t] for t in turn_ids if t in turn_times), default=record.started_at)
 
         for fact in extraction.facts:
             turn_ids = tuple(t for t in fact.turn_ids if t in turn_nodes)
             if not turn_ids:
                 continue
-            node = stable_id("fact", scope, fact.slot, fact.value, data.session_id, turn_ids[0])
-            props = {**common, "level": "fact", "kind": fact.attribute, "attribute": fact.attribute,
-                     "slot": fact.slot, "value": fact.value, "text": fact.text, "importance": fact.importance,
-                     "valid_from": fact.valid_from, "recorded_at": learned_at(turn_ids),
-                     "amount": fact.amount, "currency": fact.currency, "target_date": fact.target_date,
-                     "session_id": data.session_id}
+            node = stable_id("fact", scope, fact.slot, fact.value, record.session_id, turn_ids[0])
+            props = memory("fact", fact.attribute, fact.text, fact.importance, fact.valid_from, learned_at(turn_ids),
+                           attribute=fact.attribute, slot=fact.slot, value=fact.value, amount=fact.amount,
+                           currency=fact.currency, target_date=fact.target_date)
             self._queue("Fact", node, props, fact.text)
             self._slots.add((scope, fact.slot))
             self._derive(node, turn_ids, turn_nodes)
@@ -239,11 +230,9 @@ class _BatchBuilder:
             turn_ids = tuple(t for t in observation.turn_ids if t in turn_nodes)
             if not turn_ids:
                 continue
-            node = stable_id("observation", scope, data.session_id, observation.kind, observation.text, *turn_ids)
-            props = {**common, "level": "observation", "kind": observation.kind, "text": observation.text,
-                     "importance": observation.importance, "sentiment": observation.sentiment,
-                     "valid_from": observation.at, "recorded_at": learned_at(turn_ids),
-                     "session_id": data.session_id}
+            node = stable_id("observation", scope, record.session_id, observation.kind, observation.text, *turn_ids)
+            props = memory("observation", observation.kind, observation.text, observation.importance,
+                           observation.at, learned_at(turn_ids), sentiment=observation.sentiment)
             self._queue("Event" if observation.kind == "event" else "Observation", node, props, observation.text)
             self._derive(node, turn_ids, turn_nodes)
             self.batch.about.append({"memory": node, "entity": scope})
@@ -253,40 +242,34 @@ class _BatchBuilder:
         for mention in extraction.price_mentions:
             if mention.turn_id not in turn_nodes:
                 continue
-            node = stable_id("price", scope, data.session_id, mention.turn_id, mention.symbol, str(mention.price))
+            node = stable_id("price", scope, record.session_id, mention.turn_id, mention.symbol, str(mention.price))
             text = f"{mention.symbol} at {mention.price:.2f} {mention.currency} (said {mention.at:%d %b %Y}): {mention.text}"
-            props = {**common, "level": "observation", "kind": "price_mention", "symbol": mention.symbol,
-                     "price": float(mention.price), "currency": mention.currency, "mentioned_at": mention.at,
-                     "text": text, "importance": 0.5, "valid_from": mention.at, "recorded_at": mention.at,
-                     "session_id": data.session_id}
+            props = memory("observation", "price_mention", text, 0.5, mention.at, mention.at, symbol=mention.symbol,
+                           price=float(mention.price), currency=mention.currency, mentioned_at=mention.at)
             self._queue("PriceMention", node, props, text)
             self._add_security(mention.symbol, mention.symbol)
             self._derive(node, (mention.turn_id,), turn_nodes)
             self.batch.price_of.append({"memory": node, "symbol": mention.symbol})
             self.batch.add_tracking(scope, mention.symbol, float(mention.price), mention.at)
 
-    def add_viewpoint(self, viewpoint: Viewpoint) -> None:
+    def add_viewpoint(self, view: ViewpointRecord) -> None:
         """A viewpoint is a firm-shared fact in the slot `viewpoint:SYMBOL`: a newer view supersedes it."""
-        firm_id = viewpoint.firm.slug
-        scope = memory_scope.firm_scope(firm_id)
-        analyst = viewpoint.analyst.get_full_name() or viewpoint.analyst.username
-        target = f", target {viewpoint.target_price:.2f}" if viewpoint.target_price is not None else ""
-        horizon = f" within {viewpoint.horizon_months} months" if viewpoint.horizon_months else ""
-        text = (f"Analyst view on {viewpoint.symbol} by {analyst} ({viewpoint.published_at:%d %b %Y}): "
-                f"{viewpoint.get_stance_display().upper()}{target}{horizon}. {viewpoint.rationale}")
-        node = stable_id("viewpoint", firm_id, str(viewpoint.pk))
-        props = {"firm_id": firm_id, "client_id": None, "scope": scope, "visibility": "firm", "status": "active",
-                 "created_at": timezone.now(), "source": f"viewpoint:{viewpoint.pk}", "level": "fact",
-                 "kind": "viewpoint", "attribute": "viewpoint", "slot": f"viewpoint:{viewpoint.symbol}",
-                 "value": f"{viewpoint.stance}:{viewpoint.target_price}", "symbol": viewpoint.symbol,
-                 "stance": viewpoint.stance, "analyst": analyst, "text": text, "importance": 0.7,
-                 "target_price": float(viewpoint.target_price) if viewpoint.target_price is not None else None,
-                 "horizon_months": viewpoint.horizon_months, "valid_from": viewpoint.published_at,
-                 "recorded_at": viewpoint.published_at}
+        target = f", target {view.target_price:.2f}" if view.target_price is not None else ""
+        horizon = f" within {view.horizon_months} months" if view.horizon_months else ""
+        text = (f"Analyst view on {view.symbol} by {view.analyst} ({view.published_at:%d %b %Y}): "
+                f"{view.stance.upper()}{target}{horizon}. {view.rationale}")
+        node = stable_id("viewpoint", view.firm_id, view.viewpoint_id)
+        slot = f"viewpoint:{view.symbol}"
+        props = memory_properties(
+            firm_id=view.firm_id, client_id=None, level="fact", kind="viewpoint", text=text, importance=0.7,
+            source=f"viewpoint:{view.viewpoint_id}", valid_from=view.published_at, recorded_at=view.published_at,
+            created_at=timezone.now(), attribute="viewpoint", slot=slot,
+            value=f"{view.stance}:{view.target_price}", symbol=view.symbol, stance=view.stance,
+            analyst=view.analyst, target_price=view.target_price, horizon_months=view.horizon_months)
         self._queue("Viewpoint", node, props, text)
-        self._slots.add((scope, props["slot"]))
-        self._add_security(viewpoint.symbol, viewpoint.symbol)
-        self.batch.viewpoint_on.append({"memory": node, "symbol": viewpoint.symbol})
+        self._slots.add((firm_scope(view.firm_id), slot))
+        self._add_security(view.symbol, view.symbol)
+        self.batch.viewpoint_on.append({"memory": node, "symbol": view.symbol})
 
     def _queue(self, label: str, node: str, props: dict[str, Any], text: str) -> None:
         self.batch.add_memory(label, node, props)

@@ -9,18 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-
-@dataclass(frozen=True)
-class FactVersion:
-    id: str
-    scope: str
-    slot: str
-    value: str
-    valid_from: datetime
-    recorded_at: datetime
+from memory.graph.facts import FactVersion
 
 
 @dataclass
@@ -43,7 +34,7 @@ def plan_supersession(versions: list[FactVersion]) -> SupersessionPlan:
                 runs[-1].append(version)
             else:
                 runs.append([version])
-        for older_run, newer_run in zip(runs, runs[1:]):
+        for older_run, newer_run in zip(runs, runs[1:], strict=False):
             newer = newer_run[0]
             for older in older_run:
                 plan.closes.append(

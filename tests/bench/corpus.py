@@ -492,7 +492,7 @@ class _ClientBuilder:
             levels.append(rng.choice([lv for lv in RISK if lv != levels[-1]]))
         risk = [self.plant("risk", "risk", sessions, rng.choice(RISK[level]), {}, level,
                            prefix=rng.choice(UPDATE_PREFIXES) if i else "")
-                for i, (level, sessions) in enumerate(zip(levels, self.versions(count)))]
+                for i, (level, sessions) in enumerate(zip(levels, self.versions(count), strict=False))]
         changes.append(("risk", risk))
 
         # retirement year: usually brought forward or pushed back
@@ -504,7 +504,7 @@ class _ClientBuilder:
                 years.append(year)
         retire = [self.plant("retirement", "retirement", sessions, rng.choice(RETIRE), {"year": year}, str(year),
                              prefix=rng.choice(UPDATE_PREFIXES) if i else "")
-                  for i, (year, sessions) in enumerate(zip(years, self.versions(count)))]
+                  for i, (year, sessions) in enumerate(zip(years, self.versions(count), strict=False))]
         changes.append(("retirement", retire))
 
         # house budget, for about two clients in three
@@ -515,7 +515,7 @@ class _ClientBuilder:
                 budgets.append(budgets[0] + rng.choice((-100, -50, 50, 100, 150, 200)) * 1000)
             year = rng.randint(2024, 2027)
             house = []
-            for i, (budget, sessions) in enumerate(zip(budgets, self.versions(count))):
+            for i, (budget, sessions) in enumerate(zip(budgets, self.versions(count), strict=False)):
                 spoken = _say_amount(rng, budget)
                 house.append(self.plant("house", "house", sessions, rng.choice(HOUSE),
                                         {"amount": spoken, "year": year + i}, str(budget)))

@@ -7,6 +7,7 @@ import statistics
 import time
 from collections import defaultdict
 
+from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
 from tests.bench.corpus import Corpus, generate
@@ -22,7 +23,7 @@ def _lines(corpus: Corpus):
 def import_corpus(corpus: Corpus, firm: str) -> dict:
     turns = sum(len(s["turns"]) for s in corpus.sessions)
     started = time.perf_counter()
-    report = api.import_sessions(_lines(corpus), firm)
+    report = import_sessions(_lines(corpus), firm)
     elapsed = time.perf_counter() - started
     assert not report.errors, report.errors[:3]
     return {"sessions": len(corpus.sessions), "turns": turns, "seconds": round(elapsed, 1),

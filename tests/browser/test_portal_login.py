@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from advisor.management.commands.seed_demo import demo_sessions
-from marketdata.services.refresh import refresh_remembered_quotes
+from advisor.services.quotes import refresh_client_quotes
 from memory.graph import driver as graph_driver
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,7 +27,7 @@ def latest_price(symbol: str) -> float:
 def demo_data(clean_graph):
     """Seeded before the browser starts: Playwright's sync API runs an event loop in this thread."""
     call_command("seed_demo")
-    refresh_remembered_quotes()  # the replayed market, as beat does at start
+    refresh_client_quotes()  # the replayed market, as beat does at start
 
 
 @pytest.fixture

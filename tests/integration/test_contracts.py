@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from advisor.models import Firm, User
 from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
+from advisor.services.importer import import_sessions
 from memory import api
 from memory.services.ingest import drain_outbox
 
@@ -48,7 +49,7 @@ def test_memory_search_prints_the_contract_shape_and_as_of_sees_the_past(clean_g
 
 
 def test_memory_search_batch_answers_each_query_on_its_own_line(clean_graph, tmp_path):
-    api.import_sessions(LINES, "contracts")
+    import_sessions(LINES, "contracts")
     queries = tmp_path / "q.jsonl"
     queries.write_text(json.dumps({"qid": "a", "client_id": "kim", "query": "retire"}) + "\n"
                        + "not json\n" + json.dumps({"qid": "b", "client_id": "kim", "query": "plan"}) + "\n")
@@ -62,7 +63,7 @@ def test_memory_search_batch_answers_each_query_on_its_own_line(clean_graph, tmp
 def test_analyst_viewpoint_is_shared_within_the_firm_only_and_newer_view_supersedes(clean_graph):
     firm = Firm.objects.create(slug="north", name="North")
     analyst = User.objects.create(username="priya", role=User.Role.ANALYST, firm=firm)
-    api.import_sessions(LINES, "north")
+    import_sessions(LINES, "north")
 
     publish_viewpoint(analyst=analyst, symbol="aapl", stance="buy", rationale="Services growth.", target_price=210)
     drain_outbox()

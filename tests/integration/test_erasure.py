@@ -8,9 +8,12 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from advisor.models import Client, ConversationSession
+from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
-from memory.models import MemoryAuditEntry, OutboxEntry
+from audit.models import AuditEntry
+from audit.services import verify_chain
+from memory.models import OutboxEntry
 from memory.scope import client_scope
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +32,7 @@ def nodes_in(scope: str) -> int:
 
 @pytest.fixture
 def two_clients(clean_graph):
-    api.import_sessions([
+    import_sessions([
         session("ann", "Ann Carter", "I want to retire in 2035, I bought Apple at $182.10 and I'm worried about inflation."),
         session("ben", "Ben Okafor", "I want to retire in 2030 and I hold Apple too."),
     ], "acme")
@@ -48,10 +51,13 @@ def test_erasure_deletes_the_clients_records_and_memory_and_keeps_others_and_sha
     assert any("2030" in r.text for r in api.search(firm_id="acme", client_id="ben", query="retire", k=5))
     apple = graph_driver.read(lambda tx: tx.run("MATCH (s:Security {symbol: 'AAPL'}) RETURN count(s) AS n").single()["n"])
     assert apple == 1  # shared with Ben
-    audit = list(MemoryAuditEntry.objects.filter(client_id="ann").order_by("at").values("action", "actor", "detail"))
-    assert [a["action"] for a in audit] == ["erase_records", "erase_memory"]
-    assert audit[1]["detail"]["graph_nodes"] > 3 and audit[0]["detail"]["sessions"] == 1
+    audit = list(AuditEntry.objects.filter(client_id="ann", action__contains="erase").order_by("id")
+                 .values("action", "actor", "detail"))
+    assert [a["action"] for a in audit] == ["records.erase", "memory.erase_queued", "memory.erase_graph"]
+    assert audit[2]["detail"]["graph_nodes"] > 3 and audit[0]["detail"]["sessions"] == 1
+    assert {a["actor"] for a in audit} == {"chris"}
     assert "Ann" not in json.dumps(audit) and "2035" not in json.dumps(audit)  # no personal content
+    assert verify_chain().ok
 
 
 def test_erasure_needs_confirmation(two_clients):

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from advisor.models import Client
+from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
 from memory.scope import Reader, client_scope
@@ -46,14 +47,14 @@ def current_fact(slot: str, client_id: str = "ann", as_of: datetime | None = Non
     from memory.graph.facts import facts_for_client
 
     rows = facts_for_client(Reader("acme", client_id).scopes, as_of=as_of)
-    return sorted({row["value"] for row in rows if row["slot"] == slot})
+    return sorted({row.value for row in rows if row.slot == slot})
 
 
 def test_reimport_changes_nothing(clean_graph):
-    first = api.import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    first = import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
     before = counts()
 
-    second = api.import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    second = import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
 
     assert (first.sessions, second.sessions, second.unchanged) == (2, 0, 2)
     assert counts() == before
@@ -61,7 +62,7 @@ def test_reimport_changes_nothing(clean_graph):
 
 
 def test_contradicting_fact_supersedes_and_as_of_returns_the_old_value(clean_graph):
-    api.import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
 
     assert current_fact("risk_tolerance") == ["conservative"]
     assert current_fact("risk_tolerance", as_of=datetime(2024, 6, 1, tzinfo=timezone.utc)) == ["moderate"]
@@ -75,7 +76,7 @@ def test_contradicting_fact_supersedes_and_as_of_returns_the_old_value(clean_gra
 
 
 def test_every_derived_memory_links_to_the_turns_it_came_from(clean_graph):
-    api.import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
 
     orphans, derived = graph_driver.read(lambda tx: tx.run(
         """MATCH (m:Memory) WHERE m.level <> 'turn'
@@ -88,7 +89,7 @@ def test_every_derived_memory_links_to_the_turns_it_came_from(clean_graph):
 
 
 def test_search_returns_sources_and_is_confined_to_the_client(clean_graph):
-    api.import_sessions([ANN_MARCH, BEN_MAY], "acme")
+    import_sessions([ANN_MARCH, BEN_MAY], "acme")
 
     ann = api.search(firm_id="acme", client_id="ann", query="when does she want to retire", k=10)
     ben = api.search(firm_id="acme", client_id="ben", query="retire 2035 Apple moderate risk", k=10)
@@ -103,13 +104,13 @@ def test_search_returns_sources_and_is_confined_to_the_client(clean_graph):
 
 
 def test_other_firm_with_same_client_id_sees_nothing(clean_graph):
-    api.import_sessions([ANN_MARCH], "acme")
+    import_sessions([ANN_MARCH], "acme")
 
     assert api.search(firm_id="other-firm", client_id="ann", query="retire 2035", k=10) == []
 
 
 def test_langchain_tools_are_bound_to_one_client(clean_graph):
-    api.import_sessions([ANN_MARCH, BEN_MAY], "acme")
+    import_sessions([ANN_MARCH, BEN_MAY], "acme")
     tools = {tool.name: tool for tool in memory_tools(Reader("acme", "ben"), actor="twin")}
 
     found = json.loads(tools["search_memory"].invoke({"query": "Ann retire 2035 Apple"}))
@@ -147,7 +148,7 @@ def test_malformed_lines_are_reported_by_number_and_the_rest_imported(clean_grap
         BEN_MAY,
     ]
 
-    report = api.import_sessions(lines, "acme")
+    report = import_sessions(lines, "acme")
 
     assert report.sessions == 2
     assert [e.split(":")[0] for e in report.errors] == ["line 2", "line 3", "line 4"]
@@ -156,7 +157,7 @@ def test_malformed_lines_are_reported_by_number_and_the_rest_imported(clean_grap
 
 
 def test_the_reply_to_a_matching_question_is_found_though_it_shares_no_word_with_the_query(clean_graph):
-    api.import_sessions([session_line("ann", "r1", "2024-03-03T10:00:00Z", [
+    import_sessions([session_line("ann", "r1", "2024-03-03T10:00:00Z", [
         ("Alex Morgan", "Shall we revisit the retirement timeline?"),
         ("Ann Carter", "Honestly, 2036 is when I hang up my boots."),
         ("Alex Morgan", "Noted. The markets were choppy this week."),
@@ -172,7 +173,7 @@ def test_the_reply_to_a_matching_question_is_found_though_it_shares_no_word_with
 
 
 def test_a_month_named_in_the_question_prefers_what_was_said_that_month(clean_graph):
-    api.import_sessions([
+    import_sessions([
         session_line("ann", "m3", "2024-03-03T10:00:00Z", [("Ann Carter", "Our holiday plans changed, we fly on Friday.")]),
         session_line("ann", "m9", "2024-09-12T10:00:00Z", [("Ann Carter", "Our holiday plans changed again, no flights now.")]),
     ], "acme")
@@ -187,7 +188,7 @@ def test_a_month_named_in_the_question_prefers_what_was_said_that_month(clean_gr
 def test_the_names_set_aside_from_a_query_are_only_those_in_the_callers_scope(clean_graph):
     from memory.graph.search import people_named
 
-    api.import_sessions([ANN_MARCH, BEN_MAY], "acme")
+    import_sessions([ANN_MARCH, BEN_MAY], "acme")
 
     assert people_named(Reader("acme", "ann").scopes) == {"Ann Carter", "Alex Morgan"}
     assert people_named(Reader("acme", "ben").scopes) == {"Ben Okafor", "Alex Morgan"}
@@ -197,7 +198,7 @@ def test_the_names_set_aside_from_a_query_are_only_those_in_the_callers_scope(cl
 def test_session_and_turn_times_keep_their_instant_to_the_microsecond(clean_graph):
     line = json.loads(session_line("ann", "tz1", "2024-03-03T10:00:00.123456+01:00", [("Ann Carter", "Hello.")]))
     line["turns"][0]["at"] = "2024-03-03T10:05:30.654321+01:00"
-    api.import_sessions([json.dumps(line)], "acme")
+    import_sessions([json.dumps(line)], "acme")
 
     started, turn_at = graph_driver.read(lambda tx: tx.run(
         "MATCH (s:Session {session_id: 'tz1'})-[:HAS_TURN]->(t:Turn) RETURN s.started_at AS s, t.recorded_at AS t"

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from advisor.models import ConversationSession
-from memory import api
+from advisor.services.importer import import_sessions
 from memory.graph import driver as graph_driver
 from memory.graph.driver import GraphUnavailable
 from memory.models import OutboxEntry
@@ -35,7 +35,7 @@ def test_outbox_survives_neo4j_being_stopped_and_drains_after_it_returns(clean_g
     graph_driver.close_driver()
     try:
         with override_settings(**({} if local else {"NEO4J_URI": "bolt://127.0.0.1:1"}), NEO4J_CONNECTION_TIMEOUT=1.0):
-            report = api.import_sessions([LINE], "resilient", drain=False)
+            report = import_sessions([LINE], "resilient", drain=False)
             with pytest.raises(GraphUnavailable):
                 drain_outbox()
             entry = OutboxEntry.objects.get()

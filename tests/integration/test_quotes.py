@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings
@@ -12,7 +12,9 @@ from marketdata.models import QuoteRefreshRun
 from marketdata.providers.base import ProviderUnavailable, Quote, QuoteBatch
 from marketdata.providers.replay import ReplayProvider
 from marketdata.services.drift import remembered_prices_for
+from advisor.services.quotes import refresh_client_quotes
 from marketdata.services.refresh import refresh_remembered_quotes
+from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
 from memory.scope import Reader
@@ -64,7 +66,7 @@ def security(symbol: str) -> dict:
 
 @pytest.fixture
 def remembered(clean_graph):
-    api.import_sessions([SESSION], "acme")
+    import_sessions([SESSION], "acme")
     return Reader("acme", "ann")
 
 
@@ -83,13 +85,13 @@ def test_replay_refresh_updates_securities_and_every_drift_value(remembered):
     assert shift.days % 7 == 0 and 13 < shift.days / 365.25 < 15
     assert expected["AAPL"].market_date == (datetime(2012, 1, 4, tzinfo=timezone.utc) + shift).date()
     assert expected["AAPL"].price == pytest.approx(round((411.23 + 413.44) / 2, 2))
-    drifts = {row["symbol"]: row for row in remembered_prices_for(remembered)}
-    assert drifts["AAPL"]["current_price"] == expected["AAPL"].price
-    assert drifts["AAPL"]["drift_pct"] == pytest.approx(100 * (expected["AAPL"].price - 100) / 100)
-    assert drifts["IBM"]["drift_pct"] == pytest.approx(100 * (expected["IBM"].price - 200) / 200)
-    assert drifts["MSFT"]["drift_pct"] == pytest.approx(100 * (expected["MSFT"].price - 50) / 50)
-    assert "when discussed on 3 March 2024" in drifts["AAPL"]["summary"]
-    assert "replayed prices" in drifts["AAPL"]["summary"]
+    drifts = {row.symbol: row for row in remembered_prices_for(remembered)}
+    assert drifts["AAPL"].current_price == expected["AAPL"].price
+    assert drifts["AAPL"].drift_pct == pytest.approx(100 * (expected["AAPL"].price - 100) / 100)
+    assert drifts["IBM"].drift_pct == pytest.approx(100 * (expected["IBM"].price - 200) / 200)
+    assert drifts["MSFT"].drift_pct == pytest.approx(100 * (expected["MSFT"].price - 50) / 50)
+    assert "when discussed on 3 March 2024" in drifts["AAPL"].summary
+    assert "replayed prices" in drifts["AAPL"].summary
 
 
 @pytest.mark.parametrize("error", [
@@ -108,8 +110,8 @@ def test_provider_failure_marks_prices_stale_keeps_them_and_records_the_error(re
     assert report.updated == [] and set(report.errors) == {"AAPL", "IBM", "MSFT"}
     run = QuoteRefreshRun.objects.order_by("-started_at").first()
     assert run.status == "failed" and str(error) in run.errors["AAPL"]
-    row = next(r for r in remembered_prices_for(remembered) if r["symbol"] == "AAPL")
-    assert "STALE" in row["summary"] and row["current_price"] == 120.0
+    row = next(r for r in remembered_prices_for(remembered) if r.symbol == "AAPL")
+    assert "STALE" in row.summary and row.current_price == 120.0
 
 
 def test_a_late_task_does_not_overwrite_a_newer_price(remembered):
@@ -125,7 +127,7 @@ def test_an_unknown_symbol_is_reported_and_does_not_stop_the_batch(remembered):
     Firm.objects.get(slug="acme")
     Client.objects.get(external_id="ann").holdings.create(symbol="ZZZZ", quantity=1)
 
-    report = refresh_remembered_quotes(provider=FixedProvider({"AAPL": 101.0, "IBM": 201.0, "MSFT": 51.0}, T0), now=T0)
+    report = refresh_client_quotes(provider=FixedProvider({"AAPL": 101.0, "IBM": 201.0, "MSFT": 51.0}, T0), now=T0)
 
     assert report.unknown == ["ZZZZ"]
     assert sorted(report.updated) == ["AAPL", "IBM", "MSFT"]
@@ -169,7 +171,7 @@ def test_a_move_after_an_alert_is_measured_from_the_alert_and_says_so(remembered
 def test_the_twins_price_tool_reports_drift_and_staleness_for_this_client_only(remembered):
     from twin.tools import memory_tools
 
-    api.import_sessions([json.dumps({
+    import_sessions([json.dumps({
         "client_id": "ben", "session_id": "b1", "channel": "call", "started_at": "2024-05-01T10:00:00Z",
         "participants": {"Ben Okafor": "client"},
         "turns": [{"turn_id": "b1-1", "speaker": "Ben Okafor", "text": "I bought Google at $300.00."}],

@@ -52,7 +52,7 @@ def test_every_question_kind_is_asked(corpus):
 def test_evidence_turns_exist_are_said_by_the_client_and_contain_the_answer(corpus, turns):
     for q in corpus.questions:
         assert q["evidence"] and len(q["evidence"]) == len(q["answer_spans"]), q["qid"]
-        for turn_id, span in zip(q["evidence"], q["answer_spans"]):
+        for turn_id, span in zip(q["evidence"], q["answer_spans"], strict=True):
             session, turn = turns[turn_id]
             assert session["client_id"] == q["client_id"], q["qid"]
             assert session["participants"][turn["speaker"]] == "client", q["qid"]

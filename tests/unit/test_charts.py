@@ -1,3 +1,4 @@
+from types import SimpleNamespace
 from datetime import date, datetime, timezone
 
 import pandas as pd
@@ -8,8 +9,9 @@ from marketdata.charts import price_history_figure, render_chart_div
 def test_chart_marks_mentions_inside_the_history_and_labels_replayed_prices():
     history = pd.DataFrame({"date": [date(2024, 3, 1), date(2024, 3, 4), date(2024, 3, 5)],
                             "close": [180.0, 182.0, 185.0], "source": ["replay"] * 3})
-    mentions = [{"mentioned_at": datetime(2024, 3, 4, 10, tzinfo=timezone.utc), "price": 182.1, "text": "bought at 182.10"},
-                {"mentioned_at": datetime(2020, 1, 2, tzinfo=timezone.utc), "price": 75.0, "text": "old"}]
+    mentions = [SimpleNamespace(mentioned_at=datetime(2024, 3, 4, 10, tzinfo=timezone.utc), price=182.1,
+                                text="bought at 182.10"),
+                SimpleNamespace(mentioned_at=datetime(2020, 1, 2, tzinfo=timezone.utc), price=75.0, text="old")]
 
     figure = price_history_figure("AAPL", history, mentions)
 

@@ -1,6 +1,7 @@
 from datetime import datetime, timezone
 
-from memory.services.supersession import FactVersion, plan_supersession
+from memory.graph.facts import FactVersion
+from memory.services.supersession import plan_supersession
 
 
 def at(month: int) -> datetime:

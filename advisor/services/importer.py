@@ -1,7 +1,7 @@
-"""Importing conversations from JSON Lines (the public contract in DESIGN.md section 4).
+"""Importing conversations from JSON Lines (the public contract in docs/architecture.md).
 
 One session per line. A bad line is reported with its number and skipped; every good line is
-recorded (idempotently) and then drained into the graph in the same run.
+recorded (idempotently) in the system of record and then drained into memory in the same run.
 """
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ class ImportLineError(ValueError):
     pass
 
 
-def import_sessions(lines: Iterable[str], *, firm: Firm, drain: bool = True) -> ImportReport:
+def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True) -> ImportReport:
+    """Import JSON Lines sessions into `firm_slug` (created if new) and, unless deferred, into memory."""
+    firm, _ = Firm.objects.get_or_create(slug=firm_slug, defaults={"name": firm_slug})
     report = ImportReport()
     clients: dict[str, Client] = {}
     numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
@@ -55,7 +57,7 @@ def _import_line(number: int, line: str, firm: Firm, clients: dict[str, Client],
         draft = draft_from_payload(payload)
         client = clients.get(payload["client_id"]) or _client_for(firm, payload)
         clients[payload["client_id"]] = client
-        outcome = record_session(client=client, draft=draft)
+        outcome = record_session(client=client, draft=draft, actor="import")
     except (ImportLineError, SessionRejected) as error:
         report.errors.append(f"line {number}: {error}")
         return

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from memory import api
+from advisor.services.importer import import_sessions
 from memory.graph.driver import GraphUnavailable
 
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
             raise CommandError(f"{file} is not a readable file")
         with file.open(encoding="utf-8", errors="replace") as lines:
             try:
-                report = api.import_sessions(lines, firm, drain=not defer)
+                report = import_sessions(lines, firm, drain=not defer)
             except GraphUnavailable as error:
                 raise CommandError(
                     f"{error}\nThe sessions are recorded and stay queued; they will reach memory when Neo4j is back."

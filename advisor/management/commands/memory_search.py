@@ -22,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", dest="as_of", help="ISO 8601: what the twin knew at that moment")
         parser.add_argument("--firm", help="firm slug, when the same client id exists in several firms")
         parser.add_argument("--mode", default="hybrid", choices=["hybrid", "fulltext", "vector"])
-        parser.add_argument("--json", action="store_true", help="JSON output (the default and only format)")
+        # Part of the public contract (`... --json`), which outside tools pass; JSON is the only output.
+        parser.add_argument("--json", action="store_true", help="accepted for the public contract; output is always JSON")
 
     def handle(self, *args, **options) -> None:
         self._firms: dict[str, str] = {}  # client id -> firm slug, looked up once per run

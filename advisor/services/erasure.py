@@ -1,0 +1,35 @@
+"""Privacy erasure of one client: their conversation records, then everything memory holds in their scope.
+
+The records go first, in one transaction with their audit row, so no drain can re-create memory from
+them; then memory (`memory.services.erasure`). The audit trail keeps who, when, why and how much,
+never content.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from advisor.models import Client, ConversationSession
+from audit import services as audit
+from memory.services.erasure import ErasureIncomplete, erase_client_scope
+
+__all__ = ["ErasureIncomplete", "ErasureReport", "erase_client"]
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    sessions: int
+    graph_nodes: int
+
+
+def erase_client(client: Client, *, actor: str, reason: str) -> ErasureReport:
+    firm_id, client_id = client.firm.slug, client.external_id
+    with transaction.atomic():
+        sessions = ConversationSession.objects.filter(client=client)
+        count = sessions.count()
+        sessions.delete()
+        audit.record(action="records.erase", actor=actor, firm_id=firm_id, client_id=client_id,
+                     detail={"reason": reason, "sessions": count})
+    nodes = erase_client_scope(firm_id=firm_id, client_id=client_id, actor=actor, reason=reason)
+    return ErasureReport(sessions=count, graph_nodes=nodes)

@@ -1,0 +1,77 @@
+"""Writing and verifying the audit trail. Call `record` inside the transaction of the change it audits."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditChainHead, AuditEntry
+
+GENESIS = "0" * 64
+
+
+def _digest(previous_hash: str, fields: dict[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((previous_hash + canonical).encode()).hexdigest()
+
+
+def _fields(entry: AuditEntry) -> dict[str, Any]:
+    return {"action": entry.action, "actor": entry.actor, "firm_id": entry.firm_id, "client_id": entry.client_id,
+            "target": entry.target, "detail": entry.detail, "ip_address": entry.ip_address,
+            "at": entry.at.isoformat()}
+
+
+def record(*, action: str, actor: str, firm_id: str, client_id: str = "", target: str = "",
+           detail: dict[str, Any] | None = None, ip_address: str | None = None) -> AuditEntry:
+    """Append one entry to the chain (in the caller's transaction, or a new one)."""
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+        if head is None:
+            head = AuditChainHead.objects.create(pk=1, last_hash=GENESIS)
+        entry = AuditEntry(action=action, actor=actor or "unknown", firm_id=firm_id, client_id=client_id or "",
+                           target=target, detail=json.loads(json.dumps(detail or {}, default=str)),
+                           ip_address=ip_address, at=timezone.now().replace(microsecond=0), previous_hash=head.last_hash)
+        entry.entry_hash = _digest(head.last_hash, _fields(entry))
+        entry.save()
+        AuditChainHead.objects.filter(pk=1).update(last_hash=entry.entry_hash)
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    entries: int
+    ok: bool
+    first_bad_id: int | None = None
+    problem: str = ""
+
+
+def verify_chain() -> ChainCheck:
+    """Recompute every hash in order; the first mismatch names the entry that was altered or removed."""
+    previous = GENESIS
+    count = 0
+    for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=2000):
+        count += 1
+        if entry.previous_hash != previous:
+            return ChainCheck(count, False, entry.pk, "an entry before it was removed or altered")
+        if _digest(previous, _fields(entry)) != entry.entry_hash:
+            return ChainCheck(count, False, entry.pk, "its content was altered")
+        previous = entry.entry_hash
+    head = AuditChainHead.objects.filter(pk=1).values_list("last_hash", flat=True).first()
+    if head is not None and head != previous:
+        return ChainCheck(count, False, None, "the newest entries were removed")
+    return ChainCheck(count, True)
+
+
+def entries_for_client(*, firm_id: str, client_id: str, since: datetime | None = None,
+                       until: datetime | None = None) -> list[AuditEntry]:
+    entries = AuditEntry.objects.filter(firm_id=firm_id, client_id=client_id)
+    if since:
+        entries = entries.filter(at__gte=since)
+    if until:
+        entries = entries.filter(at__lte=until)
+    return list(entries.order_by("id"))

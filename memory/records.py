@@ -1,0 +1,79 @@
+"""What memory is given to remember: plain data that the outbox carries (docs/architecture.md).
+
+Memory never reads another app's models. The app that records a session or publishes a viewpoint
+hands memory one of these records; the outbox stores it as JSON in the same database transaction as
+the record itself, and ingestion rebuilds it from there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from memory.extraction.types import SessionInput, TurnInput
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One recorded conversation with a client, as memory needs it."""
+
+    firm_id: str
+    client_id: str
+    client_name: str
+    session_id: str
+    channel: str
+    started_at: datetime
+    participants: dict[str, str]  # name -> role
+    turns: tuple[TurnInput, ...]
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "firm_id": self.firm_id, "client_id": self.client_id, "client_name": self.client_name,
+            "session_id": self.session_id, "channel": self.channel, "started_at": self.started_at.isoformat(),
+            "participants": self.participants,
+            "turns": [[t.turn_id, t.speaker, t.role, t.text, t.at.isoformat()] for t in self.turns],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> SessionRecord:
+        return cls(
+            firm_id=payload["firm_id"], client_id=payload["client_id"], client_name=payload["client_name"],
+            session_id=payload["session_id"], channel=payload["channel"],
+            started_at=datetime.fromisoformat(payload["started_at"]), participants=dict(payload["participants"]),
+            turns=tuple(TurnInput(turn_id, speaker, role, text, datetime.fromisoformat(at))
+                        for turn_id, speaker, role, text, at in payload["turns"]),
+        )
+
+    def as_extraction_input(self) -> SessionInput:
+        return SessionInput(session_id=self.session_id, client_id=self.client_id, started_at=self.started_at,
+                            channel=self.channel, turns=self.turns)
+
+
+@dataclass(frozen=True)
+class ViewpointRecord:
+    """An analyst's published view on a security: firm-shared memory."""
+
+    firm_id: str
+    viewpoint_id: str
+    symbol: str
+    stance: str  # buy | hold | sell
+    target_price: float | None
+    horizon_months: int | None
+    rationale: str
+    analyst: str
+    published_at: datetime
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "firm_id": self.firm_id, "viewpoint_id": self.viewpoint_id, "symbol": self.symbol, "stance": self.stance,
+            "target_price": self.target_price, "horizon_months": self.horizon_months, "rationale": self.rationale,
+            "analyst": self.analyst, "published_at": self.published_at.isoformat(),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> ViewpointRecord:
+        return cls(**{**payload, "published_at": _time(payload["published_at"])})
