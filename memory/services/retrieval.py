@@ -1,7 +1,7 @@
 """Hybrid retrieval: full text, vectors and the entity graph, fused and re-scored.
 
 Measured on long conversations, vectors alone trail BM25 and naive fusion of the two trails BM25
-too (DESIGN.md section 7). So full text leads the fusion, vectors add paraphrase recall at a lower
+too (docs/architecture.md, "retrieval"). So full text leads the fusion, vectors add paraphrase recall at a lower
 weight, and the structure of memory does the rest: extracted facts and observations (which carry
 their source turns) rank above raw turns for the questions they answer, and entities named in the
 query (a ticker, a goal, "risk") pull in their graph neighbourhood.
@@ -76,7 +76,7 @@ class SearchResult:
     origin: str = ""  # where the memory came from: "session:ID", "viewpoint:ID", "market:replay", "agent:twin"
 
     def to_contract(self) -> dict[str, Any]:
-        """The public JSON shape (DESIGN.md section 4)."""
+        """The public JSON shape (docs/architecture.md, "public contracts")."""
         data = asdict(self)
         return {key: data[key] for key in ("id", "text", "level", "score", "valid_from", "valid_to", "sources")}
 

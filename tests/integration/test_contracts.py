@@ -1,4 +1,4 @@
-"""The public command-line contracts (DESIGN.md section 4) and analyst viewpoints as shared memory."""
+"""The public command-line contracts (docs/architecture.md, "public contracts") and analyst viewpoints as shared memory."""
 from __future__ import annotations
 
 import io
