@@ -44,7 +44,8 @@ SKFOLIO_FILES = ("skfolio/datasets/data/sp500_dataset.csv.gz", "skfolio/datasets
 def _prices() -> pd.DataFrame:
     """Daily OHLCV per symbol, indexed by (ticker, date); skfolio's symbols have closes only."""
     bokeh = _bokeh_split_adjusted()
-    closes = pd.concat([_skfolio_closes(path) for path in SKFOLIO_FILES], axis=1).rename(columns={"SP500": BENCHMARK_SYMBOL})
+    closes = pd.concat([_skfolio_closes(path) for path in SKFOLIO_FILES], axis=1)
+    closes = closes.rename(columns={"SP500": BENCHMARK_SYMBOL})
     closes = closes.drop(columns=[symbol for symbol in closes.columns if symbol in set(bokeh["ticker"])])
     skfolio = (closes.rename_axis(index="date", columns="ticker").stack().rename("close").reset_index()
                .reindex(columns=["ticker", "date", *COLUMNS]))
