@@ -72,6 +72,10 @@ PREFERRED_LISTING = {"GOOGL": "GOOG", "META": "FB"}
 # Tickers the package does not list: Meta traded as FB until June 2022.
 FORMER_TICKERS = {"META": ("FB",)}
 
+# Companies named like the index or market people mean by the word ("the Nasdaq was down 4%",
+# "the MSCI World index", "the Dow"): only their full name, or their ticker with `$`, counts in free text.
+MARKET_NAMES = {("nasdaq",), ("msci",), ("dow",), ("london", "stock", "exchange"), ("japan", "exchange")}
+
 # Funds: the package lists stocks only.
 FUNDS: tuple[tuple[str, str], ...] = (
     ("SPY", "SPDR S&P 500 ETF"), ("VOO", "Vanguard S&P 500 ETF"), ("VTI", "Vanguard Total Stock Market ETF"),
@@ -156,7 +160,8 @@ class _Master:
     by_symbol: dict[str, SecurityInfo]
     names: dict[tuple[str, ...], _Alias]  # what counts as a mention in free text
     typed_names: dict[tuple[str, ...], str]  # what a person may type in a symbol field: any unique name
-    longest: int
+    first_words: dict[str, int]  # first word of a name -> the most words a name starting with it has
+    bare_tickers: frozenset[str]  # tickers that count without `$`
 
 
 @lru_cache(maxsize=1)
@@ -196,6 +201,8 @@ def _master() -> _Master:
         meaningful = [word for word in key if word not in CONNECTORS]
         if not meaningful or (len(key) == 1 and _is_ambiguous_ticker(key[0].upper(), english)):
             continue  # "BP", "GE": a name that is an ambiguous ticker follows the ticker rule
+        if key in MARKET_NAMES:
+            continue
         if len(key) == 1 and _is_english(key, english):
             continue  # a one-word English name counts only through COMMON_WORD_NAMES
         names[key] = _Alias(symbol, capitalised=_is_english(key, english))
@@ -206,7 +213,12 @@ def _master() -> _Master:
     for word, (symbol, veto) in COMMON_WORD_NAMES.items():
         names[(word,)] = _Alias(preferred[symbol], capitalised=True, veto=veto)
         typed_names[(word,)] = preferred[symbol]
-    return _Master(by_symbol, names, typed_names, max(len(key) for key in names))
+    first_words: dict[str, int] = {}
+    for key in names:
+        first_words[key[0]] = max(first_words.get(key[0], 0), len(key))
+    bare = frozenset(symbol for symbol in by_symbol
+                     if not _is_ambiguous_ticker(symbol, english) and (symbol.lower(),) not in MARKET_NAMES)
+    return _Master(by_symbol, names, typed_names, first_words, bare)
 
 
 def _is_english(key: tuple[str, ...], english: frozenset[str]) -> bool:
@@ -240,7 +252,7 @@ def _name_matches(text: str) -> list[tuple[str, tuple[int, int]]]:
     found: list[tuple[str, tuple[int, int]]] = []
     i = 0
     while i < len(words):
-        for length in range(min(master.longest, len(words) - i), 0, -1):
+        for length in range(min(master.first_words.get(words[i][0], 0), len(words) - i), 0, -1):
             alias = master.names.get(tuple(word for word, _, _ in words[i:i + length]))
             if alias is None:
                 continue
@@ -262,11 +274,10 @@ def _name_matches(text: str) -> list[tuple[str, tuple[int, int]]]:
 def find_securities(text: str) -> list[tuple[EntityRef, tuple[int, int]]]:
     """Every security named in `text`, in order of appearance, with its character span."""
     master = _master()
-    english = _english()
     found: list[tuple[EntityRef, tuple[int, int]]] = []
     for match in TICKER.finditer(text):
         dollar, symbol = match.group(1), match.group(2)
-        if symbol not in master.by_symbol or (not dollar and _is_ambiguous_ticker(symbol, english)):
+        if symbol not in (master.by_symbol if dollar else master.bare_tickers):
             continue
         found.append((ref_for(symbol), match.span(2)))
     taken = [span for _, span in found]

@@ -52,6 +52,7 @@ def test_a_company_listed_abroad_resolves_to_its_us_listing():
     "Visa application fees went up", "We had to ford the river", "Shell companies worry me",
     "I'm a long-term Investor", "Next year we retire", "Our Pool needs repairs", "Orange juice prices",
     "IT is ALL ON track", "I'll buy NOW", "The CAT scan was fine", "GE and MA are initials here",
+    "the Nasdaq was down 4.2% at one point", "better than the MSCI World index", "the Dow hit a record",
 ])
 def test_ordinary_english_is_not_a_security(text):
     assert keys(text) == []
@@ -64,6 +65,7 @@ def test_ordinary_english_is_not_a_security(text):
     ("Shell's dividend", ["SHEL"]),
     ("$GE and $KO", ["GE", "KO"]),
     ("I own General Motors", ["GM"]),
+    ("$MSCI and Nasdaq, Inc. report today", ["MSCI", "NDAQ"]),
 ])
 def test_common_word_names_count_when_capitalised_as_a_company(text, expected):
     assert keys(text) == expected
