@@ -13,7 +13,8 @@ What counts as a mention in free text, so that ordinary English does not become 
   it is in `COMMON_WORD_NAMES`, capitalised and not followed by a word that gives it its everyday
   meaning ("Target date", "Apple pie", "Visa application");
 - a bare upper-case ticker that is a single letter, an English word ("ALL", "NOW", "CAT") or
-  two-letter initials ("GE", "MA", "IT") needs a `$` ("$GE") or the company's name.
+  two-letter initials ("GE", "MA", "IT") needs a `$` ("$GE") or the company's name;
+- names of markets that are also companies ("the Nasdaq", "the Dow") mean the market.
 English words are those of the Webster's 2nd list in `english-words` (it includes rare words: the
 cautious side).
 """
@@ -55,9 +56,9 @@ COMMON_WORD_NAMES: dict[str, tuple[str, frozenset[str]]] = {
     "amazon": ("AMZN", frozenset({"rainforest", "river", "basin", "jungle"})),
     "oracle": ("ORCL", frozenset({"of"})),
     "target": ("TGT", frozenset({"date", "price", "prices", "return", "returns", "allocation", "allocations",
-                                 "weight", "weights", "range", "level", "rate", "amount", "retirement", "is", "was"})),
+                                 "weight", "weights", "range", "level", "rate", "amount", "retirement"})),
     "visa": ("V", frozenset({"application", "applications", "requirements", "sponsorship", "status", "interview",
-                             "renewal", "fee", "fees", "for", "to"})),
+                             "renewal", "fee", "fees", "for"})),
     "ford": ("F", frozenset()),
     "shell": ("SHELL.AS", frozenset({"company", "companies", "corporation", "corporations", "game", "script"})),
     "chevron": ("CVX", frozenset({"pattern", "sign"})),

@@ -61,6 +61,7 @@ def test_ordinary_english_is_not_a_security(text):
 @pytest.mark.parametrize(("text", "expected"), [
     ("I shop at Target and hold Target shares", ["TGT", "TGT"]),
     ("I hold Visa and Ford", ["V", "F"]),
+    ("Target is cheap and Visa to report soon", ["TGT", "V"]),
     ("Apple dipped so I bought some", ["AAPL"]),
     ("Shell's dividend", ["SHEL"]),
     ("$GE and $KO", ["GE", "KO"]),
