@@ -17,10 +17,11 @@ TEST_REDIS_DB ?= 15
 
 # Runtime packages for `make up`; test, lint and bench tools on top for `make test` and `make bench`.
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
 venv-dev: $(VENV)/.installed-dev

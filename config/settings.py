@@ -171,7 +171,7 @@ MEMORY_EMBEDDING_DIMENSIONS = env.int("MEMORY_EMBEDDING_DIMENSIONS", default=256
 # --- Market data ---------------------------------------------------------------------------------
 # "replay" (real historical prices shipped in a package, played on a market clock) or "yfinance".
 QUOTE_PROVIDER = env.str("QUOTE_PROVIDER", default="replay")
-# The replay runs on today's calendar, this many years behind it (real prices of 2000-2013).
+# The replay runs on today's calendar, this many years behind it (real prices of 1990-2022).
 REPLAY_YEARS_BACK = env.int("REPLAY_YEARS_BACK", default=15)
 # A move of at least this many percent since a client discussed a security becomes a memory event.
 SIGNIFICANT_MOVE_PERCENT = env.float("SIGNIFICANT_MOVE_PERCENT", default=5.0)

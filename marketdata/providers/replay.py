@@ -1,13 +1,22 @@
 """Real historical prices replayed on today's calendar: the offline default and a demo mode.
 
-The data are the daily prices of AAPL, FB, GOOG, IBM and MSFT from March 2000 to March 2013 that
-ship in the `bokeh-sampledata` package (public domain, from Quandl WIKI, not split-adjusted).
+Two datasets that ship inside packages, read from their files (nothing is fetched):
+- `bokeh-sampledata` (public domain, from Quandl WIKI): daily OHLCV of AAPL, FB, GOOG, IBM and MSFT,
+  March 2000 to March 2013, as traded; we adjust them for the three splits in them (AAPL 2000 and
+  2005, MSFT 2003), as Yahoo's close is, so a split is not a crash.
+- `skfolio` (BSD-3): daily adjusted closes (splits and dividends) of 20 S&P 500 constituents and of
+  the S&P 500 index, January 1990 to December 2022. It adds the 18 names bokeh lacks (JNJ, KO, XOM,
+  PFE, JPM, ...; closes only) and the index as the benchmark, under Yahoo's symbol `^GSPC`
+  (`BENCHMARK_SYMBOL`). skfolio is installed without its dependencies and never imported: only its
+  CSV files are read.
 
 The replay runs on the real calendar, `REPLAY_YEARS_BACK` years behind it (a whole number of weeks,
 so a Monday replays a Monday): the price shown on 3 March 2026 is the close of early March 2011.
 That keeps everything date-aligned: a price a client mentioned in a session three months ago and
 the replayed price of that day sit on one chart, and drift since then is a real market move. When
-the calendar runs past the end of the data the replay wraps around to its start.
+the calendar runs past the end of the data (December 2022) the replay wraps around to its start
+(January 1990); a symbol without data on the replayed day (bokeh's names outside 2000-2013, FB
+before May 2012) gets an error saying so, never a made-up price.
 
 Between two closes the price moves linearly with wall time, so it changes during a demo, as a
 real quote would. Shown everywhere as "replayed prices".
@@ -18,6 +27,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from importlib.metadata import distribution
 
 import pandas as pd
 from django.conf import settings
@@ -26,16 +36,50 @@ from marketdata.providers.base import Quote, QuoteBatch
 
 CLOSE_TIME = time(21, 0)  # 16:00 in New York, as UTC: when a replayed trading day closes
 COLUMNS = ["open", "high", "low", "close", "volume"]
+BENCHMARK_SYMBOL = "^GSPC"  # the S&P 500 index, as Yahoo names it
+SKFOLIO_FILES = ("skfolio/datasets/data/sp500_dataset.csv.gz", "skfolio/datasets/data/sp500_index.csv.gz")
 
 
 @lru_cache(maxsize=1)
 def _prices() -> pd.DataFrame:
-    """Daily OHLCV per symbol, indexed by (ticker, date)."""
+    """Daily OHLCV per symbol, indexed by (ticker, date); skfolio's symbols have closes only."""
+    bokeh = _bokeh_split_adjusted()
+    closes = pd.concat([_skfolio_closes(path) for path in SKFOLIO_FILES], axis=1)
+    closes = closes.rename(columns={"SP500": BENCHMARK_SYMBOL})
+    closes = closes.drop(columns=[symbol for symbol in closes.columns if symbol in set(bokeh["ticker"])])
+    skfolio = (closes.rename_axis(index="date", columns="ticker").stack().rename("close").reset_index()
+               .reindex(columns=["ticker", "date", *COLUMNS]))
+    frame = pd.concat([bokeh, skfolio], ignore_index=True)
+    return frame.set_index(["ticker", "date"]).sort_index()
+
+
+def _bokeh_split_adjusted() -> pd.DataFrame:
+    """bokeh's five names, with the prices before each split divided by its ratio (volumes multiplied).
+
+    A split shows as a jump of close / adj_close by its ratio from one day to the next (dividends move
+    it by a few percent only), so the splits are read from the data rather than listed by hand.
+    """
     from bokeh_sampledata import stocks
 
-    frame = stocks.data[["ticker", "date", *COLUMNS]].copy()
+    frame = stocks.data[["ticker", "date", *COLUMNS, "adj_close"]].copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.date
-    return frame.set_index(["ticker", "date"]).sort_index()
+    frame = frame.sort_values(["ticker", "date"], ignore_index=True)
+    ratio = frame["close"] / frame["adj_close"]
+    jump = (ratio.groupby(frame["ticker"]).shift(1) / ratio).fillna(1.0)
+    split = jump.where(jump > 1.4, 1.0).round()  # 2.0 on the first day after a 2:1 split
+    # Divide each day by the splits that come after it: the reverse cumulative product within a ticker.
+    later = split[::-1].groupby(frame["ticker"][::-1]).cumprod()[::-1] / split
+    for column in ("open", "high", "low", "close"):
+        frame[column] = frame[column] / later
+    frame["volume"] = (frame["volume"] * later).round()
+    return frame[["ticker", "date", *COLUMNS]]
+
+
+def _skfolio_closes(path: str) -> pd.DataFrame:
+    """One of skfolio's CSV files, read from the installed package without importing skfolio."""
+    frame = pd.read_csv(distribution("skfolio").locate_file(path), index_col="Date")
+    frame.index = pd.to_datetime(frame.index, format="%Y-%m-%d").date
+    return frame
 
 
 @lru_cache(maxsize=None)
@@ -97,5 +141,6 @@ class ReplayProvider:
         behind = [self.historical(datetime.combine(day, CLOSE_TIME, tzinfo=timezone.utc)).date() for day in calendar]
         frame = _prices().loc[symbol].reindex(behind)
         frame.index = calendar
-        return frame.dropna(subset=["close"])
+        frame = frame.dropna(subset=["close"])
+        return frame.astype(object).where(frame.notna(), None)  # skfolio's bars: a close, no open or volume
 

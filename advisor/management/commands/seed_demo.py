@@ -83,6 +83,7 @@ class Command(BaseCommand):
                 clients[key] = client
             Holding.objects.get_or_create(client=clients["ann"], symbol="AAPL", defaults={"quantity": 40})
             Holding.objects.get_or_create(client=clients["ann"], symbol="MSFT", defaults={"quantity": 25})
+            Holding.objects.get_or_create(client=clients["ann"], symbol="KO", defaults={"quantity": 60})
             Holding.objects.get_or_create(client=clients["ben"], symbol="IBM", defaults={"quantity": 30})
         for key, session_id, started_at, turns in demo_sessions(timezone.localdate()):
             client = clients[key]
