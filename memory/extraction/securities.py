@@ -259,7 +259,7 @@ def _name_matches(text: str) -> list[tuple[str, tuple[int, int]]]:
                 continue
             originals = [text[start:end] for _, start, end in words[i:i + length]]
             if alias.capitalised and not all(o[0].isupper() and not (len(o) > 1 and o.isupper())
-                                             for o, (w, _, _) in zip(originals, words[i:i + length])
+                                             for o, (w, _, _) in zip(originals, words[i:i + length], strict=True)
                                              if w not in CONNECTORS):
                 continue
             following = words[i + length][0] if i + length < len(words) else ""
