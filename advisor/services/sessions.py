@@ -131,7 +131,7 @@ def draft_from_notes(
     Lines like "Ann: I want to retire early" become turns by that speaker; other paragraphs are the
     author's own notes. Speakers named like the client are the client; everyone else an advisor.
     """
-    client_names = {client.name.lower(), client.name.split()[0].lower(), "client"}
+    client_names = {client.name.lower(), *client.name.lower().split()[:1], "client"}
     author_name = author.get_full_name() or author.username
     participants: dict[str, str] = {author_name: "advisor", client.name: "client"}
     turns: list[TurnDraft] = []
@@ -150,6 +150,8 @@ def draft_from_notes(
         if match:
             flush()
             speaker, text = match.group(1).strip(), match.group(2).strip()
+            if not text:  # "Ann:" with nothing said: no turn, rather than a session refused
+                continue
             if speaker.lower() in client_names:
                 speaker = client.name
             participants.setdefault(speaker, "advisor")
@@ -158,7 +160,7 @@ def draft_from_notes(
             paragraph.append(line.strip())
     flush()
     if not turns:
-        raise SessionRejected("the notes are empty")
+        raise SessionRejected("the notes are empty" if not notes.strip() else "the notes name who spoke but not what they said")
     return SessionDraft(
         session_id=f"s-{started_at:%Y%m%d}-{uuid.uuid4().hex[:8]}",
         channel=channel,

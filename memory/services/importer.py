@@ -73,6 +73,10 @@ def _parse_line(line: str) -> dict:
         raise ImportLineError(f"not valid JSON ({error.msg} at column {error.colno})") from None
     if not isinstance(payload, dict):
         raise ImportLineError("expected a JSON object")
+    try:  # JSON may escape half a character ("\ud800"), which no database can store
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ImportLineError("contains an invalid Unicode escape (a lone surrogate such as \\ud800)") from None
     missing = [key for key in REQUIRED if key not in payload]
     if missing:
         raise ImportLineError(f"missing {', '.join(missing)}")
@@ -87,7 +91,10 @@ def _parse_line(line: str) -> dict:
 
 
 def _time(value: object, what: str) -> datetime:
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible: 30 February, an offset past 24 hours, year 0
+        parsed = None
     if parsed is None:
         raise ImportLineError(f"{what} must be an ISO 8601 date-time, got {value!r}")
     if parsed.tzinfo is None:
