@@ -83,8 +83,16 @@ def test_markup_in_notes_of_today_stays_escaped_in_the_charts_hover_text(client,
     page = client.get("/clients/ann/prices/AAPL").content.decode()
 
     assert '"hovertemplate":"%{text}\\u003cextra\\u003e\\u003c\\u002fextra\\u003e"' in page  # a marker, with hover text
-    assert "\\u003cscript\\u003ealert" in page  # inside plotly's JSON, escaped by plotly
+    # Entities for plotly, which would otherwise read the text as markup (it decodes them back for display).
+    assert "&lt;script&gt;alert('xss')&lt;\\u002fscript&gt;" in page
     assert SCRIPT not in page and "<img src=x" not in page
+
+
+def test_markup_in_the_symbol_of_a_chart_url_is_shown_as_text(client, advisor_in):
+    page = client.get("/clients/ann/prices/<b>X").content.decode()
+
+    assert "<b>X" not in page
+    assert '"text":"&lt;B&gt;X close"' in page  # the chart title, for plotly
 
 
 def test_markup_in_a_search_query_is_echoed_escaped(client, advisor_in):
