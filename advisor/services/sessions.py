@@ -19,6 +19,10 @@ from memory.models import OutboxEntry
 
 MAX_TURNS_PER_SESSION = 5000
 MAX_TURN_CHARS = 20_000
+# The columns' own limits: PostgreSQL refuses longer values (and SQLite would silently keep them).
+_TURN_ID_CHARS = ConversationTurn._meta.get_field("external_id").max_length
+_SPEAKER_CHARS = ConversationTurn._meta.get_field("speaker").max_length
+_ROLE_CHARS = ConversationTurn._meta.get_field("role").max_length
 
 
 class SessionRejected(ValueError):
@@ -69,8 +73,17 @@ def validate_draft(draft: SessionDraft) -> None:
             f"session {draft.session_id!r}: channel {draft.channel!r} is not one of "
             f"{', '.join(ConversationSession.Channel.values)}"
         )
+    for name, role in draft.participants.items():
+        if len(name) > _SPEAKER_CHARS or len(role) > _ROLE_CHARS:
+            raise SessionRejected(
+                f"session {draft.session_id!r}: participant {name[:40]!r} needs a name of at most {_SPEAKER_CHARS} "
+                f"and a role of at most {_ROLE_CHARS} characters")
     seen: set[str] = set()
     for turn in draft.turns:
+        if len(turn.turn_id) > _TURN_ID_CHARS or len(turn.speaker) > _SPEAKER_CHARS:
+            raise SessionRejected(
+                f"session {draft.session_id!r}: turn {turn.turn_id[:40]!r} needs a turn_id of at most {_TURN_ID_CHARS} "
+                f"and a speaker of at most {_SPEAKER_CHARS} characters")
         if not turn.turn_id or not turn.text.strip():
             raise SessionRejected(f"session {draft.session_id!r}: every turn needs a turn_id and some text")
         if turn.turn_id in seen:

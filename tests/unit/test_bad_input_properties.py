@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from advisor.models import Client, ConversationSession, Firm, User
+from advisor.models import Client, ConversationSession, ConversationTurn, Firm, User
 from advisor.services.sessions import SessionRejected, draft_from_notes, validate_draft
 from memory.extraction import get_extractor
 from memory.extraction.types import Extraction, SessionInput, TurnInput
@@ -88,6 +88,17 @@ def test_every_import_line_is_either_kept_or_reported_by_its_number(batch):
     for error in report.errors:
         assert re.match(r"^line \d+: \S", error), error
     assert ConversationSession.objects.filter(client__firm=firm).count() == report.sessions
+    assert_every_value_fits_its_column(firm)
+
+
+def assert_every_value_fits_its_column(firm: Firm) -> None:
+    """PostgreSQL refuses an over-long value (a crash mid-import); SQLite, which the tests use, keeps it."""
+    for model, rows in ((Client, Client.objects.filter(firm=firm)),
+                        (ConversationTurn, ConversationTurn.objects.filter(session__client__firm=firm))):
+        for field in model._meta.get_fields():
+            if getattr(field, "max_length", None) and not field.is_relation:
+                for value in rows.values_list(field.name, flat=True):
+                    assert len(value) <= field.max_length, (model.__name__, field.name, value)
 
 
 # Payloads with every required key (the line parser refuses the others before drafting).
@@ -134,6 +145,26 @@ def test_an_impossible_turn_time_is_reported_on_its_line():
     report = import_sessions([json.dumps(line)], firm=firm, drain=False)
 
     assert report.errors == ["line 1: turn t1 'at' must be an ISO 8601 date-time, got '2024-13-01T10:00:00Z'"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change, error", [
+    (lambda line: line["turns"][0].update(turn_id="t" * 121),
+     "line 1: session 's1': turn 'tttttttttttttttttttttttttttttttttttttttt' needs a turn_id of at most 120 and a "
+     "speaker of at most 200 characters"),
+    (lambda line: line.update(participants={"A" * 201: "client"}),
+     "line 1: session 's1': participant 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' needs a name of at most 200 and a "
+     "role of at most 40 characters"),
+], ids=["long-turn-id", "long-client-name"])
+def test_a_value_too_long_for_its_column_is_reported_on_its_line_and_creates_no_client(change, error):
+    firm = Firm.objects.create(slug="long", name="Long")
+    line = json.loads(good_line("s1"))
+    change(line)
+
+    report = import_sessions([json.dumps(line)], firm=firm, drain=False)
+
+    assert report.errors == [error]
+    assert Client.objects.filter(firm=firm).count() == 0
 
 
 @pytest.mark.django_db
