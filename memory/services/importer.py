@@ -6,6 +6,7 @@ recorded (idempotently) and then drained into the graph in the same run.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from itertools import islice
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from advisor.services.sessions import SessionDraft, SessionRejected, TurnDraft, 
 from memory.services.ingest import drain_outbox
 
 REQUIRED = ("client_id", "session_id", "started_at", "turns")
+# A byte that is not UTF-8, as read with errors="surrogateescape" (memory_import reads files that way).
+_UNDECODED = re.compile("[\udc80-\udcff]")
 COMMIT_EVERY = 200
 
 
@@ -68,6 +71,9 @@ def _import_line(number: int, line: str, firm: Firm, clients: dict[str, Client],
 
 
 def _parse_line(line: str) -> dict:
+    if undecoded := _UNDECODED.search(line):
+        raise ImportLineError(f"is not UTF-8 text (byte 0x{ord(undecoded.group()) - 0xDC00:02X} at column "
+                              f"{undecoded.start() + 1}); save the file as UTF-8")
     try:
         payload = json.loads(line)
     except json.JSONDecodeError as error:

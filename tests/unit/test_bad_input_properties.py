@@ -10,9 +10,11 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -176,6 +178,20 @@ def test_a_lone_surrogate_escape_is_reported_on_its_line_and_the_rest_is_kept():
 
     assert report.sessions == 1
     assert report.errors == ["line 2: contains an invalid Unicode escape (a lone surrogate such as \\ud800)"]
+
+
+@pytest.mark.django_db
+def test_the_import_command_reports_a_line_that_is_not_utf_8_and_imports_the_rest(tmp_path):
+    source = tmp_path / "sessions.jsonl"
+    source.write_bytes(good_line("s1").encode() + b"\n" + good_line("s2").replace("Hello.", "Caf\u00e9.").encode("latin-1"))
+    errors = StringIO()
+
+    with pytest.raises(CommandError, match="^1 lines could not be imported"):
+        call_command("memory_import", str(source), "--firm", "latin", "--defer", stdout=StringIO(), stderr=errors)
+
+    column = good_line("s2").index("Hello.") + 4  # the é of "Café."
+    assert errors.getvalue() == f"line 2: is not UTF-8 text (byte 0xE9 at column {column}); save the file as UTF-8\n"
+    assert list(ConversationSession.objects.filter(client__firm__slug="latin").values_list("external_id", flat=True)) == ["s1"]
 
 
 # --- typed notes and transcripts -----------------------------------------------------------------------
