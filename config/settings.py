@@ -1,6 +1,6 @@
 """Settings, all from the environment (12-factor), with safe defaults for a laptop.
 
-`DEBUG` defaults to on for local use; outside debug a `SECRET_KEY` must be given.
+`DEBUG` defaults to on for local use; outside debug a strong `SECRET_KEY` must be given and the site is HTTPS only.
 """
 from __future__ import annotations
 
