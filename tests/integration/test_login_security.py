@@ -17,6 +17,12 @@ PASSWORD = "pw-123456789"
 ATTACKER = "10.0.0.66"
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings):
+    """Each failed login checks a password; what is under test is the counting, not the hash's cost."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def advisor():
     firm = Firm.objects.create(slug="l-firm", name="L Firm")
