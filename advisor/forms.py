@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import codecs
+
 from django import forms
 from django.utils import timezone
 
 from advisor.models import ConversationSession
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+MAX_NOTES_CHARS = 200_000  # typed notes; longer texts come as a transcript file
+# Byte order marks a text editor may put first: Windows Notepad saves "Unicode" as UTF-16 with one.
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 class SessionNotesForm(forms.Form):
@@ -13,22 +18,36 @@ class SessionNotesForm(forms.Form):
 
     channel = forms.ChoiceField(choices=ConversationSession.Channel.choices, initial="meeting")
     started_at = forms.DateTimeField(initial=timezone.now, help_text="When the session took place.")
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False, max_length=MAX_NOTES_CHARS,
+                            error_messages={"max_length": f"The notes are longer than {MAX_NOTES_CHARS:,} characters; "
+                                                          "upload them as a transcript file instead."})
     transcript = forms.FileField(required=False, help_text="A .txt transcript, UTF-8, up to 2 MB.")
 
-    def clean_transcript(self):
+    def clean_transcript(self) -> str:
+        """The upload as text, or a form error saying what is wrong with the file and how to fix it."""
         upload = self.cleaned_data.get("transcript")
         if upload is None:
             return ""
         if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The transcript is larger than 2 MB; split it into sessions.")
+            raise forms.ValidationError(
+                f"The transcript is {upload.size / 1024 / 1024:.1f} MB, more than 2 MB; split it into sessions.")
         raw = upload.read()
+        for bom, encoding in _BOMS:
+            if raw.startswith(bom):
+                try:
+                    return raw.decode(encoding)
+                except UnicodeDecodeError:
+                    raise forms.ValidationError(
+                        f"The transcript starts like {encoding.upper()} text but is not; save it as UTF-8 text.") from None
         if b"\x00" in raw:
             raise forms.ValidationError("That file is not a text transcript (it contains binary data).")
         try:
             return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise forms.ValidationError("The transcript must be UTF-8 text.") from None
+        except UnicodeDecodeError as error:
+            line = raw[:error.start].count(b"\n") + 1
+            raise forms.ValidationError(
+                f"The transcript is not UTF-8 text (byte 0x{raw[error.start]:02X} on line {line}); "
+                "save it as UTF-8 and upload it again.") from None
 
     def clean(self):
         data = super().clean()

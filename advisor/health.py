@@ -1,11 +1,20 @@
-"""Health of every part the product needs: relational DB, Neo4j, Redis and a live Celery worker."""
+"""Health of every part the product needs: relational DB, Neo4j, Redis and a live Celery worker.
+
+Anyone may ask which parts are up (load balancers do); why a part is down (addresses, driver
+errors, worker names) is for the log and for staff only, since it maps the network for an attacker.
+"""
 from __future__ import annotations
+
+import logging
 
 import redis
 from django.conf import settings
 from django.db import connection
 
+from advisor.models import User
 from memory.graph import driver as graph_driver
+
+logger = logging.getLogger(__name__)
 
 
 def _database() -> str:
@@ -48,4 +57,15 @@ def check_health() -> dict[str, dict[str, str]]:
             results[name] = {"status": "up", "detail": check()}
         except Exception as error:  # a health check reports every failure, whatever its type
             results[name] = {"status": "down", "detail": f"{type(error).__name__}: {error}"[:500]}
+            logger.warning("health check: %s is down: %s", name, results[name]["detail"])
     return results
+
+
+def may_see_details(user) -> bool:
+    """Staff and compliance officers may read why a part is down; everyone else only that it is."""
+    return user.is_authenticated and (user.is_staff or getattr(user, "role", None) == User.Role.COMPLIANCE)
+
+
+def public_view(parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each part's status alone."""
+    return {name: {"status": part["status"]} for name, part in parts.items()}

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from advisor.forms import SessionNotesForm, ViewpointForm
 from advisor.models import User, Viewpoint
-from advisor.health import check_health
+from advisor.health import check_health, may_see_details, public_view
 from advisor.selectors import client_for, clients_with_pending_memory
 from advisor.services.sessions import SessionRejected, record_session_notes, retry_session_memory
 from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
@@ -31,9 +31,11 @@ logger = logging.getLogger(__name__)
 @login_not_required
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when every part is up, 503 naming the parts that are down; `?detail=1` says why, to staff only."""
     parts = check_health()
     down = [name for name, part in parts.items() if part["status"] != "up"]
-    body = {"status": "ok" if not down else "degraded", "down": down, "parts": parts}
+    detailed = request.GET.get("detail") == "1" and may_see_details(request.user)
+    body = {"status": "ok" if not down else "degraded", "down": down, "parts": parts if detailed else public_view(parts)}
     return JsonResponse(body, status=200 if not down else 503)
 
 

@@ -1,9 +1,10 @@
 """Settings, all from the environment (12-factor), with safe defaults for a laptop.
 
-`DEBUG` defaults to on for local use; outside debug a `SECRET_KEY` must be given.
+`DEBUG` defaults to on for local use; outside debug a strong `SECRET_KEY` must be given and the site is HTTPS only.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -19,11 +20,27 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+# Used only while DEBUG is on; refused outside debug, like any key that is missing or guessable.
+DEVELOPMENT_SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+SECRET_KEY = env.str("SECRET_KEY", default="") or (DEVELOPMENT_SECRET_KEY if DEBUG else "")
+
+
+def _refuse_weak_secret_key(key: str) -> None:
+    """Outside debug a forged session or password-reset token must not be one guess away."""
+    make_one = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    if not key:
+        raise ImproperlyConfigured(f"SECRET_KEY must be set when DEBUG is off; {make_one}")
+    if key == DEVELOPMENT_SECRET_KEY or key.startswith("django-insecure-"):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is a development placeholder, which anyone can read; set your own when DEBUG is off; {make_one}")
+    if len(key) < 50 or len(set(key)) < 5:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is too weak ({len(key)} characters, {len(set(key))} different; at least 50 and 5 are "
+            f"needed when DEBUG is off); {make_one}")
+
+
+if not DEBUG:
+    _refuse_weak_secret_key(SECRET_KEY)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -36,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "audit",
+    "axes",
     "advisor",
     "memory",
     "marketdata",
@@ -52,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -86,6 +106,8 @@ AUTH_USER_MODEL = "advisor.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal-home"
 LOGOUT_REDIRECT_URL = "login"
+# Axes first: it refuses a locked-out username+address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -111,6 +133,31 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+
+# --- Security ------------------------------------------------------------------------------------
+# Login throttling (django-axes): this many failed logins for one username from one address lock that
+# pair out for LOGIN_LOCKOUT_MINUTES; other users, and the same user elsewhere, can still log in.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+
+# Outside debug the site is HTTPS only. Behind a proxy that ends TLS, set TRUSTED_PROXY_SSL_HEADER=true
+# (the proxy must set X-Forwarded-Proto), or SECURE_SSL_REDIRECT=false if the proxy redirects itself.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Load balancers and probes ask for /healthz over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if env.bool("TRUSTED_PROXY_SSL_HEADER", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Neo4j ---------------------------------------------------------------------------------------
 # Any URI scheme the driver accepts works unchanged: bolt:// for one server, neo4j:// or neo4j+s://

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from html import escape
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,9 @@ def price_history_figure(symbol: str, history: pd.DataFrame, mentions: list[Pric
     """Close prices, plus each remembered mention: a marker at its date when the history covers it,
     otherwise (replayed history from another era) a dashed line at the price that was discussed."""
     replayed = not history.empty and (history["source"] == "replay").any()
+    # Plotly reads labels as a little HTML (<b>, <a href>) and decodes entities: what people said, and
+    # a symbol from the URL, are escaped so that they show as typed.
+    symbol = escape(symbol, quote=False)
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=history["date"], y=history["close"], mode="lines", name=f"{symbol} close"))
     start, end = (history["date"].min(), history["date"].max()) if not history.empty else (None, None)
@@ -24,7 +28,7 @@ def price_history_figure(symbol: str, history: pd.DataFrame, mentions: list[Pric
         figure.add_trace(go.Scatter(
             x=[_day(m.mentioned_at) for m in inside], y=[m.price for m in inside], mode="markers",
             marker={"size": 11, "symbol": "diamond", "color": "#d9480f"}, name="discussed with client",
-            text=[m.text for m in inside], hovertemplate="%{text}<extra></extra>",
+            text=[escape(m.text, quote=False) for m in inside], hovertemplate="%{text}<extra></extra>",
         ))
     for mention in (m for m in mentions if m not in inside):
         figure.add_hline(y=mention.price, line_dash="dash", line_color="#d9480f",

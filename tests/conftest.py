@@ -15,11 +15,19 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
+
 
 from memory.graph import driver as graph_driver
 from memory.graph import schema
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Property tests are deterministic (the same examples every run, nothing remembered between runs)
+# and modest in size (tests may ask for fewer or more), so they cost the suite seconds.
+hypothesis_settings.register_profile("suite", derandomize=True, database=None, deadline=None, max_examples=50)
+hypothesis_settings.load_profile("suite")
+
 TEST_OUTPUT = REPO / "test-output"
 
 

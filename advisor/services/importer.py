@@ -6,6 +6,7 @@ recorded (idempotently) in the system of record and then drained into memory in 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from itertools import islice
 from dataclasses import dataclass, field
@@ -15,10 +16,12 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from advisor.models import Client, Firm, identifier_validator
-from advisor.services.sessions import SessionDraft, SessionRejected, TurnDraft, record_session
+from advisor.services.sessions import SessionDraft, SessionRejected, TurnDraft, record_session, validate_draft
 from memory.services.ingest import drain_outbox
 
 REQUIRED = ("client_id", "session_id", "started_at", "turns")
+# A byte that is not UTF-8, as read with errors="surrogateescape" (memory_import reads files that way).
+_UNDECODED = re.compile("[\udc80-\udcff]")
 COMMIT_EVERY = 200
 
 
@@ -55,6 +58,7 @@ def _import_line(number: int, line: str, firm: Firm, clients: dict[str, Client],
     try:
         payload = _parse_line(line)
         draft = draft_from_payload(payload)
+        validate_draft(draft)  # before the client is created: a refused line leaves nothing behind
         client = clients.get(payload["client_id"]) or _client_for(firm, payload)
         clients[payload["client_id"]] = client
         outcome = record_session(client=client, draft=draft, actor="import")
@@ -69,12 +73,19 @@ def _import_line(number: int, line: str, firm: Firm, clients: dict[str, Client],
 
 
 def _parse_line(line: str) -> dict:
+    if undecoded := _UNDECODED.search(line):
+        raise ImportLineError(f"is not UTF-8 text (byte 0x{ord(undecoded.group()) - 0xDC00:02X} at column "
+                              f"{undecoded.start() + 1}); save the file as UTF-8")
     try:
         payload = json.loads(line)
     except json.JSONDecodeError as error:
         raise ImportLineError(f"not valid JSON ({error.msg} at column {error.colno})") from None
     if not isinstance(payload, dict):
         raise ImportLineError("expected a JSON object")
+    try:  # JSON may escape half a character ("\ud800"), which no database can store
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ImportLineError("contains an invalid Unicode escape (a lone surrogate such as \\ud800)") from None
     missing = [key for key in REQUIRED if key not in payload]
     if missing:
         raise ImportLineError(f"missing {', '.join(missing)}")
@@ -89,7 +100,10 @@ def _parse_line(line: str) -> dict:
 
 
 def _time(value: object, what: str) -> datetime:
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible: 30 February, an offset past 24 hours, year 0
+        parsed = None
     if parsed is None:
         raise ImportLineError(f"{what} must be an ISO 8601 date-time, got {value!r}")
     if parsed.tzinfo is None:

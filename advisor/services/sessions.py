@@ -23,6 +23,10 @@ from memory.tasks import nudge_outbox_drain
 
 MAX_TURNS_PER_SESSION = 5000
 MAX_TURN_CHARS = 20_000
+# The columns' own limits: PostgreSQL refuses longer values (and SQLite would silently keep them).
+_TURN_ID_CHARS = ConversationTurn._meta.get_field("external_id").max_length
+_SPEAKER_CHARS = ConversationTurn._meta.get_field("speaker").max_length
+_ROLE_CHARS = ConversationTurn._meta.get_field("role").max_length
 
 
 class SessionRejected(ValueError):
@@ -73,8 +77,17 @@ def validate_draft(draft: SessionDraft) -> None:
             f"session {draft.session_id!r}: channel {draft.channel!r} is not one of "
             f"{', '.join(ConversationSession.Channel.values)}"
         )
+    for name, role in draft.participants.items():
+        if len(name) > _SPEAKER_CHARS or len(role) > _ROLE_CHARS:
+            raise SessionRejected(
+                f"session {draft.session_id!r}: participant {name[:40]!r} needs a name of at most {_SPEAKER_CHARS} "
+                f"and a role of at most {_ROLE_CHARS} characters")
     seen: set[str] = set()
     for turn in draft.turns:
+        if len(turn.turn_id) > _TURN_ID_CHARS or len(turn.speaker) > _SPEAKER_CHARS:
+            raise SessionRejected(
+                f"session {draft.session_id!r}: turn {turn.turn_id[:40]!r} needs a turn_id of at most {_TURN_ID_CHARS} "
+                f"and a speaker of at most {_SPEAKER_CHARS} characters")
         if not turn.turn_id or not turn.text.strip():
             raise SessionRejected(f"session {draft.session_id!r}: every turn needs a turn_id and some text")
         if turn.turn_id in seen:
@@ -179,7 +192,7 @@ def draft_from_notes(
     Lines like "Ann: I want to retire early" become turns by that speaker; other paragraphs are the
     author's own notes. Speakers named like the client are the client; everyone else an advisor.
     """
-    client_names = {client.name.lower(), client.name.split()[0].lower(), "client"}
+    client_names = {client.name.lower(), *client.name.lower().split()[:1], "client"}
     author_name = author.get_full_name() or author.username
     participants: dict[str, str] = {author_name: "advisor", client.name: "client"}
     turns: list[TurnDraft] = []
@@ -198,6 +211,8 @@ def draft_from_notes(
         if match:
             flush()
             speaker, text = match.group(1).strip(), match.group(2).strip()
+            if not text:  # "Ann:" with nothing said: no turn, rather than a session refused
+                continue
             if speaker.lower() in client_names:
                 speaker = client.name
             participants.setdefault(speaker, "advisor")
@@ -206,7 +221,7 @@ def draft_from_notes(
             paragraph.append(line.strip())
     flush()
     if not turns:
-        raise SessionRejected("the notes are empty")
+        raise SessionRejected("the notes are empty" if not notes.strip() else "the notes name who spoke but not what they said")
     return SessionDraft(
         session_id=f"s-{started_at:%Y%m%d}-{uuid.uuid4().hex[:8]}",
         channel=channel,

@@ -7,7 +7,7 @@ said she...") become facts about the client.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, date, datetime, timedelta
 
 from memory.extraction.securities import find_securities
 from memory.extraction.types import (
@@ -177,20 +177,19 @@ def parse_target_date(sentence: str, spoken_at: datetime, age: int | None = None
     if relative:
         n = _to_number(relative.group(1))
         months = n * 12 if relative.group(2).startswith("year") else n
-        total = spoken_at.year * 12 + spoken_at.month - 1 + months
-        return date(total // 12, total % 12 + 1, 1)
+        return _month_start(spoken_at.year * 12 + spoken_at.month - 1 + months)
     if "next year" in lower:
-        return date(spoken_at.year + 1, 1, 1)
+        return _month_start((spoken_at.year + 1) * 12)
     if "this year" in lower:
         return date(spoken_at.year, 12, 31)
     seasons = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
     season = re.search(r"next (spring|summer|autumn|fall|winter)", lower)
     if season:
         month = seasons[season.group(1)]
-        return date(spoken_at.year + (1 if month <= spoken_at.month else 0), month, 1)
+        return _month_start((spoken_at.year + (1 if month <= spoken_at.month else 0)) * 12 + month - 1)
     at_age = _RETIRE_AT_AGE.search(sentence) or re.search(r"when I turn (\d{2})", sentence, re.I)
     if at_age and age:
-        return date(spoken_at.year + int(at_age.group(1)) - age, 1, 1)
+        return _month_start((spoken_at.year + int(at_age.group(1)) - age) * 12)
     return None
 
 
@@ -200,18 +199,27 @@ def event_month(sentence: str, spoken_at: datetime) -> date:
     "We had a baby last month" said in September is August; "in March" is the latest March so far.
     """
     lower = sentence.lower()
+    said = spoken_at.date().replace(day=1)
     if named := _month_and_year(lower):
         return named
     if "last month" in lower:
-        previous = spoken_at.replace(day=1) - timedelta(days=1)
-        return previous.date().replace(day=1)
+        return _month_start(spoken_at.year * 12 + spoken_at.month - 2) or said
     if "last week" in lower:
-        return (spoken_at - timedelta(days=7)).date().replace(day=1)
+        return (max(spoken_at.date(), date.min + timedelta(days=7)) - timedelta(days=7)).replace(day=1)
     month = re.search(r"\b(?:in|on|during|since) (" + "|".join(_MONTHS) + r")\b", lower)
     if month:
         number = _MONTHS[month.group(1)]
-        return date(spoken_at.year - (1 if number > spoken_at.month else 0), number, 1)
-    return spoken_at.date().replace(day=1)
+        return _month_start((spoken_at.year - (1 if number > spoken_at.month else 0)) * 12 + number - 1) or said
+    return said
+
+
+def _month_start(months: int) -> date | None:
+    """The first day of month number `months` (year * 12 + month - 1), or None beyond the calendar.
+
+    "In 99999999 years" is no date: Python's dates end in year 9999 (and start in year 1).
+    """
+    year = months // 12
+    return date(year, months % 12 + 1, 1) if MINYEAR <= year <= MAXYEAR else None
 
 
 class RuleExtractor:

@@ -206,17 +206,62 @@ def test_healthz_is_503_naming_redis_and_celery_when_redis_is_unreachable(client
     assert response.status_code == 503, body
     assert body["status"] == "degraded"
     assert body["down"] == ["redis", "celery"]
+    assert body["parts"] == {"database": {"status": "up"}, "neo4j": {"status": "up"},
+                             "redis": {"status": "down"}, "celery": {"status": "down"}}
+
+
+@pytest.mark.django_db
+def test_healthz_tells_anonymous_callers_nothing_of_why_even_when_they_ask_for_detail(client, graph):
+    with redis_at(UNREACHABLE_REDIS):
+        response = client.get("/healthz", {"detail": "1"})
+
+    assert response.status_code == 503
+    assert "127.0.0.1" not in response.content.decode()
+    assert response.json()["parts"]["redis"] == {"status": "down"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["staff", "compliance"])
+def test_healthz_detail_tells_staff_and_compliance_why_redis_and_celery_are_down(client, graph, who):
+    user = User.objects.create_user(f"h-{who}", password="pw-123456789", role="compliance" if who == "compliance" else "advisor",
+                                    is_staff=who == "staff")
+    client.force_login(user)
+
+    with redis_at(UNREACHABLE_REDIS):
+        response = client.get("/healthz", {"detail": "1"})
+
+    body = response.json()
+    assert response.status_code == 503
     assert "127.0.0.1:1" in body["parts"]["redis"]["detail"]
     assert body["parts"]["celery"]["detail"] == "cannot ask workers: Redis is down"
-    assert body["parts"]["database"]["status"] == "up"
-    assert body["parts"]["neo4j"]["status"] == "up"
+
+
+@pytest.mark.django_db
+def test_healthz_detail_is_refused_to_an_advisor_who_is_not_staff(client, graph, firm_people):
+    client.force_login(firm_people["advisor"])
+
+    with redis_at(UNREACHABLE_REDIS):
+        response = client.get("/healthz", {"detail": "1"})
+
+    assert response.status_code == 503
+    assert response.json()["parts"]["redis"] == {"status": "down"}
+
+
+@pytest.mark.django_db
+def test_healthz_logs_why_a_part_is_down(client, graph, caplog):
+    with redis_at(UNREACHABLE_REDIS), caplog.at_level("WARNING", logger="advisor.health"):
+        client.get("/healthz")
+
+    assert any("redis is down" in r.getMessage() and "127.0.0.1:1" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_healthz_is_503_naming_celery_when_redis_is_up_but_no_worker_answers(client, graph, celery_worker_process):
+    staff = User.objects.create_user("h-staff", password="pw-123456789", is_staff=True)
+    client.force_login(staff)
     # A worker serves the suite's own Redis database; none consumes WORKERLESS_REDIS.
     with redis_at(WORKERLESS_REDIS):
-        response = client.get("/healthz")
+        response = client.get("/healthz", {"detail": "1"})
 
     body = response.json()
     assert response.status_code == 503, body

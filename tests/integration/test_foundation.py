@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from django.test import override_settings
 
-from advisor.models import Client, Firm
+from advisor.models import Client, Firm, User
 from advisor.services.sessions import SessionDraft, TurnDraft, record_session
 from memory.graph import driver as graph_driver
 from memory.scope import client_scope
@@ -50,7 +50,15 @@ def test_healthz_is_200_when_every_part_is_up(client, graph, celery_worker_proce
     body = response.json()
     assert response.status_code == 200, body
     assert body["down"] == []
-    assert set(body["parts"]) == {"database", "neo4j", "redis", "celery"}
+    assert body["parts"] == {part: {"status": "up"} for part in ("database", "neo4j", "redis", "celery")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_detail_names_the_worker_that_answered_for_staff(client, graph, celery_worker_process):
+    client.force_login(User.objects.create_user("h-staff", password="pw-123456789", is_staff=True))
+
+    body = client.get("/healthz", {"detail": "1"}).json()
+
     assert body["parts"]["celery"]["detail"].startswith("ok (pytest-")  # our worker, by name
 
 
@@ -66,8 +74,9 @@ def test_healthz_is_503_naming_neo4j_when_it_is_unreachable(client):
     assert response.status_code == 503
     body = response.json()
     assert "neo4j" in body["down"]
-    assert body["parts"]["neo4j"]["status"] == "down"
+    assert body["parts"]["neo4j"] == {"status": "down"}
     assert body["parts"]["database"]["status"] == "up"
+    assert "127.0.0.1" not in response.content.decode() and "bolt" not in response.content.decode()
 
 
 @pytest.mark.django_db

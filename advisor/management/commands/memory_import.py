@@ -17,7 +17,8 @@ class Command(BaseCommand):
     def handle(self, *args, file: Path, firm: str, defer: bool, **options) -> None:
         if not file.is_file():
             raise CommandError(f"{file} is not a readable file")
-        with file.open(encoding="utf-8", errors="replace") as lines:
+        # surrogateescape: a byte that is not UTF-8 is reported on its line instead of silently replaced.
+        with file.open(encoding="utf-8", errors="surrogateescape") as lines:
             try:
                 report = import_sessions(lines, firm, drain=not defer)
             except GraphUnavailable as error:
