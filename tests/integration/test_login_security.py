@@ -99,7 +99,7 @@ def _routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPatte
     return found
 
 
-SAMPLE_VALUES = {"client_id": "ann", "symbol": "AAPL"}
+SAMPLE_VALUES = {"client_id": "ann", "symbol": "AAPL", "session_id": "s1"}
 
 
 def own_post_endpoints() -> list[str]:

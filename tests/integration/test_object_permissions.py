@@ -11,7 +11,7 @@ from advisor.models import Client, ConversationSession, Firm, User
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE_VALUES = {"symbol": "AAPL"}
+SAMPLE_VALUES = {"symbol": "AAPL", "session_id": "s1"}
 
 
 def client_routes(resolver: URLResolver | None = None, prefix: str = "") -> list[str]:
@@ -92,4 +92,5 @@ def test_the_same_pages_open_for_the_clients_the_role_may_see(client, people, gr
     pages = {path_for(route, mine): client.get(path_for(route, mine)).status_code
              for route in client_routes() if not route.endswith("/sessions/new") for mine in ALLOWED[role]}
 
-    assert set(pages.values()) == {200}, pages
+    # 405: an action that only takes POST (retrying a session's memory); every page opens.
+    assert set(pages.values()) - {405} == {200}, pages
