@@ -141,7 +141,7 @@ def test_a_goal_inside_the_window_is_due_and_set_against_the_horizon():
     items = goals_due(context(facts=PROFILE + (house,)))
     assert [i.key for i in items] == ["goal_due:goal:house"]  # retirement in 2033 is 74 months away: not due
     assert items[0].text.startswith("The house goal (target June 2027) is 7 months away.")
-    assert "sooner than the stated 10 years horizon" in items[0].text
+    assert "sooner than the stated horizon of 10 years" in items[0].text
 
 
 def test_a_goal_whose_date_has_passed_asks_to_confirm_it():

@@ -272,7 +272,7 @@ def goals_due(context: ClientContext) -> list[AdviceItem]:
         basis = [fact_basis(goal)]
         horizon_span = horizon_months(horizon.value) if horizon else None
         if horizon and horizon_span is not None and months < horizon_span:
-            text += (f" That is sooner than the stated {horizon.value} horizon, so the money for it should not "
+            text += (f" That is sooner than the stated horizon of {horizon.value}, so the money for it should not "
                      f"depend on long-term growth.")
             basis.append(fact_basis(horizon))
         items.append(AdviceItem("goal_due", f"goal_due:{goal.slot}", text, tuple(basis),
