@@ -20,7 +20,7 @@ from memory.extraction.securities import find_securities
 from memory.scope import Reader
 from twin.models import Advice
 from twin.services.context import ClientContext, gather_context
-from twin.services.rules import AdviceItem, RulesOutcome, apply_rules, day
+from twin.services.rules import AdviceItem, apply_rules, day
 
 COMPOSER_VERSION = "deterministic-1"
 CHANNELS = ("portal", "chat", "api", "cli")

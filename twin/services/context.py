@@ -21,7 +21,12 @@ from memory.ids import stable_id
 from memory.scope import Reader
 from memory.selectors import client_facts
 from memory.services.retrieval import search
-from twin.services.adapters import RiskFigures, SecurityInfo, portfolio_risk, security_info
+from twin.services.adapters import (
+    RiskFigures,
+    SecurityInfo,
+    portfolio_risk,
+    security_info,
+)
 
 RISK_WINDOW_DAYS = 252  # one year of trading days
 RECALL_K = 5

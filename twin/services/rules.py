@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from twin.services.context import AnalystView, ClientContext, Position, ProfileFact, RememberedPrice
+from twin.services.context import (
+    AnalystView,
+    ClientContext,
+    Position,
+    ProfileFact,
+    RememberedPrice,
+)
 
 ITEM_KINDS = ("decline", "exclusion_breach", "concentration", "risk_mismatch", "goal_due", "life_event_review",
               "price_move", "analyst_view", "viewpoint_reversal", "memory")
