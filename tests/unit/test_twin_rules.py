@@ -5,7 +5,15 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 
 from twin.services.adapters import RiskFigures, SecurityInfo
-from twin.services.context import AnalystView, ClientContext, Policy, Position, ProfileFact, Recalled, RememberedPrice
+from twin.services.context import (
+    AnalystView,
+    ClientContext,
+    Policy,
+    Position,
+    ProfileFact,
+    Recalled,
+    RememberedPrice,
+)
 from twin.services.rules import (
     ITEM_KINDS,
     analyst_views,
