@@ -54,7 +54,9 @@ class Advice(models.Model):
     quotes = models.JSONField(default=list, help_text="Quote values used: symbol, price, as_of, source, status.")
     viewpoint_ids = models.JSONField(default=list)
     composer = models.CharField(max_length=80, help_text="Which composer (and model) wrote the answer.")
-    tool_calls = models.JSONField(default=list, blank=True)
+    tool_calls = models.JSONField(default=list, blank=True, help_text="The language model's tool calls, with outputs.")
+    model_check = models.JSONField(default=list, blank=True,
+                                   help_text="Why the language model's answer was not used; empty when it was or none ran.")
     memory_id = models.CharField(max_length=80, blank=True, help_text="The memory this advice became.")
     previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 

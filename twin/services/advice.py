@@ -6,12 +6,14 @@ with what it rested on and a link to the previous advice, which gives "what chan
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from langchain_core.language_models import BaseChatModel
 
 from advisor.models import Client, User
 from advisor.permissions import reader_for
@@ -19,10 +21,13 @@ from memory import api as memory_api
 from memory.extraction.securities import find_securities
 from memory.scope import Reader
 from twin.models import Advice
+from twin.services import agent
 from twin.services.context import ClientContext, gather_context
 from twin.services.rules import AdviceItem, apply_rules, day
 
 COMPOSER_VERSION = "deterministic-1"
+MODEL_FAILED_NOTE = ("The language model's answer was not used: it did not pass the check that every figure and "
+                     "memory it cites comes from the twin's tools. This is the deterministic answer.\n")
 CHANNELS = ("portal", "chat", "api", "cli")
 MAX_QUESTION_CHARS = 2000
 MEMORY_TEXT_CHARS = 3500
@@ -54,14 +59,19 @@ class AdviceResult:
 
 
 def ask(*, client: Client, question: str, actor: User | None = None, as_of: datetime | None = None,
-        channel: str = "portal") -> AdviceResult:
-    """Answer a question about `client` from their profile, holdings, prices, viewpoints and memory."""
+        channel: str = "portal", chat_model: BaseChatModel | None = None) -> AdviceResult:
+    """Answer a question about `client` from their profile, holdings, prices, viewpoints and memory.
+
+    With TWIN_LLM set (or a `chat_model` given) a checked tool-calling agent words the answer
+    (twin/services/agent.py); otherwise, or when its answer fails the check, the deterministic composer.
+    """
     question = (question or "").strip()
     if not question:
         raise InvalidAdviceRequest("Ask a question: the text is empty.")
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidAdviceRequest(f"Keep the question under {MAX_QUESTION_CHARS} characters (it has {len(question)}).")
-    return _advise(client=client, actor=actor, as_of=as_of, channel=channel, question=question)
+    return _advise(client=client, actor=actor, as_of=as_of, channel=channel, question=question,
+                   chat_model=chat_model)
 
 
 def brief(*, client: Client, actor: User | None = None, as_of: datetime | None = None,
@@ -78,7 +88,7 @@ def reader_of(client: Client, actor: User | None) -> Reader:
 
 
 def _advise(*, client: Client, actor: User | None, as_of: datetime | None, channel: str,
-            question: str | None) -> AdviceResult:
+            question: str | None, chat_model: BaseChatModel | None = None) -> AdviceResult:
     if channel not in CHANNELS:
         raise InvalidAdviceRequest(f"channel must be one of {', '.join(CHANNELS)}")
     if as_of is not None and as_of.tzinfo is None:
@@ -88,14 +98,18 @@ def _advise(*, client: Client, actor: User | None, as_of: datetime | None, chann
     outcome = apply_rules(context)
     items = list(outcome.items) if question is None else relevant_items(outcome.items, question)
     answer = compose_answer(context=context, items=items, question=question)
+    citations = citations_of(items)
+    model_run: dict[str, Any] = {"composer": COMPOSER_VERSION, "tool_calls": [], "model_check": []}
+    if question:
+        model_run, answer, citations = _model_answer(chat_model, reader, question, items, answer, citations)
     record = _record_of(context, items)
     with transaction.atomic():
         previous = Advice.objects.select_for_update().filter(client=client).order_by("-created_at").first()
         advice = Advice(
             client=client, actor=actor, kind=Advice.Kind.ASK if question else Advice.Kind.BRIEF, channel=channel,
             question=question or "", as_of=context.as_of, answer=answer, declined=outcome.declined,
-            missing=list(outcome.missing), items=[i.to_contract() for i in items], citations=citations_of(items),
-            composer=COMPOSER_VERSION, previous=previous, **record,
+            missing=list(outcome.missing), items=[i.to_contract() for i in items], citations=citations,
+            previous=previous, **model_run, **record,
         )
         advice.changed_since = changes_since(previous, advice)
         advice.memory_id = memory_api.remember(firm_id=reader.firm_id, client_id=client.external_id,
@@ -103,6 +117,32 @@ def _advise(*, client: Client, actor: User | None, as_of: datetime | None, chann
                                                importance=0.6)
         advice.save()
     return AdviceResult(advice)
+
+
+def _model_answer(chat_model: BaseChatModel | None, reader: Reader, question: str, items: list[AdviceItem],
+                  answer: str, citations: list[dict[str, Any]]) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+    """The agent's checked answer when a model is configured; the deterministic one otherwise or on failure."""
+    try:
+        model = chat_model or agent.configured_model()
+    except Exception as error:  # a misconfigured TWIN_LLM (unknown provider, missing package) must not stop advice
+        return ({"composer": f"{COMPOSER_VERSION} (fallback: TWIN_LLM unusable)", "tool_calls": [],
+                 "model_check": [f"the chat model could not be built ({type(error).__name__}: {error})"]},
+                MODEL_FAILED_NOTE + answer, citations)
+    if model is None:
+        return {"composer": COMPOSER_VERSION, "tool_calls": [], "model_check": []}, answer, citations
+    name = agent.model_name(model)
+    result = agent.agent_answer(model=model, reader=reader, question=question, items=items)
+    run = {"tool_calls": result.tool_calls, "model_check": result.problems}
+    if not result.passed:
+        return {**run, "composer": f"{COMPOSER_VERSION} (fallback from llm:{name})"}, MODEL_FAILED_NOTE + answer, citations
+    known = {c["id"] for c in citations}
+    for call in result.tool_calls:
+        if call["name"] == "search_memory" and call["output"] and call["output"].startswith("["):
+            for found in json.loads(call["output"]):
+                if found["id"] in result.cited and found["id"] not in known:
+                    citations.append({"id": found["id"], "text": found["text"], "sources": found["sources"]})
+                    known.add(found["id"])
+    return {**run, "composer": f"llm:{name}"}, result.text, citations
 
 
 def relevant_items(items: tuple[AdviceItem, ...], question: str) -> list[AdviceItem]:
