@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
                 "profile, holdings with quotes, remembered prices, viewpoints, price-history risk, retrieval (ask), "
                 "rules, composition, the stored Advice row and the advice written into memory. One client grown "
                 f"through the import path (in {result['load_seconds']} s), 5 holdings, 2 viewpoints; 100 calls of "
-                "each after 10 warm-up rounds. Target: p95 under 300 ms.\n\n"
+                "each after 10 warm-up rounds (and the memory search alone on the same questions, for comparison). "
+                "Target: p95 under 300 ms.\n\n"
                 + table(result["rows"], ["call", "client_memory_nodes", "calls", "p50_ms", "p95_ms", "mean_ms"]))
         update_section("Twin answer and brief latency", body, command)
         print(body)

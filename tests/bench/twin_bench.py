@@ -3,7 +3,8 @@ memory holds about 5,000 nodes. Run through `make bench BENCH_ARGS=--twin` (a de
 
 Each timed call does everything a real one does: reads the profile, holdings, quotes, remembered
 prices, viewpoints and price history, retrieves memory (ask), applies the rules, composes, stores
-the Advice row and writes the advice into memory.
+the Advice row and writes the advice into memory. The memory search alone is timed on the same
+questions, so the twin's own share of an answer's latency can be read off.
 """
 from __future__ import annotations
 
@@ -82,9 +83,12 @@ def latency_run(memories: int = 5000, calls: int = 100, warm_up: int = 10, seed:
     for _ in range(warm_up):  # page cache, query plans, price history backfilled once
         ask(client=client, question=rng.choice(questions), channel="cli")
         brief(client=client, channel="cli")
-    timings: dict[str, list[float]] = {"ask": [], "brief": []}
+    timings: dict[str, list[float]] = {"ask": [], "brief": [], "memory search alone (k=5)": []}
     for _ in range(calls):
         question = rng.choice(questions)
+        started = time.perf_counter()
+        api.search(firm_id=FIRM, client_id=client.external_id, query=question, k=5)
+        timings["memory search alone (k=5)"].append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         ask(client=client, question=question, channel="cli")
         timings["ask"].append((time.perf_counter() - started) * 1000)

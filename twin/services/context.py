@@ -5,11 +5,14 @@ hand-built inputs; all I/O (memory graph, quotes, price history, the securities 
 """
 from __future__ import annotations
 
+import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from advisor.models import Client, Viewpoint
@@ -29,6 +32,7 @@ from twin.services.adapters import (
 )
 
 RISK_WINDOW_DAYS = 252  # one year of trading days
+RISK_CACHE_SECONDS = 3600
 RECALL_K = 5
 
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -162,16 +166,19 @@ def gather_context(*, client: Client, reader: Reader, as_of: datetime | None = N
                    question: str | None = None) -> ClientContext:
     """Read the client's profile, holdings, remembered prices, viewpoints, risk and (for a question) memory."""
     moment = as_of or timezone.now()
-    facts = tuple(_profile_facts(reader, as_of))
-    positions = tuple(_positions(client, as_of))
-    prices = tuple(_remembered_prices(reader, as_of))
+    # The graph reads are independent: run them side by side (the driver is thread-safe), keeping the
+    # relational reads on this thread, where Django's connection lives.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="twin-context") as pool:
+        facts_read = pool.submit(_profile_facts, reader, as_of)
+        prices_read = pool.submit(_remembered_prices, reader, as_of)
+        recall_read = pool.submit(search, reader, question, k=RECALL_K, as_of=as_of) if question else None
+        positions = tuple(_positions(client, as_of))
+        facts, prices = tuple(facts_read.result()), tuple(prices_read.result())
+        recalled = tuple(Recalled(r.id, r.text, r.kind, tuple(r.sources)) for r in recall_read.result()) \
+            if recall_read else ()
     discussed = {p.symbol for p in prices} | {f.slot.split(":", 1)[1] for f in facts if f.attribute == "holding"}
     held = {p.symbol for p in positions}
     securities = {symbol: info for symbol in sorted(held) if (info := security_info(symbol)) is not None}
-    recalled: tuple[Recalled, ...] = ()
-    if question:
-        recalled = tuple(Recalled(r.id, r.text, r.kind, tuple(r.sources))
-                         for r in search(reader, question, k=RECALL_K, as_of=as_of))
     return ClientContext(
         client_id=client.external_id, client_name=client.name, as_of=moment, facts=facts, positions=positions,
         securities=securities, prices=prices, viewpoints=tuple(_viewpoints(client, held | discussed, moment)),
@@ -240,12 +247,18 @@ def _viewpoints(client: Client, symbols: set[str], moment: datetime) -> list[Ana
 
 
 def _risk(positions: tuple[Position, ...], moment: datetime) -> RiskFigures | None:
+    """A year of daily risk barely moves within a day: cached per weights (to 0.1%) and day."""
     values = {p.symbol: p.value for p in positions if p.value}
     total = sum(values.values())
     if not total:
         return None
-    return portfolio_risk(weights={s: v / total for s, v in values.items()}, as_of=moment.date(),
-                          window_days=RISK_WINDOW_DAYS)
+    weights = {s: round(v / total, 3) for s, v in sorted(values.items())}
+    key = "twin:risk:" + hashlib.sha1(repr((weights, moment.date().isoformat(), RISK_WINDOW_DAYS)).encode()).hexdigest()
+    figures = cache.get(key)
+    if figures is None:
+        figures = portfolio_risk(weights=weights, as_of=moment.date(), window_days=RISK_WINDOW_DAYS)
+        cache.set(key, figures, RISK_CACHE_SECONDS)
+    return figures
 
 
 def _native(value):
