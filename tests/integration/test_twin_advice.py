@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from advisor.models import Client
 from advisor.services.sessions import SessionDraft, TurnDraft, record_session
@@ -21,6 +21,7 @@ from memory.services.retrieval import search
 from tests.integration.twin_seed import MET, NOW, FixedProvider, seed_ann, seed_client
 from twin.models import Advice, AdviceIsAppendOnly
 from twin.services.advice import ask, brief
+from twin.services.rules import ungrounded_numbers
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +130,33 @@ def test_advice_is_stored_append_only_and_remembered(ann):
         advice.delete()
     recalled = search(Reader("north", "ann"), "twin answer Apple", k=10)
     assert any(r.id == advice.memory_id and r.origin == f"advice:{advice.id}" for r in recalled)
+
+
+def test_as_of_advises_from_what_the_twin_knew_then(clean_graph):
+    bo = seed_client(turns=[("b1", "My horizon is 10 years."), ("b2", "I want to retire in 2040.")], external_id="bo")
+    record_session(client=bo, draft=SessionDraft(
+        session_id="bo-s2", channel="call", started_at=NOW - timedelta(days=2), participants={"Ann Carter": "client"},
+        turns=(TurnDraft("b3", "Ann Carter", "I'd call myself moderate, some risk is fine."),)))
+    drain_outbox()
+
+    before = run("twin_brief", "--client", "bo", "--as-of", (NOW - timedelta(days=10)).isoformat(), "--json")
+    today = run("twin_brief", "--client", "bo", "--json")
+
+    assert before["declined"] is True and before["missing"] == ["risk tolerance"]
+    assert today["declined"] is False and today["missing"] == []
+    assert Advice.objects.get(pk=before["advice_id"]).as_of == NOW - timedelta(days=10)
+
+
+def test_every_figure_in_a_real_brief_comes_from_its_basis(ann):
+    items = run("twin_brief", "--client", "ann", "--json")["items"]
+
+    assert len(items) >= 5
+    assert {i["key"]: ungrounded_numbers(i["text"], i["basis"], i["figures"]) for i in items} == {i["key"]: [] for i in items}
+
+
+def test_a_naive_as_of_is_refused_with_a_clear_message(ann):
+    with pytest.raises(CommandError, match="is not an ISO 8601 date-time with a time zone"):
+        run("twin_brief", "--client", "ann", "--as-of", "2026-03-01T10:00:00", "--json")
+    with pytest.raises(CommandError, match="no client 'nobody'"):
+        run("twin_brief", "--client", "nobody", "--json")
+    assert Advice.objects.count() == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from django.conf import settings
@@ -176,6 +176,8 @@ def gather_context(*, client: Client, reader: Reader, as_of: datetime | None = N
         facts, prices = tuple(facts_read.result()), tuple(prices_read.result())
         recalled = tuple(Recalled(r.id, r.text, r.kind, tuple(r.sources)) for r in recall_read.result()) \
             if recall_read else ()
+    if as_of is not None:
+        prices = tuple(_priced_at(prices, as_of))
     discussed = {p.symbol for p in prices} | {f.slot.split(":", 1)[1] for f in facts if f.attribute == "holding"}
     held = {p.symbol for p in positions}
     securities = {symbol: info for symbol in sorted(held) if (info := security_info(symbol)) is not None}
@@ -210,15 +212,19 @@ def _positions(client: Client, as_of: datetime | None) -> list[Position]:
                 for h in holdings for q in [quotes.get(h.symbol)]]
     positions = []
     for holding in holdings:
-        frame = price_history(holding.symbol, as_of.date(), days=10)
-        if frame.empty:
-            positions.append(Position(holding.symbol, float(holding.quantity), None, None, None, "unknown"))
-            continue
-        last = frame.sort_values("date").iloc[-1]
-        close_at = timezone.make_aware(datetime.combine(last["date"], datetime.min.time()))
-        positions.append(Position(holding.symbol, float(holding.quantity), float(last["close"]), close_at,
-                                  str(last["source"]), "fresh"))
+        close = close_on(holding.symbol, as_of)
+        positions.append(Position(holding.symbol, float(holding.quantity), *close, "fresh") if close
+                         else Position(holding.symbol, float(holding.quantity), None, None, None, "unknown"))
     return positions
+
+
+def close_on(symbol: str, as_of: datetime) -> tuple[float, datetime, str] | None:
+    """The last daily close on or before `as_of` (price, its day, source): the quote an earlier moment had."""
+    frame = price_history(symbol, as_of.date(), days=10)
+    if frame.empty:
+        return None
+    last = frame.sort_values("date").iloc[-1]
+    return float(last["close"]), timezone.make_aware(datetime.combine(last["date"], datetime.min.time())), str(last["source"])
 
 
 def _remembered_prices(reader: Reader, as_of: datetime | None) -> list[RememberedPrice]:
@@ -232,6 +238,15 @@ def _remembered_prices(reader: Reader, as_of: datetime | None) -> list[Remembere
                         status=row["status"] or "unknown", error=row["error"], sources=tuple(sources.get(row["id"], ())))
         for row, said in native
     ]
+
+
+def _priced_at(prices: tuple[RememberedPrice, ...], as_of: datetime) -> list[RememberedPrice]:
+    """Remembered prices set against the quote each security had at `as_of`, not today's."""
+    closes = {symbol: close_on(symbol, as_of) for symbol in {p.symbol for p in prices}}
+    return [replace(p, current_price=close[0], as_of=close[1], source=close[2], status="fresh", error=None)
+            if (close := closes[p.symbol]) else
+            replace(p, current_price=None, as_of=None, source=None, status="unknown", error=None)
+            for p in prices]
 
 
 def _viewpoints(client: Client, symbols: set[str], moment: datetime) -> list[AnalystView]:
