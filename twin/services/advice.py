@@ -32,18 +32,18 @@ CHANNELS = ("portal", "chat", "api", "cli")
 MAX_QUESTION_CHARS = 2000
 MEMORY_TEXT_CHARS = 3500
 
-# Words in a question that ask about a rule's subject: the ask answers with those items.
+# Words (or word stems) in a question that ask about a rule's subject: the ask answers with those items.
 TOPICS: dict[str, re.Pattern[str]] = {
-    "exclusion_breach": re.compile(r"exclu|ethic|esg|tobacco|fossil|oil|weapon|avoid", re.I),
-    "concentration": re.compile(r"concentrat|diversif|too much|exposure|sector|weight", re.I),
-    "risk_mismatch": re.compile(r"risk|volatil|drawdown|safe", re.I),
-    "goal_due": re.compile(r"goal|retire|house|college|education|target|due|when", re.I),
-    "life_event_review": re.compile(r"life|baby|child|job|inherit|divorc|married|review", re.I),
-    "price_move": re.compile(r"price|move|moved|bought|paid|worth|doing|up|down", re.I),
-    "analyst_view": re.compile(r"analyst|view|target|rating|buy|sell|hold", re.I),
-    "viewpoint_reversal": re.compile(r"analyst|view|changed|rating", re.I),
+    "exclusion_breach": re.compile(r"\b(?:exclu|ethic|esg|tobacco|fossil|oil|weapon|avoid)", re.I),
+    "concentration": re.compile(r"\b(?:concentrat|diversif|too much|exposure|sector|weight)", re.I),
+    "risk_mismatch": re.compile(r"\b(?:risk|volatil|drawdown|safe)", re.I),
+    "goal_due": re.compile(r"\b(?:goal|retire|house|college|education|target|due|when)", re.I),
+    "life_event_review": re.compile(r"\b(?:life|baby|child|job|inherit|divorc|married|review)", re.I),
+    "price_move": re.compile(r"\b(?:price|move|moved|bought|paid|worth|doing|up\b|down\b)", re.I),
+    "analyst_view": re.compile(r"\b(?:analyst|view|target|rating|buy|sell|hold)", re.I),
+    "viewpoint_reversal": re.compile(r"\b(?:analyst|view|changed|rating)", re.I),
 }
-_WHOLE_PICTURE = re.compile(r"prepare|meeting|brief|overview|everything|summar|what should|anything", re.I)
+_WHOLE_PICTURE = re.compile(r"\b(?:prepare|meeting|brief|overview|everything|summar|what should|anything)", re.I)
 
 
 class InvalidAdviceRequest(ValueError):
