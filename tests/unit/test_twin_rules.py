@@ -152,6 +152,14 @@ def test_a_goal_inside_the_window_is_due_and_set_against_the_horizon():
     assert "sooner than the stated horizon of 10 years" in items[0].text
 
 
+def test_a_cash_need_with_a_date_is_due_like_a_goal():
+    cash = fact("liquidity_need", "liquidity_need:2027-03-01", "40,000 USD", target_date=date(2027, 3, 1))
+    items = goals_due(context(facts=PROFILE + (cash,)))
+    # 25 Nov 2026 -> March 2027: (2027 - 2026) * 12 + 3 - 11 = 4 months
+    assert items[0].text.startswith("The cash need of 40,000 USD (by March 2027) is 4 months away.")
+    assert ungrounded_numbers(items[0].text, items[0].basis, items[0].figures) == []
+
+
 def test_a_goal_whose_date_has_passed_asks_to_confirm_it():
     car = fact("goal", "goal:car", "target March 2026", target_date=date(2026, 3, 1))
     items = goals_due(context(facts=PROFILE + (car,)))

@@ -51,7 +51,7 @@ class ProfileFact:
     text: str
     valid_from: datetime
     sources: tuple[str, ...] = ()
-    target_date: date | None = None  # goals: when the client wants it
+    target_date: date | None = None  # goals and cash needs: when the client wants it
     securities: tuple[str, ...] = ()  # exclusions: companies the statement names
 
 
@@ -162,6 +162,18 @@ def goal_target(value: str) -> date | None:
     return date(int(match.group(2)), month, 1)
 
 
+def _target_of(attribute: str, slot: str, value: str) -> date | None:
+    """When a goal or a cash need falls due: in a goal's value, in a liquidity need's slot (ISO date)."""
+    if attribute == "goal":
+        return goal_target(value)
+    if attribute == "liquidity_need":
+        try:
+            return date.fromisoformat(slot.split(":", 1)[1])
+        except (IndexError, ValueError):  # "liquidity_need:open": no date given
+            return None
+    return None
+
+
 def gather_context(*, client: Client, reader: Reader, as_of: datetime | None = None,
                    question: str | None = None) -> ClientContext:
     """Read the client's profile, holdings, remembered prices, viewpoints, risk and (for a question) memory."""
@@ -198,7 +210,7 @@ def _profile_facts(reader: Reader, as_of: datetime | None) -> list[ProfileFact]:
         facts.append(ProfileFact(
             id=row["id"], attribute=row["attribute"], slot=row["slot"], value=row["value"] or "", text=row["text"],
             valid_from=row["valid_from"], sources=tuple(row["sources"] or ()),
-            target_date=goal_target(row["value"]) if row["attribute"] == "goal" else None, securities=named,
+            target_date=_target_of(row["attribute"], row["slot"], row["value"]), securities=named,
         ))
     return facts
 

@@ -260,21 +260,24 @@ def horizon_months(value: str) -> int | None:
 
 
 def goals_due(context: ClientContext) -> list[AdviceItem]:
-    """Goals whose target date is within the firm's window (or past), set against the stated horizon."""
+    """Goals and cash needs whose date is within the firm's window (or past), set against the stated horizon."""
     horizon = max(context.facts_of("time_horizon"), key=lambda f: f.valid_from, default=None)
     items = []
-    for goal in context.facts_of("goal"):
+    for goal in context.facts_of("goal") + context.facts_of("liquidity_need"):
         if goal.target_date is None:
             continue
         months = months_between(context.as_of.date(), goal.target_date)
         if months > context.policy.goal_due_months:
             continue
-        name = goal.slot.split(":", 1)[-1].replace("_", " ")
         when = f"{goal.target_date:%B %Y}" if goal.target_date.month != 1 else str(goal.target_date.year)
-        if months >= 0:
-            text = f"The {name} goal (target {when}) is {months} months away."
+        if goal.attribute == "liquidity_need":
+            subject = f"The cash need of {goal.value} (by {when})"
         else:
-            text = f"The {name} goal (target {when}) was due {-months} months ago: confirm whether it still stands."
+            subject = f"The {goal.slot.split(':', 1)[-1].replace('_', ' ')} goal (target {when})"
+        if months >= 0:
+            text = f"{subject} is {months} months away."
+        else:
+            text = f"{subject} was due {-months} months ago: confirm whether it still stands."
         basis = [fact_basis(goal)]
         horizon_span = horizon_months(horizon.value) if horizon else None
         if horizon and horizon_span is not None and months < horizon_span:
@@ -287,7 +290,8 @@ def goals_due(context: ClientContext) -> list[AdviceItem]:
 
 
 def life_event_reviews(context: ClientContext) -> list[AdviceItem]:
-    """Recent life events that change the client's needs raise a review."""
+    """Life events that change the client's needs raise a review while they are recent (within the
+    firm's profile age)."""
     items = []
     for event in context.facts_of("life_event"):
         parts = event.slot.split(":")
