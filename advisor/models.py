@@ -23,6 +23,19 @@ class Firm(models.Model):
     significant_move_percent = models.FloatField(
         null=True, blank=True, help_text="Price move that becomes a memory event; blank uses the default."
     )
+    # What the twin applies when it advises (twin/services/rules.py); each firm sets its own policy.
+    concentration_limit_percent = models.FloatField(
+        default=25.0, help_text="Largest share of the holdings' live value one security may have before the twin flags it."
+    )
+    sector_limit_percent = models.FloatField(
+        default=40.0, help_text="Largest share of the holdings' live value one sector may have before the twin flags it."
+    )
+    profile_max_age_days = models.PositiveIntegerField(
+        default=365, help_text="Risk tolerance, horizon and objectives older than this must be re-confirmed before advice."
+    )
+    goal_due_months = models.PositiveIntegerField(
+        default=24, help_text="A goal whose target date is this close (or past) is raised in the brief."
+    )
 
     def __str__(self) -> str:
         return self.name

@@ -58,7 +58,13 @@ INSTALLED_APPS = [
     "memory",
     "marketdata",
     "twin",
+    "rest_framework",
+    "rest_framework.authtoken",  # tokens for firms' own apps calling the twin API (manage.py drf_create_token USER)
 ]
+
+# The twin's JSON API (twin/api.py): JSON only; each view names its own authentication.
+REST_FRAMEWORK = {"DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+                  "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"]}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

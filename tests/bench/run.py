@@ -1,4 +1,5 @@
-"""`make bench`: memory recall, search latency and import throughput, and the quote refresh cycle.
+"""`make bench`: memory recall, search latency and import throughput, the quote refresh cycle, and
+(with --twin) the twin's answer and brief latency.
 
 It empties the graph and the relational database it runs against (imports skip sessions the
 database already holds), so it refuses any Neo4j but the project's own benchmark instance and any
@@ -18,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quotes", action="store_true")
     parser.add_argument("--quote-mentions", default="100000,1000000")
+    parser.add_argument("--twin", action="store_true", help="also time the twin's ask and brief (tests/bench/twin_bench.py)")
+    parser.add_argument("--twin-memories", type=int, default=5000, help="memory nodes of the twin bench's client")
     parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
     args = parser.parse_args(argv)
 
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"refusing to empty the database {database}: run through `make bench`, or pass the flag")
     call_command("migrate", "--noinput", verbosity=0)
     from memory.graph import schema
-    from tests.bench import memory_bench, quotes_bench
+    from tests.bench import memory_bench, quotes_bench, twin_bench
     from tests.bench.corpus import generate
     from tests.bench.report import table, update_section
     from memory.graph import driver as graph_driver
@@ -96,6 +99,18 @@ def main(argv: list[str] | None = None) -> None:
                                "all_moved_cycle_seconds", "events_when_all_moved", "events_created",
                                "moved_again_same_day_seconds", "moves_again"]))
         update_section("Quote refresh cycle", body, command)
+        print(body)
+    if args.twin:
+        start_empty()
+        result = twin_bench.latency_run(memories=args.twin_memories)
+        body = ("The twin end to end with the deterministic composer (`twin.services.advice.ask` and `brief`): "
+                "profile, holdings with quotes, remembered prices, viewpoints, price-history risk, retrieval (ask), "
+                "rules, composition, the stored Advice row and the advice written into memory. One client grown "
+                f"through the import path (in {result['load_seconds']} s), 5 holdings, 2 viewpoints; 100 calls of "
+                "each after 10 warm-up rounds (and the memory search alone on the same questions, for comparison). "
+                "Target: p95 under 300 ms.\n\n"
+                + table(result["rows"], ["call", "client_memory_nodes", "calls", "p50_ms", "p95_ms", "mean_ms"]))
+        update_section("Twin answer and brief latency", body, command)
         print(body)
 
 

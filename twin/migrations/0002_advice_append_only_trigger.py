@@ -1,0 +1,10 @@
+from django.db import migrations
+
+from audit.triggers import append_only_operation
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [("twin", "0001_advice"), ("audit", "0002_append_only_triggers")]
+
+    operations = [append_only_operation("twin_advice")]
