@@ -15,13 +15,17 @@ from memory.graph import driver
 
 
 def slot_histories(tx: ManagedTransaction, pairs: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Every fact (any status) in the given (scope, slot) pairs, with what ordering needs."""
+    """Every fact in the given (scope, slot) pairs, with what ordering needs.
+
+    Facts withdrawn by a conversation rollback (memory/graph/rollback.py) play no part: they must
+    not close a fact again after the rollback reopened it.
+    """
     if not pairs:
         return []
     result = tx.run(
         """
         UNWIND $pairs AS pair
-        MATCH (f:Fact {scope: pair.scope, slot: pair.slot})
+        MATCH (f:Fact {scope: pair.scope, slot: pair.slot}) WHERE coalesce(f.status, 'active') <> 'rolled_back'
         RETURN f.id AS id, f.scope AS scope, f.slot AS slot, f.value AS value,
                f.valid_from AS valid_from, f.recorded_at AS recorded_at
         """,
