@@ -66,6 +66,9 @@ _FIRM_RESEARCH = re.compile(
     r"\b(?:research|viewpoints?|analysts?'?s?|house\s+views?|firm'?s?\s+views?|ratings?|price\s+targets?)\b",
     re.IGNORECASE,
 )
+# A name used as a person: possessive, the object of a question, or the subject of a verb.
+_AS_PERSON = (r"\b{name}'s\b|\b(?:about|does|did|is|has|for|of|with|to)\s+{name}\b"
+              r"|\b{name}\s+(?:said|says|told|wants?|plans?|holds?|owns?|thinks?|has|is|does|did)\b")
 _REMEMBER_ME = re.compile(r"\bwhat\s+do\s+you\s+(?:remember|know)\s+about\s+me\b", re.IGNORECASE)
 
 
@@ -165,16 +168,16 @@ def screen_message(*, client: Client, text: str) -> str | None:
 
 
 def _names_another_client(client: Client, text: str) -> bool:
-    """Another client of the firm named by full name, by id, or by a capitalised first or last name
-    ("Ben's goals"; lower-case "may" or "will" are words, not people)."""
-    own = {part for part in client.name.split()}
+    """Another client of the firm named by full name or id, or by a capitalised first or last name used
+    as a person ("Ben's goals", "what does Ben plan"): "retire in May" names a month, not May Lin."""
+    own = set(client.name.split())
     lowered = text.lower()
     for other_name, other_id in Client.objects.filter(firm_id=client.firm_id).exclude(pk=client.pk).values_list(
             "name", "external_id"):
         if other_name.lower() in lowered or re.search(rf"\b{re.escape(other_id)}\b", text, re.IGNORECASE):
             return True
         for part in other_name.split():
-            if len(part) >= 3 and part not in own and re.search(rf"\b{re.escape(part)}\b", text):
+            if len(part) >= 3 and part not in own and re.search(_AS_PERSON.format(name=re.escape(part)), text):
                 return True
     return False
 
