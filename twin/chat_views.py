@@ -73,9 +73,9 @@ def chat_back(request: HttpRequest, client_id: str) -> HttpResponse:
         message = str(problem) if isinstance(problem, chat.ChatRejected) else "Choose a round to go back to."
         return chat_page(request, client_id, error=message, status=400)
     withdrawn = rewind.withdrawn_rounds.count()
-    messages.success(request, f"Back at round {rewind.to_round}: {withdrawn} later round"
-                              f"{'s' if withdrawn != 1 else ''} set aside (kept in the record), and what they "
-                              "changed in memory is undone.")
+    rounds = "1 later round" if withdrawn == 1 else f"{withdrawn} later rounds"
+    messages.success(request, f"Back at round {rewind.to_round}: {rounds} set aside (kept in the record); "
+                              "what you said there no longer counts in the twin's memory.")
     return redirect("twin-chat", client_id=client.external_id)
 
 
