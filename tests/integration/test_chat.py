@@ -195,7 +195,7 @@ def test_what_do_you_remember_about_me_lists_current_facts_only(ann_history):
     assert "moderate" not in cited and "2035" not in cited
 
 
-def test_a_confirmed_correction_revises_the_memory_and_keeps_the_old_one_as_history(ann_history):
+def test_a_confirmed_correction_becomes_the_current_fact_and_keeps_the_old_one_as_history(ann_history):
     people = ann_history
     fact = next(f for f in chat.remembered_facts(client=people["ann"]) if f["slot"] == "risk_tolerance")
     correction = chat.request_correction(client=people["ann"], memory_id=fact["id"],
@@ -205,12 +205,27 @@ def test_a_confirmed_correction_revises_the_memory_and_keeps_the_old_one_as_hist
     chat.decide_correction(correction=correction, actor=people["advisor"], confirm=True)
 
     correction.refresh_from_db()
-    assert correction.status == "confirmed" and correction.revised_memory_id.startswith("note:")
-    old, new = graph_driver.read(lambda tx: tx.run(
-        "MATCH (new:Memory {id: $new})-[:SUPERSEDES]->(old:Memory {id: $old}) "
-        "RETURN old.superseded_at IS NOT NULL AS closed, new.text AS text",
-        new=correction.revised_memory_id, old=fact["id"]).single().values())
-    assert (old, new) == (True, "I am balanced, not conservative.")
+    assert correction.status == "confirmed" and correction.decided_by == people["advisor"]
+    risk = [f for f in chat.remembered_facts(client=people["ann"]) if f["slot"] == "risk_tolerance"]
+    assert [(f["id"], f["text"], f["supersedes"]) for f in risk] == [
+        (correction.revised_memory_id, "I am balanced, not conservative.", [fact["id"]])]
+    old_closed = graph_driver.read(lambda tx: tx.run(
+        "MATCH (old:Fact {id: $id}) RETURN old.superseded_at IS NOT NULL AND old.status = 'active' AS kept",
+        id=fact["id"]).single()["kept"])
+    assert old_closed
+    assert MemoryAuditEntry.objects.get(action="correct").detail["revised_as"] == correction.revised_memory_id
+
+
+def test_a_session_after_a_correction_supersedes_it_like_any_fact(ann_history):
+    people = ann_history
+    fact = next(f for f in chat.remembered_facts(client=people["ann"]) if f["slot"] == "risk_tolerance")
+    correction = chat.request_correction(client=people["ann"], memory_id=fact["id"], correction="I am balanced.",
+                                         actor=people["ann_user"])
+    chat.decide_correction(correction=correction, actor=people["advisor"], confirm=True)
+
+    ann_says(people, "I'd call myself aggressive now.")
+
+    assert current(people["ann"])["risk_tolerance"] == "aggressive"
 
 
 def test_a_rejected_correction_changes_no_memory(ann_history):

@@ -27,7 +27,7 @@ from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
 from memory.models import MemoryAuditEntry
 from memory.scope import Reader
-from memory.services import agent_memory
+from memory.services.corrections import CorrectionRejected, correct_fact
 from memory.services.rollback import roll_back_sessions
 from twin.models import (
     DEFAULT_DISCLOSURE,
@@ -387,7 +387,8 @@ def request_correction(*, client: Client, memory_id: str, correction: str, actor
 
 def decide_correction(*, correction: MemoryCorrection, actor: User, confirm: bool, revised_text: str = "",
                       note: str = "") -> MemoryCorrection:
-    """The advisor confirms (the memory is revised, the old one kept as history) or rejects a correction."""
+    """The advisor confirms (the corrected statement becomes the current fact, the old one history) or
+    rejects a correction."""
     client = correction.client
     if actor.role != User.Role.ADVISOR or client.advisor_id != actor.pk:
         raise ChatRejected("Only the client's advisor decides corrections to their memory.")
@@ -397,13 +398,12 @@ def decide_correction(*, correction: MemoryCorrection, actor: User, confirm: boo
     if confirm:
         text = (revised_text or correction.correction).strip()
         try:
-            revised_id = agent_memory.update_memory(
-                Reader(firm_id=client.firm.slug, client_id=client.external_id), correction.memory_id, text,
-                source=f"correction:{correction.pk}",
+            revised_id = correct_fact(
+                reader=Reader(firm_id=client.firm.slug, client_id=client.external_id), fact_id=correction.memory_id,
+                text=text, source=f"correction:{correction.pk}", actor=actor.username,
             )
-        except agent_memory.MemoryNotFound as error:
-            raise ChatRejected(f"{error} It may have changed since the client asked; reject this correction "
-                               "and ask the client to look again.") from error
+        except CorrectionRejected as error:
+            raise ChatRejected(f"{error} Reject this correction and ask the client to look again.") from error
     updated = MemoryCorrection.objects.filter(pk=correction.pk, status=MemoryCorrection.Status.PENDING).update(
         status=MemoryCorrection.Status.CONFIRMED if confirm else MemoryCorrection.Status.REJECTED,
         decided_by=actor, decided_at=timezone.now(), decision_note=note.strip(), revised_memory_id=revised_id,
