@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from advisor.models import Client, Firm, User
 from memory.models import MemoryAuditEntry
+from twin.models import TwinFirmSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -147,3 +148,61 @@ def test_client_chats_cites_memory_goes_back_and_is_refused_what_is_not_theirs(f
         MemoryAuditEntry.objects.filter(action="chat_refused", actor="ann").values_list("detail__reason", flat=True)))
     assert reasons == ["firm_research", "other_client"]
     assert (_test_output_dir / "chat-phone-375.png").stat().st_size > 20_000
+
+
+@pytest.fixture
+def reviewing_firm(firm):
+    """The firm requires an advisor's review of every answer (set before the browser's event loop starts)."""
+    TwinFirmSettings.objects.create(firm=firm, review_policy="all")
+    return firm
+
+
+def test_client_asks_for_a_correction_and_a_reviewed_answer_and_the_advisor_decides_both(
+        reviewing_firm, live_server, phone, _test_output_dir):
+    page, base = phone, live_server.url
+    log_in(page, base, "advisor")
+    page.goto(f"{base}/clients/ann/")
+    page.fill("input[name=started_at]", f"{timezone.localdate() - timedelta(days=30):%Y-%m-%d} 10:00")
+    page.fill("textarea[name=notes]", "Ann Carter: I'd call myself conservative now.")
+    page.click("text=Save session")
+    reload_until(page, "section.card >> nth=0", "conservative")
+    page.click("text=Log out")
+
+    # The client's answer waits for the advisor; the client asks for a correction of a remembered fact.
+    log_in(page, base, "ann")
+    page.goto(f"{base}/chat/ann/")
+    page.fill("#chat-text", "What is my risk tolerance?")
+    page.click("text=Send")
+    assert "Your advisor reviews this answer before you see it." in page.inner_text("#round-1")
+    assert page.locator("#round-1 .reply").count() == 0
+    page.click("details.remembered > summary")
+    page.click("details.remembered li >> text=This is wrong")
+    page.fill("details.remembered li textarea", "I'm balanced these days, not conservative.")
+    page.click("text=Ask for a correction")
+    page.wait_for_selector("text=Your advisor will confirm or reject this correction.")
+    page.screenshot(path=str(_test_output_dir / "chat-phone-correction-pending.png"), full_page=True)
+    page.click("text=Log out")
+
+    # The advisor's review queue: release the answer, confirm the correction.
+    log_in(page, base, "advisor")
+    page.click("header >> text=Review")
+    page.wait_for_selector("h1:has-text('Review queue')")
+    assert "What is my risk tolerance?" in page.inner_text("#answers")
+    assert "I'm balanced these days, not conservative." in page.inner_text("#corrections")
+    page.screenshot(path=str(_test_output_dir / "review-queue.png"), full_page=True)
+    page.click("#answers >> text=Release to client")
+    page.click("#corrections >> text=Confirm")
+    page.wait_for_selector("text=No corrections waiting.")
+    assert "No answers waiting." in page.inner_text("#answers")
+    page.click("text=Log out")
+
+    # The client now sees the answer with its disclosure, and the corrected fact as what is remembered.
+    log_in(page, base, "ann")
+    page.goto(f"{base}/chat/ann/")
+    assert "conservative" in page.inner_text("#round-1 .reply")
+    assert "not a personal recommendation" in page.inner_text("#round-1 .disclosure")
+    facts = page.locator("details.remembered ul.facts").text_content()
+    assert "I'm balanced these days, not conservative." in facts and "risk tolerance is conservative" not in facts
+    assert "Confirmed" in page.locator("details.remembered ul.corrections").text_content()
+    page.click("details.remembered > summary")
+    page.screenshot(path=str(_test_output_dir / "chat-phone-corrected.png"), full_page=True)
