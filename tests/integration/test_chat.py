@@ -145,6 +145,20 @@ def test_going_back_before_the_round_was_remembered_withdraws_it_once_it_is(ann_
     assert ChatRound.objects.get(number=2).memory_withdrawn_at is not None
 
 
+def test_the_beat_sweep_withdraws_memory_ingested_after_the_client_went_back(ann_history):
+    from twin.tasks import withdraw_pending_chat_memory
+
+    people = ann_history
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+    chat.say(conversation=conversation, text="I'd call myself aggressive now.", actor=people["ann_user"])
+    chat.go_back(conversation=conversation, to_round=0, actor=people["ann_user"])
+    drain_outbox()
+
+    assert withdraw_pending_chat_memory() == 1
+    assert withdraw_pending_chat_memory() == 0
+    assert current(people["ann"])["risk_tolerance"] == "conservative"
+
+
 def test_the_advisor_can_go_back_but_another_client_cannot(ann_history):
     people = ann_history
     ann_says(people, "I'd call myself aggressive now.")

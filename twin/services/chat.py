@@ -324,23 +324,43 @@ def go_back(*, conversation: ChatConversation, to_round: int, actor: User) -> Ch
     return rewind
 
 
-def apply_pending_withdrawals(conversation: ChatConversation) -> None:
-    """Withdraw the memory of rounds that were still waiting for ingestion when the client went back."""
-    pending = ChatRewind.objects.filter(
-        conversation=conversation, withdrawn_rounds__memory_withdrawn_at__isnull=True,
+def apply_pending_withdrawals(conversation: ChatConversation) -> int:
+    """Withdraw the memory of rounds that were still waiting for ingestion when someone went back.
+
+    Called whenever the conversation is used, and for every conversation by the beat sweep
+    (`twin.tasks.withdraw_pending_chat_memory`), so withdrawn words never stay current for long.
+    Returns how many rewinds were applied.
+    """
+    return _apply(_pending_rewinds().filter(conversation=conversation))
+
+
+def apply_all_pending_withdrawals(*, limit: int = 200) -> int:
+    """The beat sweep: pending withdrawals of every conversation, oldest rewind first."""
+    return _apply(_pending_rewinds().order_by("pk")[:limit])
+
+
+def _pending_rewinds() -> QuerySet[ChatRewind]:
+    return ChatRewind.objects.filter(
+        withdrawn_rounds__memory_withdrawn_at__isnull=True,
         withdrawn_rounds__session__memory_status=ConversationSession.MemoryStatus.STORED,
-    ).distinct()
-    for rewind in pending:
-        _withdraw_memory(rewind)
+    ).distinct().select_related("conversation__client__firm", "actor")
 
 
-def _withdraw_memory(rewind: ChatRewind) -> None:
-    """Roll the graph back for the rewind's rounds already in memory; the others wait for ingestion."""
+def _apply(rewinds: QuerySet[ChatRewind]) -> int:
+    applied = 0
+    for rewind in rewinds:
+        applied += _withdraw_memory(rewind)
+    return applied
+
+
+def _withdraw_memory(rewind: ChatRewind) -> int:
+    """Roll the graph back for the rewind's rounds already in memory; the others wait for ingestion.
+    Returns 1 when something was rolled back, else 0."""
     rounds = list(rewind.withdrawn_rounds.filter(session__isnull=False, memory_withdrawn_at__isnull=True)
                   .select_related("session"))
     stored = [r for r in rounds if r.session.memory_status == ConversationSession.MemoryStatus.STORED]
     if not stored:
-        return
+        return 0
     client = rewind.conversation.client
     actor = rewind.actor.username if rewind.actor else "unknown"
     try:
@@ -351,12 +371,13 @@ def _withdraw_memory(rewind: ChatRewind) -> None:
         )
     except GraphUnavailable as error:
         logger.warning("rewind %s: memory rollback deferred, graph unavailable: %s", rewind.pk, error)
-        return
+        return 0
     ChatRound.objects.filter(pk__in=[r.pk for r in stored]).update(memory_withdrawn_at=timezone.now())
     ChatRewind.objects.filter(pk=rewind.pk).update(
         memories_withdrawn=rewind.memories_withdrawn + outcome.withdrawn,
         facts_reopened=rewind.facts_reopened + outcome.reopened,
     )
+    return 1
 
 
 def _require_participant(actor: User, client: Client) -> None:
