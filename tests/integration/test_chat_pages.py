@@ -108,3 +108,40 @@ def test_only_the_clients_own_advisor_can_release_a_held_answer(client, people):
     assert "What is my risk tolerance?" in queue
     assert released.status_code == 302
     assert ChatRound.objects.get().status == "answered"
+
+
+def test_with_neo4j_down_a_message_is_kept_unanswered_and_the_page_says_why(client, people):
+    from tests.integration.test_failures import neo4j_unreachable
+
+    client.force_login(people["ann"])
+    with neo4j_unreachable():
+        response = client.post("/chat/ann/say", {"text": "I'd call myself aggressive now."})
+        page = client.get("/chat/ann/").content.decode()
+
+    chat_round = ChatRound.objects.get()
+    assert response.status_code == 302
+    assert (chat_round.status, chat_round.session.memory_status) == ("unanswered", "pending")
+    assert "Not answered: the twin&#x27;s memory could not be reached. What you said is saved" in page
+    assert "The twin&#x27;s memory cannot be reached right now" in page
+    drain_outbox()  # Neo4j is back: the words become memory like any session
+    chat_round.session.refresh_from_db()
+    assert chat_round.session.memory_status == "stored"
+
+
+def test_going_back_while_neo4j_is_down_is_recorded_and_the_memory_follows_when_it_is_back(client, people):
+    from tests.integration.test_failures import neo4j_unreachable
+    from twin.services import chat
+
+    client.force_login(people["ann"])
+    client.post("/chat/ann/say", {"text": "I'm fine with moderate risk."})
+    client.post("/chat/ann/say", {"text": "I'd call myself aggressive now."})
+    drain_outbox()
+    ann = Client.objects.get(external_id="ann")
+    with neo4j_unreachable():
+        response = client.post("/chat/ann/back", {"to_round": "1"})
+
+    assert response.status_code == 302
+    assert ChatRound.objects.get(number=2).withdrawn and ChatRound.objects.get(number=2).memory_withdrawn_at is None
+    client.get("/chat/ann/")  # the next visit, with Neo4j back, applies it
+    assert {f["slot"]: f["value"] for f in chat.remembered_facts(client=ann)}["risk_tolerance"] == "moderate"
+    assert ChatRound.objects.get(number=2).memory_withdrawn_at is not None

@@ -202,10 +202,7 @@ def _answer(chat_round: ChatRound, actor: User) -> None:
             contract = advice.ask(client=client, question=chat_round.text, actor=actor, channel="chat").to_contract()
     except GraphUnavailable as error:
         logger.warning("chat round %s not answered: memory graph unavailable: %s", chat_round.pk, error)
-        ChatRound.objects.filter(pk=chat_round.pk).update(
-            answer="My memory cannot be reached right now. What you said is saved; please ask again in a few minutes.")
-        chat_round.refresh_from_db()
-        return
+        return  # the round stays "unanswered"; what the client said is recorded and queued for memory
     reason = review_reason(contract, _settings(client).review_policy)
     chat_round.answer = contract.get("answer", "")
     chat_round.contract = contract
@@ -300,7 +297,8 @@ def _notice(chat_round: ChatRound) -> str:
         note = getattr(chat_round, "review", None)
         return "Your advisor withheld this answer" + (f": {note.note}" if note and note.note else ".")
     if chat_round.status == ChatRound.Status.UNANSWERED:
-        return "Not answered yet: the twin's memory could not be reached."
+        return ("Not answered: the twin's memory could not be reached. What you said is saved; "
+                "please ask again in a few minutes.")
     return ""
 
 
