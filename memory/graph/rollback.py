@@ -10,7 +10,7 @@ write transaction, so a rollback lands whole or not at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -78,20 +78,27 @@ def withdraw_sessions(
 
 
 def standing_facts_in_slots(tx: ManagedTransaction, *, scope: str, slots: list[str]) -> list[StandingFact]:
-    """Every fact in these slots except withdrawn ones: the same set ingestion plans supersession over."""
+    """Every fact in these slots except withdrawn ones: the same set ingestion plans supersession over.
+
+    Date-times come back as [epoch seconds, nanoseconds]: a client's slot can hold hundreds of facts,
+    and building Python datetimes from integers is far cheaper than the driver's DateTime values.
+    """
     result = tx.run(
         """
         UNWIND $slots AS slot
         MATCH (f:Fact {scope: $scope, slot: slot}) WHERE coalesce(f.status, 'active') <> 'rolled_back'
-        RETURN f.id AS id, f.slot AS slot, f.value AS value, f.valid_from AS valid_from,
-               f.recorded_at AS recorded_at, f.valid_to AS valid_to, f.superseded_at AS superseded_at
+        RETURN f.id AS id, f.slot AS slot, f.value AS value,
+               [t IN [f.valid_from, f.recorded_at, f.valid_to, f.superseded_at] |
+                CASE WHEN t IS NULL THEN null ELSE [t.epochSeconds, t.nanosecond] END] AS times
         """,
         scope=scope, slots=slots,
     )
-    return [
-        StandingFact(**{key: _native(value) for key, value in record.data().items()})
-        for record in result
-    ]
+    facts = []
+    for fact_id, slot, value, times in result.values():
+        valid_from, recorded_at, valid_to, superseded_at = (_from_instant(t) for t in times)
+        facts.append(StandingFact(id=fact_id, slot=slot, value=value, valid_from=valid_from, recorded_at=recorded_at,
+                                  valid_to=valid_to, superseded_at=superseded_at))
+    return facts
 
 
 def reopen_facts(tx: ManagedTransaction, *, rollback_id: str, fact_ids: list[str]) -> int:
@@ -102,7 +109,7 @@ def reopen_facts(tx: ManagedTransaction, *, rollback_id: str, fact_ids: list[str
         """
         MATCH (r:Rollback {id: $id})
         UNWIND $facts AS fact_id
-        MATCH (f:Fact {id: fact_id}) WHERE f.superseded_at IS NOT NULL
+        MATCH (f:Memory {id: fact_id}) WHERE f:Fact AND f.superseded_at IS NOT NULL
         MERGE (r)-[link:REOPENED]->(f)
         ON CREATE SET link.valid_to = f.valid_to, link.superseded_at = f.superseded_at
         SET f.valid_to = null, f.superseded_at = null, f.reopened_at = r.at, f.reopened_by = r.id
@@ -114,12 +121,13 @@ def reopen_facts(tx: ManagedTransaction, *, rollback_id: str, fact_ids: list[str
 
 
 def close_facts(tx: ManagedTransaction, closes: list[dict[str, Any]], links: list[dict[str, str]]) -> None:
-    """`closes`: {id, valid_to, superseded_at}; `links`: {newer, older}. Same shape as ingestion's plan."""
+    """`closes`: {id, valid_to, superseded_at}; `links`: {newer, older}. Same shape as ingestion's plan.
+    Facts are found as `:Memory` by id, the label the id constraint (and its index) is on."""
     if closes:
         tx.run(
             """
             UNWIND $rows AS row
-            MATCH (f:Fact {id: row.id})
+            MATCH (f:Memory {id: row.id}) WHERE f:Fact
             SET f.valid_to = row.valid_to, f.superseded_at = row.superseded_at
             """,
             rows=closes,
@@ -128,7 +136,7 @@ def close_facts(tx: ManagedTransaction, closes: list[dict[str, Any]], links: lis
         tx.run(
             """
             UNWIND $rows AS row
-            MATCH (newer:Fact {id: row.newer}), (older:Fact {id: row.older})
+            MATCH (newer:Memory {id: row.newer}), (older:Memory {id: row.older}) WHERE newer:Fact AND older:Fact
             MERGE (newer)-[:SUPERSEDES]->(older)
             """,
             rows=links,
@@ -174,6 +182,12 @@ def rollbacks_for(scope: str) -> list[RollbackRecord]:
         return [RollbackRecord(**{key: _native(value) for key, value in record.data().items()}) for record in result]
 
     return driver.read(_read)
+
+
+def _from_instant(instant: list[int] | None) -> datetime | None:
+    if instant is None:
+        return None
+    return datetime.fromtimestamp(instant[0], tz=timezone.utc) + timedelta(microseconds=instant[1] // 1000)
 
 
 def _native(value: Any) -> Any:

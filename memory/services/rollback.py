@@ -66,12 +66,18 @@ def roll_back_sessions(
                             recorded_at=f.recorded_at)
                 for f in facts
             ])
+            by_id = {f.id: f for f in facts}
             still_closed = {close["id"] for close in plan.closes}
             reopened = graph_rollback.reopen_facts(
                 tx, rollback_id=rollback_id,
                 fact_ids=[f.id for f in facts if f.superseded_at is not None and f.id not in still_closed],
             )
-            graph_rollback.close_facts(tx, plan.closes, plan.links)
+            # Only what changes is written: most of a long slot history is closed exactly as before.
+            changed = [close for close in plan.closes
+                       if (by_id[close["id"]].valid_to, by_id[close["id"]].superseded_at)
+                       != (close["valid_to"], close["superseded_at"])]
+            changed_ids = {close["id"] for close in changed}
+            graph_rollback.close_facts(tx, changed, [link for link in plan.links if link["older"] in changed_ids])
         graph_rollback.retrack_prices(tx, scope=scope, symbols=sorted({m.symbol for m in withdrawn if m.symbol}))
         return RollbackOutcome(rollback_id=rollback_id, withdrawn=len(withdrawn),
                                withdrawn_facts=sum(1 for m in withdrawn if m.slot), reopened=reopened)
