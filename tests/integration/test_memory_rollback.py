@@ -133,3 +133,28 @@ def test_a_rollback_without_sessions_is_refused_with_a_reason(ann):
     with pytest.raises(RollbackRejected, match="at least one session"):
         roll_back_sessions(firm_id="rb-firm", client_id="ann", session_ids=[], rollback_id="rb-1", actor="ann",
                            reason="x")
+
+
+def tracked_price(symbol: str) -> list[float]:
+    return graph_driver.read(lambda tx: tx.run(
+        "MATCH (:Client)-[t:TRACKS]->(:Security {symbol: $s}) RETURN t.last_price AS price", s=symbol).value())
+
+
+def test_a_withdrawn_price_mention_stops_being_the_price_the_client_is_tracked_at(ann):
+    say(ann, "s1", "2024-03-01T10:00:00", "I bought Apple at $120.00 last week.")
+    say(ann, "s2", "2024-09-01T10:00:00", "I bought Apple at $150.00 last week.")
+    assert tracked_price("AAPL") == [150.0]
+
+    roll_back_sessions(firm_id="rb-firm", client_id="ann", session_ids=["s2"], rollback_id="rb-1", actor="ann",
+                       reason="went back")
+
+    assert tracked_price("AAPL") == [120.0]
+
+
+def test_withdrawing_the_only_price_mention_ends_the_tracking(ann):
+    say(ann, "s1", "2024-03-01T10:00:00", "I bought Apple at $120.00 last week.")
+
+    roll_back_sessions(firm_id="rb-firm", client_id="ann", session_ids=["s1"], rollback_id="rb-1", actor="ann",
+                       reason="went back")
+
+    assert tracked_price("AAPL") == []
