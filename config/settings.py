@@ -206,6 +206,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "memory.drain_outbox",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=30.0),
     },
+    # Chat rounds a client went back from before they were ingested: their memory leaves once it exists.
+    "withdraw-pending-chat-memory": {
+        "task": "twin.withdraw_pending_chat_memory",
+        "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=30.0),
+    },
     "refresh-remembered-quotes": {
         "task": "quotes.refresh_client_quotes",
         "schedule": env.float("QUOTE_REFRESH_SECONDS", default=60.0),

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from twin.models import Advice
+from twin.models import Advice, TwinFirmSettings
 
 
 @admin.register(Advice)
@@ -19,3 +19,10 @@ class AdviceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(TwinFirmSettings)
+class TwinFirmSettingsAdmin(admin.ModelAdmin):
+    """Where a firm decides whether an advisor reviews the twin's answers before clients see them."""
+
+    list_display = ("firm", "review_policy")

@@ -18,6 +18,7 @@ def erase_scope(scope: str) -> int:
         "MATCH (n:Memory {scope: $scope})",
         "MATCH (n:Session)-[:WITH_CLIENT]->(:Client {id: $scope})",
         "MATCH (n:Entity {scope: $scope}) WHERE NOT n:Client",
+        "MATCH (n:Rollback {scope: $scope})",
         "MATCH (n:Client {id: $scope})",
     ]
     total = 0

@@ -51,13 +51,17 @@ class FactRow:
 
 
 def slot_histories(tx: ManagedTransaction, pairs: list[dict[str, str]]) -> list[FactVersion]:
-    """Every fact (any status) in the given (scope, slot) pairs, with what ordering needs."""
+    """Every fact in the given (scope, slot) pairs, with what ordering needs.
+
+    Facts withdrawn by a conversation rollback (memory/graph/rollback.py) play no part: they must
+    not close a fact again after the rollback reopened it.
+    """
     if not pairs:
         return []
     result = tx.run(
         """
         UNWIND $pairs AS pair
-        MATCH (f:Fact {scope: pair.scope, slot: pair.slot})
+        MATCH (f:Fact {scope: pair.scope, slot: pair.slot}) WHERE coalesce(f.status, 'active') <> 'rolled_back'
         RETURN f.id AS id, f.scope AS scope, f.slot AS slot, f.value AS value,
                f.valid_from AS valid_from, f.recorded_at AS recorded_at
         """,
@@ -74,7 +78,7 @@ def apply_supersessions(
         tx.run(
             """
             UNWIND $rows AS row
-            MATCH (f:Fact {id: row.id})
+            MATCH (f:Memory {id: row.id})
             SET f.valid_to = row.valid_to, f.superseded_at = row.superseded_at
             """,
             rows=closes,
@@ -83,7 +87,7 @@ def apply_supersessions(
         tx.run(
             """
             UNWIND $rows AS row
-            MATCH (newer:Fact {id: row.newer}), (older:Fact {id: row.older})
+            MATCH (newer:Memory {id: row.newer}), (older:Memory {id: row.older})
             MERGE (newer)-[:SUPERSEDES]->(older)
             """,
             rows=links,

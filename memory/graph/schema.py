@@ -9,6 +9,7 @@ The graph, in one picture:
     (:Memory:Fact)-[:SUPERSEDES]->(:Memory:Fact)
     (:Memory:PriceMention)-[:PRICE_OF]->(:Entity:Security)
     (:Memory:Viewpoint)-[:ON]->(:Entity:Security)
+    (:Rollback)-[:WITHDREW]->(:Memory), (:Rollback)-[:REOPENED {valid_to, superseded_at}]->(:Memory:Fact)
 
 Every `:Memory` node carries `scope`: one opaque token per partition of visibility ("c…" for one
 client's private memory, "f…" for memory shared across a firm). Reads are always constrained to a
@@ -36,6 +37,9 @@ def statements() -> list[str]:
         # Clients are found by id on every session write, alert and name lookup; :Entity(id) alone
         # would leave `(c:Client {id: ...})` scanning every client.
         "CREATE CONSTRAINT client_id IF NOT EXISTS FOR (c:Client) REQUIRE c.id IS UNIQUE",
+        # Conversation rollbacks (memory/graph/rollback.py): merged on id, erased with the client by scope.
+        "CREATE CONSTRAINT rollback_id IF NOT EXISTS FOR (r:Rollback) REQUIRE r.id IS UNIQUE",
+        "CREATE INDEX rollback_scope IF NOT EXISTS FOR (r:Rollback) ON (r.scope)",
         "CREATE INDEX memory_scope IF NOT EXISTS FOR (m:Memory) ON (m.scope)",
         "CREATE INDEX memory_recorded IF NOT EXISTS FOR (m:Memory) ON (m.scope, m.recorded_at)",
         "CREATE INDEX fact_slot IF NOT EXISTS FOR (f:Fact) ON (f.scope, f.slot)",

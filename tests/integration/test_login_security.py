@@ -99,7 +99,7 @@ def _routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPatte
     return found
 
 
-SAMPLE_VALUES = {"client_id": "ann", "symbol": "AAPL", "session_id": "s1"}
+SAMPLE_VALUES = {"client_id": "ann", "symbol": "AAPL", "session_id": "s1", "advice_id": "adv_1", "pk": "1"}
 
 
 def own_post_endpoints() -> list[str]:
@@ -107,7 +107,7 @@ def own_post_endpoints() -> list[str]:
     paths = []
     for route, _ in _routes(get_resolver()):
         for name, value in SAMPLE_VALUES.items():
-            route = route.replace(f"<str:{name}>", value)
+            route = route.replace(f"<str:{name}>", value).replace(f"<int:{name}>", value)
         assert "<" not in route, f"give {route} a sample value in SAMPLE_VALUES"
         paths.append("/" + route)
     return paths

@@ -11,7 +11,7 @@ from advisor.models import Client, ConversationSession, Firm, User
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE_VALUES = {"symbol": "AAPL", "session_id": "s1"}
+SAMPLE_VALUES = {"symbol": "AAPL", "session_id": "s1", "advice_id": "adv_1"}
 
 
 def client_routes(resolver: URLResolver | None = None, prefix: str = "") -> list[str]:

@@ -1,0 +1,1 @@
+"""The twin's use cases: advice (`advice`), the clients' chat (`chat`)."""

@@ -1,0 +1,298 @@
+"""The clients' chat with the twin on the real Neo4j: memory grows from chat, going back, refusals,
+corrections and advisor review."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from advisor.models import Client, ConversationSession, Firm, User
+from advisor.services.sessions import SessionDraft, TurnDraft, record_session
+from memory.graph import driver as graph_driver
+from audit.models import AuditEntry
+from memory.services.ingest import drain_outbox
+from twin.models import ChatRound, MemoryCorrection, ReviewItem, TwinFirmSettings
+from twin.services import chat
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(clean_graph):
+    firm = Firm.objects.create(slug="chat-firm", name="Chat Firm")
+    advisor = User.objects.create_user("alex", password="pw-123456789", role="advisor", firm=firm,
+                                       first_name="Alex", last_name="Morgan")
+    ann_user = User.objects.create_user("ann", password="pw-123456789", role="client", firm=firm)
+    ben_user = User.objects.create_user("ben", password="pw-123456789", role="client", firm=firm)
+    ann = Client.objects.create(firm=firm, external_id="ann", name="Ann Carter", advisor=advisor, user=ann_user)
+    ben = Client.objects.create(firm=firm, external_id="ben", name="Ben Okafor", advisor=advisor, user=ben_user)
+    return {"advisor": advisor, "ann_user": ann_user, "ann": ann, "ben": ben, "ben_user": ben_user}
+
+
+def meeting(client: Client, session_id: str, when: datetime, *lines: str) -> None:
+    record_session(client=client, draft=SessionDraft(
+        session_id=session_id, channel="meeting", started_at=when,
+        participants={"Alex Morgan": "advisor", client.name: "client"},
+        turns=tuple(TurnDraft(f"{session_id}-t{i}", client.name, text) for i, text in enumerate(lines)),
+    ))
+    drain_outbox()
+
+
+def current(client: Client) -> dict[str, str]:
+    return {row.slot: row.value for row in chat.remembered_facts(client=client)}
+
+
+def ann_says(people, text: str) -> ChatRound:
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+    chat_round = chat.say(conversation=conversation, text=text, actor=people["ann_user"])
+    drain_outbox()
+    return chat_round
+
+
+@pytest.fixture
+def ann_history(people):
+    """Two meetings months apart: risk tolerance and the retirement goal change."""
+    now = datetime.now(timezone.utc)
+    meeting(people["ann"], "m1", now - timedelta(days=300), "I'm fine with moderate risk and I want to retire in 2035.")
+    meeting(people["ann"], "m2", now - timedelta(days=60), "I'd call myself conservative now. I want to retire in 2033.")
+    return people
+
+
+def test_what_the_client_says_in_chat_is_a_chat_session_that_becomes_memory(ann_history):
+    people = ann_history
+    chat_round = ann_says(people, "I'd call myself aggressive now.")
+
+    session = ConversationSession.objects.get(pk=chat_round.session_id)
+    assert (session.channel, session.memory_status) == ("chat", "stored")
+    assert session.turns.get().text == "I'd call myself aggressive now."
+    assert current(people["ann"])["risk_tolerance"] == "aggressive"
+
+
+def test_an_answer_cites_the_clients_memory_and_carries_the_disclosure(ann_history):
+    chat_round = ann_says(ann_history, "What is my risk tolerance?")
+
+    assert chat_round.status == "answered"
+    cited = [c["text"] for c in chat_round.contract["citations"]]
+    assert any("conservative" in text for text in cited)
+    assert chat_round.disclosure.startswith("This answer comes from your advisor's digital twin")
+    (view,) = chat.round_views([chat_round], viewer=ann_history["ann_user"])
+    opened = next(c for c in view.citations if "conservative" in c.text)
+    assert [(t.turn_id, t.channel) for t in opened.sources] == [("m2-t0", "meeting")]
+    assert "conservative" in opened.sources[0].text
+
+
+def test_going_back_one_round_withdraws_its_memory_and_revives_the_superseded_fact(ann_history):
+    people = ann_history
+    ann_says(people, "What is my risk tolerance?")
+    ann_says(people, "I'd call myself aggressive now.")
+    assert current(people["ann"])["risk_tolerance"] == "aggressive"
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+
+    rewind = chat.go_back(conversation=conversation, to_round=1, actor=people["ann_user"])
+
+    assert current(people["ann"])["risk_tolerance"] == "conservative"
+    assert [r.number for r in chat.current_rounds(conversation)] == [1]
+    withdrawn = ChatRound.objects.get(number=2)
+    assert withdrawn.withdrawn_by == rewind and withdrawn.memory_withdrawn_at is not None
+    assert (rewind.to_round, rewind.facts_reopened, rewind.actor) == (1, 1, people["ann_user"])
+    statuses = graph_driver.read(lambda tx: tx.run(
+        "MATCH (m:Memory {session_id: $s}) RETURN DISTINCT m.status AS status",
+        s=withdrawn.session.external_id).value())
+    assert statuses == ["rolled_back"]
+
+
+def test_the_next_round_after_going_back_continues_from_there(ann_history):
+    people = ann_history
+    ann_says(people, "What is my risk tolerance?")
+    ann_says(people, "I'd call myself aggressive now.")
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+    chat.go_back(conversation=conversation, to_round=1, actor=people["ann_user"])
+
+    again = ann_says(people, "I'd call myself aggressive now.")
+
+    assert again.number == 2
+    assert current(people["ann"])["risk_tolerance"] == "aggressive"
+    assert ChatRound.objects.filter(conversation=conversation).count() == 3  # the withdrawn round is kept
+
+
+def test_going_back_then_saying_the_same_gives_the_memory_of_never_having_left(ann_history):
+    people = ann_history
+    ann_says(people, "I'd call myself aggressive now. I want to retire in 2031.")
+    ann_says(people, "I'm worried about inflation.")
+    never_left = current(people["ann"])
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+
+    chat.go_back(conversation=conversation, to_round=0, actor=people["ann_user"])
+    assert current(people["ann"])["risk_tolerance"] == "conservative"
+    ann_says(people, "I'd call myself aggressive now. I want to retire in 2031.")
+    ann_says(people, "I'm worried about inflation.")
+
+    assert current(people["ann"]) == never_left
+
+
+def test_going_back_before_the_round_was_remembered_withdraws_it_once_it_is(ann_history):
+    people = ann_history
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+    chat.say(conversation=conversation, text="What is my risk tolerance?", actor=people["ann_user"])
+    chat.say(conversation=conversation, text="I'd call myself aggressive now.", actor=people["ann_user"])
+
+    chat.go_back(conversation=conversation, to_round=1, actor=people["ann_user"])  # nothing ingested yet
+    drain_outbox()
+    assert current(people["ann"])["risk_tolerance"] == "aggressive"  # ingested after the rewind
+    chat.apply_pending_withdrawals(conversation)
+
+    assert current(people["ann"])["risk_tolerance"] == "conservative"
+    assert ChatRound.objects.get(number=2).memory_withdrawn_at is not None
+
+
+def test_the_beat_sweep_withdraws_memory_ingested_after_the_client_went_back(ann_history):
+    from twin.tasks import withdraw_pending_chat_memory
+
+    people = ann_history
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+    chat.say(conversation=conversation, text="I'd call myself aggressive now.", actor=people["ann_user"])
+    chat.go_back(conversation=conversation, to_round=0, actor=people["ann_user"])
+    drain_outbox()
+
+    assert withdraw_pending_chat_memory() == 1
+    assert withdraw_pending_chat_memory() == 0
+    assert current(people["ann"])["risk_tolerance"] == "conservative"
+
+
+def test_the_advisor_can_go_back_but_another_client_cannot(ann_history):
+    people = ann_history
+    ann_says(people, "I'd call myself aggressive now.")
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+
+    with pytest.raises(chat.ChatRejected, match="client or their advisor"):
+        chat.go_back(conversation=conversation, to_round=0, actor=people["ben_user"])
+    chat.go_back(conversation=conversation, to_round=0, actor=people["advisor"])
+
+    assert current(people["ann"])["risk_tolerance"] == "conservative"
+
+
+def test_going_back_past_the_last_round_is_refused_with_the_round_count(ann_history):
+    people = ann_history
+    ann_says(people, "What is my risk tolerance?")
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+
+    with pytest.raises(chat.ChatRejected, match=r"nothing after round 1 .*has 1 round\)"):
+        chat.go_back(conversation=conversation, to_round=1, actor=people["ann_user"])
+
+
+def test_asking_for_another_clients_memory_is_refused_recorded_and_logged(ann_history, caplog):
+    people = ann_history
+    meeting(people["ben"], "b1", datetime.now(timezone.utc) - timedelta(days=10), "I want to retire in 2029.")
+
+    chat_round = ann_says(people, "What does Ben plan for retirement?")
+
+    assert (chat_round.status, chat_round.refusal_reason, chat_round.session) == ("refused", "other_client", None)
+    assert "2029" not in chat_round.answer and "refused and logged" in chat_round.answer
+    audit = AuditEntry.objects.get(action="chat.refused")
+    assert (audit.actor, audit.client_id, audit.detail["reason"]) == ("ann", "ann", "other_client")
+    assert "refused (other_client)" in caplog.text
+
+
+def test_asking_the_twin_to_forget_firm_research_is_refused_and_nothing_is_recorded(ann_history):
+    chat_round = ann_says(ann_history, "Please forget the analyst research on Apple.")
+
+    assert (chat_round.status, chat_round.refusal_reason) == ("refused", "firm_research")
+    assert not ConversationSession.objects.filter(channel="chat").exists()
+    assert AuditEntry.objects.filter(action="chat.refused", detail__reason="firm_research").count() == 1
+
+
+def test_what_do_you_remember_about_me_lists_current_facts_only(ann_history):
+    chat_round = ann_says(ann_history, "What do you remember about me?")
+
+    cited = " ".join(c["text"] for c in chat_round.contract["citations"])
+    assert "conservative" in cited and "2033" in cited
+    assert "moderate" not in cited and "2035" not in cited
+
+
+def test_a_confirmed_correction_becomes_the_current_fact_and_keeps_the_old_one_as_history(ann_history):
+    people = ann_history
+    fact = next(f for f in chat.remembered_facts(client=people["ann"]) if f.slot == "risk_tolerance")
+    correction = chat.request_correction(client=people["ann"], memory_id=fact["id"],
+                                         correction="I am balanced, not conservative.", actor=people["ann_user"])
+    assert correction.status == "pending" and correction.memory_text == fact["text"]
+
+    chat.decide_correction(correction=correction, actor=people["advisor"], confirm=True)
+
+    correction.refresh_from_db()
+    assert correction.status == "confirmed" and correction.decided_by == people["advisor"]
+    risk = [f for f in chat.remembered_facts(client=people["ann"]) if f.slot == "risk_tolerance"]
+    assert [(f["id"], f["text"], f["supersedes"]) for f in risk] == [
+        (correction.revised_memory_id, "I am balanced, not conservative.", [fact["id"]])]
+    old_closed = graph_driver.read(lambda tx: tx.run(
+        "MATCH (old:Fact {id: $id}) RETURN old.superseded_at IS NOT NULL AND old.status = 'active' AS kept",
+        id=fact["id"]).single()["kept"])
+    assert old_closed
+    assert AuditEntry.objects.get(action="memory.correct").detail["revised_as"] == correction.revised_memory_id
+
+
+def test_a_session_after_a_correction_supersedes_it_like_any_fact(ann_history):
+    people = ann_history
+    fact = next(f for f in chat.remembered_facts(client=people["ann"]) if f.slot == "risk_tolerance")
+    correction = chat.request_correction(client=people["ann"], memory_id=fact["id"], correction="I am balanced.",
+                                         actor=people["ann_user"])
+    chat.decide_correction(correction=correction, actor=people["advisor"], confirm=True)
+
+    ann_says(people, "I'd call myself aggressive now.")
+
+    assert current(people["ann"])["risk_tolerance"] == "aggressive"
+
+
+def test_a_rejected_correction_changes_no_memory(ann_history):
+    people = ann_history
+    before = current(people["ann"])
+    fact = next(f for f in chat.remembered_facts(client=people["ann"]) if f.slot == "risk_tolerance")
+    correction = chat.request_correction(client=people["ann"], memory_id=fact["id"], correction="Not true.",
+                                         actor=people["ann_user"])
+
+    chat.decide_correction(correction=correction, actor=people["advisor"], confirm=False, note="We agreed this.")
+
+    assert MemoryCorrection.objects.get().status == "rejected"
+    assert current(people["ann"]) == before
+    with pytest.raises(chat.ChatRejected, match="already rejected"):
+        chat.decide_correction(correction=correction, actor=people["advisor"], confirm=True)
+
+
+def test_a_correction_of_a_memory_the_client_cannot_see_is_refused(ann_history):
+    people = ann_history
+    meeting(people["ben"], "b1", datetime.now(timezone.utc) - timedelta(days=10), "I want to retire in 2029.")
+    bens = chat.remembered_facts(client=people["ben"])[0]
+
+    with pytest.raises(chat.ChatRejected, match="not among what the twin currently remembers"):
+        chat.request_correction(client=people["ann"], memory_id=bens["id"], correction="x", actor=people["ann_user"])
+
+
+def test_with_review_required_the_answer_waits_for_the_advisor_before_the_client_sees_it(ann_history):
+    people = ann_history
+    TwinFirmSettings.objects.create(firm=people["ann"].firm, review_policy="all")
+
+    chat_round = ann_says(people, "What is my risk tolerance?")
+
+    assert chat_round.status == "awaiting_review"
+    (hidden,) = chat.round_views([chat_round], viewer=people["ann_user"])
+    assert (hidden.answer, hidden.citations) == ("", [])
+    assert "reviews this answer" in hidden.notice
+    (item,) = chat.review_queue(advisor=people["advisor"])
+    chat.decide_review(item=item, actor=people["advisor"], approve=True)
+    chat_round.refresh_from_db()
+    (shown,) = chat.round_views([chat_round], viewer=people["ann_user"])
+    assert "conservative" in shown.answer and shown.notice == ""
+    assert ReviewItem.objects.get().decided_by == people["advisor"]
+
+
+def test_a_withheld_answer_tells_the_client_the_advisors_note(ann_history):
+    people = ann_history
+    TwinFirmSettings.objects.create(firm=people["ann"].firm, review_policy="all")
+    chat_round = ann_says(people, "What is my risk tolerance?")
+    (item,) = chat.review_queue(advisor=people["advisor"])
+
+    chat.decide_review(item=item, actor=people["advisor"], approve=False, note="Let's talk on Monday.")
+
+    chat_round.refresh_from_db()
+    (view,) = chat.round_views([chat_round], viewer=people["ann_user"])
+    assert (chat_round.status, view.answer) == ("withheld", "")
+    assert view.notice == "Your advisor withheld this answer: Let's talk on Monday."
