@@ -8,6 +8,7 @@ Source format (one directive per line, blank lines and '//' comments ignored):
   C: text                 client turn
   P: text                 second client (partner) turn
   Q <category> | <query> | <session_id>#<label> [<session_id>#<label> ...]
+  X <qid> <session_id>@<turn_id> ...   extra gold turns for an already numbered query
 
 Scenario sources additionally use, before their sessions:
 
@@ -36,7 +37,7 @@ def _session_builder(sid, channel, started, people):
 
 
 def parse(path):
-    clients, scenarios, queries = [], [], []
+    clients, scenarios, queries, extra = [], [], [], []
     cur = None          # current client / scenario dict
     sess = None
     names = {}
@@ -85,6 +86,9 @@ def parse(path):
                     if label in sess["_labels"]:
                         raise ValueError(f"duplicate label {label}")
                     sess["_labels"][label] = tid
+            elif line.startswith("X "):
+                qid, *refs = line[2:].split()
+                extra.append((qid, refs))
             elif line.startswith("Q "):
                 cat, query, ev = [p.strip() for p in line[2:].split("|")]
                 queries.append({"client": cur, "category": cat, "query": query, "ev": ev.split(), "line": lineno})
@@ -117,7 +121,23 @@ def parse(path):
                 raise ValueError("unrecognised line")
         except Exception as exc:  # pragma: no cover - authoring aid
             sys.exit(f"{path.name}:{lineno}: {exc}: {raw}")
-    return clients, scenarios, queries
+    return clients, scenarios, queries, extra
+
+
+def add_extra(resolved, extra, clients):
+    by_qid = {q["qid"]: q for q in resolved}
+    sessions = {(c["client_id"], s["session_id"]): s for c in clients for s in c["sessions"]}
+    for qid, refs in extra:
+        q = by_qid[qid]
+        for ref in refs:
+            sid, tid = ref.split("@")
+            if not any(t["turn_id"] == tid for t in sessions[(q["client_id"], sid)]["turns"]):
+                sys.exit(f"extra evidence {qid} {ref} does not exist")
+            item = {"session_id": sid, "turn_id": tid}
+            if item in q["evidence"]:
+                sys.exit(f"extra evidence {qid} {ref} already listed")
+            q["evidence"].append(item)
+        q["evidence"].sort(key=lambda e: (e["session_id"], int(e["turn_id"][1:])))
 
 
 def resolve(queries):
@@ -147,18 +167,21 @@ def session_json(client_id, s):
 
 
 def main():
-    clients, scenarios, queries = [], [], []
+    clients, scenarios, queries, extra = [], [], [], []
     for path in sorted((HERE / "source").glob("*.txt")):
-        c, s, q = parse(path)
+        c, s, q, x = parse(path)
         clients += c
         scenarios += s
         queries += q
+        extra += x
     with open(HERE / "advisor_conversations.jsonl", "w") as fh:
         for c in clients:
             for s in sorted(c["sessions"], key=lambda s: s["started_at"]):
                 fh.write(json.dumps(session_json(c["client_id"], s), ensure_ascii=False) + "\n")
+    resolved = resolve(queries)
+    add_extra(resolved, extra, clients)
     with open(HERE / "advisor_queries.jsonl", "w") as fh:
-        for q in resolve(queries):
+        for q in resolved:
             fh.write(json.dumps(q, ensure_ascii=False) + "\n")
     out = []
     for sc in scenarios:
