@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 def chat_page(request: HttpRequest, client_id: str, *, error: str = "", status: int = 200,
               draft: str = "") -> HttpResponse:
     client = client_for(request.user, client_id)
-    if request.user.role not in (User.Role.CLIENT, User.Role.ADVISOR):
-        raise PermissionDenied("The chat is for the client and their advisor.")
+    if request.user.role not in (User.Role.CLIENT, User.Role.ADVISOR, User.Role.COMPLIANCE):
+        raise PermissionDenied("The chat is for the client and their advisor (compliance reads it).")
     conversation = chat.conversation_for(client=client, actor=request.user)
     chat.apply_pending_withdrawals(conversation)
     rounds = list(chat.current_rounds(conversation).select_related("conversation"))
@@ -43,6 +43,7 @@ def chat_page(request: HttpRequest, client_id: str, *, error: str = "", status: 
         "client": client, "rounds": chat.round_views(rounds, viewer=request.user), "withdrawn": withdrawn,
         "facts": facts, "memory_error": memory_error, "error": error, "draft": draft,
         "corrections": client.memory_corrections.all()[:20], "is_client": request.user.role == User.Role.CLIENT,
+        "can_go_back": request.user.role in (User.Role.CLIENT, User.Role.ADVISOR),
         "disclosure": chat.disclosure_for(client),
     }
     return render(request, "twin/chat.html", context, status=status)

@@ -35,8 +35,14 @@ def prepare_brief(request: HttpRequest, client_id: str) -> HttpResponse:
 def compare_advice(request: HttpRequest, client_id: str) -> HttpResponse:
     """'What changed and why' between any two pieces of the client's advice, older first."""
     client = client_for(request.user, client_id)
-    first = advice_for(client, request.GET.get("from", ""))
-    second = advice_for(client, request.GET.get("to", ""))
+    if not (request.GET.get("from") and request.GET.get("to")):  # no choice made: the two latest
+        latest = list(advice_history(client)[:2])
+        if len(latest) < 2:
+            return render(request, "twin/advice_compare.html", {"client": client, "older": None, "newer": None})
+        first, second = latest
+    else:
+        first = advice_for(client, request.GET["from"])
+        second = advice_for(client, request.GET["to"])
     older, newer = sorted((first, second), key=lambda a: a.created_at)
     comparison = changes_since(older, newer) if older.pk != newer.pk else {"advice_id": older.pk, "changes": []}
     return render(request, "twin/advice_compare.html",

@@ -212,20 +212,20 @@ def test_what_do_you_remember_about_me_lists_current_facts_only(ann_history):
 def test_a_confirmed_correction_becomes_the_current_fact_and_keeps_the_old_one_as_history(ann_history):
     people = ann_history
     fact = next(f for f in chat.remembered_facts(client=people["ann"]) if f.slot == "risk_tolerance")
-    correction = chat.request_correction(client=people["ann"], memory_id=fact["id"],
+    correction = chat.request_correction(client=people["ann"], memory_id=fact.id,
                                          correction="I am balanced, not conservative.", actor=people["ann_user"])
-    assert correction.status == "pending" and correction.memory_text == fact["text"]
+    assert correction.status == "pending" and correction.memory_text == fact.text
 
     chat.decide_correction(correction=correction, actor=people["advisor"], confirm=True)
 
     correction.refresh_from_db()
     assert correction.status == "confirmed" and correction.decided_by == people["advisor"]
     risk = [f for f in chat.remembered_facts(client=people["ann"]) if f.slot == "risk_tolerance"]
-    assert [(f["id"], f["text"], f["supersedes"]) for f in risk] == [
-        (correction.revised_memory_id, "I am balanced, not conservative.", [fact["id"]])]
+    assert [(f.id, f.text, f.supersedes) for f in risk] == [
+        (correction.revised_memory_id, "I am balanced, not conservative.", [fact.id])]
     old_closed = graph_driver.read(lambda tx: tx.run(
         "MATCH (old:Fact {id: $id}) RETURN old.superseded_at IS NOT NULL AND old.status = 'active' AS kept",
-        id=fact["id"]).single()["kept"])
+        id=fact.id).single()["kept"])
     assert old_closed
     assert AuditEntry.objects.get(action="memory.correct").detail["revised_as"] == correction.revised_memory_id
 
@@ -233,7 +233,7 @@ def test_a_confirmed_correction_becomes_the_current_fact_and_keeps_the_old_one_a
 def test_a_session_after_a_correction_supersedes_it_like_any_fact(ann_history):
     people = ann_history
     fact = next(f for f in chat.remembered_facts(client=people["ann"]) if f.slot == "risk_tolerance")
-    correction = chat.request_correction(client=people["ann"], memory_id=fact["id"], correction="I am balanced.",
+    correction = chat.request_correction(client=people["ann"], memory_id=fact.id, correction="I am balanced.",
                                          actor=people["ann_user"])
     chat.decide_correction(correction=correction, actor=people["advisor"], confirm=True)
 
@@ -246,7 +246,7 @@ def test_a_rejected_correction_changes_no_memory(ann_history):
     people = ann_history
     before = current(people["ann"])
     fact = next(f for f in chat.remembered_facts(client=people["ann"]) if f.slot == "risk_tolerance")
-    correction = chat.request_correction(client=people["ann"], memory_id=fact["id"], correction="Not true.",
+    correction = chat.request_correction(client=people["ann"], memory_id=fact.id, correction="Not true.",
                                          actor=people["ann_user"])
 
     chat.decide_correction(correction=correction, actor=people["advisor"], confirm=False, note="We agreed this.")
@@ -263,7 +263,7 @@ def test_a_correction_of_a_memory_the_client_cannot_see_is_refused(ann_history):
     bens = chat.remembered_facts(client=people["ben"])[0]
 
     with pytest.raises(chat.ChatRejected, match="not among what the twin currently remembers"):
-        chat.request_correction(client=people["ann"], memory_id=bens["id"], correction="x", actor=people["ann_user"])
+        chat.request_correction(client=people["ann"], memory_id=bens.id, correction="x", actor=people["ann_user"])
 
 
 def test_with_review_required_the_answer_waits_for_the_advisor_before_the_client_sees_it(ann_history):

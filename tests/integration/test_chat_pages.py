@@ -86,9 +86,11 @@ def test_going_back_to_a_round_that_is_not_a_number_is_explained(client, people)
     assert response.status_code == 400 and "Choose a round to go back to." in response.content.decode()
 
 
-def test_compliance_cannot_open_a_chat_and_clients_cannot_open_the_review_queue(client, people):
+def test_compliance_reads_a_chat_without_acting_and_clients_cannot_open_the_review_queue(client, people):
     client.force_login(people["compliance"])
-    assert client.get("/chat/ann/").status_code == 403
+    page = client.get("/chat/ann/")
+    assert page.status_code == 200 and "Go back one round" not in page.content.decode()
+    assert client.post("/chat/ann/say", {"text": "hello"}).status_code == 400  # only the client speaks
     client.force_login(people["ann"])
     assert client.get("/review/").status_code == 403
 

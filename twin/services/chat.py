@@ -219,7 +219,7 @@ def remembered_contract(*, client: Client) -> dict[str, Any]:
     citations = [{"id": fact.id, "text": fact.text, "sources": fact.sources} for fact in facts]
     if facts:
         answer = "Here is what I remember about you: " + " ".join(
-            f"{fact['text']} [{number}]" for number, fact in enumerate(facts, start=1)
+            f"{fact.text} [{number}]" for number, fact in enumerate(facts, start=1)
         ) + " If something is wrong, ask for a correction below and your advisor will check it."
     else:
         answer = "I don't remember anything about you yet."

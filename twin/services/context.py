@@ -20,6 +20,7 @@ from marketdata.services.drift import remembered_prices_for
 from marketdata.services.history import price_history
 from memory.extraction.securities import find_securities
 from memory.graph import advice as graph_advice
+from memory.graph import facts as graph_facts
 from memory.ids import stable_id
 from memory.scope import Reader
 from memory.selectors import client_facts
@@ -170,20 +171,37 @@ def _target_of(attribute: str, slot: str, value: str) -> date | None:
     return None
 
 
+def _replaced_statements(reader: Reader, moment: datetime) -> tuple[set[str], set[tuple[str, str]]]:
+    """Ids of facts a newer statement had replaced by `moment`, and the turns (as (session source, turn
+    id): turn ids repeat across sessions) that said nothing but those replaced facts."""
+    history = graph_facts.facts_for_client(reader.scopes, include_history=True)
+    replaced = [f for f in history if f.superseded_at is not None and f.superseded_at <= moment]
+    standing = {(f.source, turn) for f in history if f not in replaced for turn in f.sources}
+    return {f.id for f in replaced}, {(f.source, turn) for f in replaced for turn in f.sources} - standing
+
+
+def _replaced(result, replaced_ids: set[str], replaced_turns: set[tuple[str, str]]) -> bool:  # noqa: ANN001
+    """A recalled memory that no longer holds: a replaced fact, or a turn that said only replaced things.
+    The twin does not offer what the client said before as what is true now."""
+    return result.id in replaced_ids or (
+        result.level == "turn" and any((result.origin, turn) in replaced_turns for turn in result.sources))
+
+
 def gather_context(*, client: Client, reader: Reader, as_of: datetime | None = None,
                    question: str | None = None) -> ClientContext:
     """Read the client's profile, holdings, remembered prices, viewpoints, risk and (for a question) memory."""
     moment = as_of or timezone.now()
     # The graph reads are independent: run them side by side (the driver is thread-safe), keeping the
     # relational reads on this thread, where Django's connection lives.
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="twin-context") as pool:
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="twin-context") as pool:
         facts_read = pool.submit(_profile_facts, reader, as_of)
         prices_read = pool.submit(_remembered_prices, reader, as_of)
         recall_read = pool.submit(search, reader, question, k=RECALL_K, as_of=as_of) if question else None
+        replaced_read = pool.submit(_replaced_statements, reader, moment) if question else None
         positions = tuple(_positions(client, as_of))
         facts, prices = tuple(facts_read.result()), tuple(prices_read.result())
-        recalled = tuple(Recalled(r.id, r.text, r.kind, tuple(r.sources)) for r in recall_read.result()) \
-            if recall_read else ()
+        recalled = tuple(Recalled(r.id, r.text, r.kind, tuple(r.sources)) for r in recall_read.result()
+                         if not _replaced(r, *replaced_read.result())) if recall_read else ()
     if as_of is not None:
         prices = tuple(_priced_at(prices, as_of))
     discussed = {p.symbol for p in prices} | {f.slot.split(":", 1)[1] for f in facts if f.attribute == "holding"}

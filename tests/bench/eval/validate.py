@@ -224,7 +224,7 @@ def check_scenarios():
                         bad(f"{w}: analyst_view forbidden on held {about}")
                 if kind == "viewpoint_reversal":
                     vs = sorted(views.get(about, []), key=lambda v: v["published_at"])
-                    flips = any({a["stance"], b["stance"]} == {"buy", "sell"} for a, b in zip(vs, vs[1:]))
+                    flips = any({a["stance"], b["stance"]} == {"buy", "sell"} for a, b in zip(vs, vs[1:], strict=False))
                     if label == "expected" and not flips:
                         bad(f"{w}: no buy/sell flip on {about}")
                     if label == "forbidden" and flips and about in held:
