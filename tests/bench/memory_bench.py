@@ -57,9 +57,16 @@ def memory_node_count() -> int:
     return graph_driver.read(lambda tx: tx.run("MATCH (m:Memory) RETURN count(m) AS n").single()["n"])
 
 
-def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11) -> list[dict]:
-    """Grow the graph to each target size through the import path, then time hybrid searches."""
+def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11,
+                paths: tuple[str, ...] = ("index", "scan")) -> list[dict]:
+    """Grow the graph to each target size through the import path, then time searches.
+
+    Each question is asked in hybrid and in vector mode once per vector path (the index filtered by
+    scope, and the exact scan of the scope that Neo4j 5.x gets), alternating which path goes first,
+    so both paths see the same graph, cache and machine load.
+    """
     import random
+    from unittest import mock
 
     rng = random.Random(seed)
     results = []
@@ -81,17 +88,21 @@ def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11) ->
             questions.extend(batch.questions)
         nodes = memory_node_count()
         sample = [rng.choice(questions) for _ in range(queries)]
-        for q in sample[:20]:  # warm-up: page cache and query plans
-            api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10)
-        timings = []
-        for q in sample:
-            started = time.perf_counter()
-            api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10)
-            timings.append((time.perf_counter() - started) * 1000)
-        timings.sort()
-        results.append({
-            "memory_nodes": nodes, "clients": loaded_clients, "nodes_per_client": round(nodes / loaded_clients),
-            "p50_ms": round(statistics.median(timings), 1), "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 1),
-            "mean_ms": round(statistics.mean(timings), 1), "load_seconds": round(load_seconds),
-        })
+        timings: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for number, q in enumerate(sample[:20] + sample):  # the first 20: warm-up (page cache, query plans)
+            for mode in ("hybrid", "vector"):
+                for path in (paths if number % 2 else paths[::-1]):
+                    with mock.patch("memory.graph.search.filtered_vector_search", return_value=path == "index"):
+                        started = time.perf_counter()
+                        api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10, mode=mode)
+                        if number >= 20:
+                            timings[(mode, path)].append((time.perf_counter() - started) * 1000)
+        for (mode, path), found in timings.items():
+            found.sort()
+            results.append({
+                "memory_nodes": nodes, "clients": loaded_clients, "nodes_per_client": round(nodes / loaded_clients),
+                "mode": mode, "vector_path": path, "p50_ms": round(statistics.median(found), 1),
+                "p95_ms": round(found[int(len(found) * 0.95) - 1], 1), "mean_ms": round(statistics.mean(found), 1),
+                "load_seconds": round(load_seconds),
+            })
     return results
