@@ -10,6 +10,7 @@ from collections import defaultdict
 from memory import api
 from memory.graph import driver as graph_driver
 from tests.bench.corpus import Corpus, generate
+from tests.bench.cpu import Meter
 
 MODES = ("fulltext", "vector", "hybrid")
 NODES_PER_CLIENT = 930  # of the latency corpus (30 sessions x 30 turns and what is derived from them)
@@ -89,20 +90,24 @@ def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11,
         nodes = memory_node_count()
         sample = [rng.choice(questions) for _ in range(queries)]
         timings: dict[tuple[str, str], list[float]] = defaultdict(list)
+        neo4j_cpu: dict[tuple[str, str], float] = defaultdict(float)
         for number, q in enumerate(sample[:20] + sample):  # the first 20: warm-up (page cache, query plans)
             for mode in ("hybrid", "vector"):
                 for path in (paths if number % 2 else paths[::-1]):
                     with mock.patch("memory.graph.search.filtered_vector_search", return_value=path == "index"):
-                        started = time.perf_counter()
-                        api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10, mode=mode)
+                        with Meter() as meter:
+                            api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10,
+                                       mode=mode)
                         if number >= 20:
-                            timings[(mode, path)].append((time.perf_counter() - started) * 1000)
+                            timings[(mode, path)].append(meter.wall * 1000)
+                            neo4j_cpu[(mode, path)] += meter.neo4j or 0.0
         for (mode, path), found in timings.items():
             found.sort()
             results.append({
                 "memory_nodes": nodes, "clients": loaded_clients, "nodes_per_client": round(nodes / loaded_clients),
                 "mode": mode, "vector_path": path, "p50_ms": round(statistics.median(found), 1),
                 "p95_ms": round(found[int(len(found) * 0.95) - 1], 1), "mean_ms": round(statistics.mean(found), 1),
+                "neo4j_cpu_ms_per_search": round(neo4j_cpu[(mode, path)] * 1000 / len(found), 1),
                 "load_seconds": round(load_seconds),
             })
     return results

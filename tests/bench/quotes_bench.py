@@ -10,6 +10,7 @@ from marketdata.providers.base import Quote, QuoteBatch
 from marketdata.services.refresh import refresh_remembered_quotes
 from memory.graph import driver as graph_driver
 from memory.graph import schema
+from tests.bench.cpu import Meter
 
 SECURITIES = 500
 CLIENTS = 2000
@@ -103,6 +104,7 @@ def vector_index_write_cost(as_of: datetime, rounds: int = 3) -> list[dict]:
     `scan` drops the index as `graph_migrate` does on Neo4j 5.x, `index` rebuilds it (not timed).
     """
     seconds: dict[str, list[float]] = {"scan": [], "index": []}
+    neo4j_cpu: dict[str, list[float]] = {"scan": [], "index": []}
     created: dict[str, list[int]] = {"scan": [], "index": []}
     for number in range(rounds * 2):
         path = ("scan", "index")[number % 2]
@@ -110,13 +112,16 @@ def vector_index_write_cost(as_of: datetime, rounds: int = 3) -> list[dict]:
             schema.migrate()
         as_of += timedelta(days=1)
         before = _market_move_events()
-        started = time.perf_counter()
-        refresh_remembered_quotes(provider=InstantProvider(as_of, 1.25))
-        seconds[path].append(time.perf_counter() - started)
+        with Meter() as meter:
+            refresh_remembered_quotes(provider=InstantProvider(as_of, 1.25))
+        seconds[path].append(meter.wall)
+        neo4j_cpu[path].append(meter.neo4j or 0.0)
         created[path].append(_market_move_events() - before)
         as_of += timedelta(minutes=1)
         refresh_remembered_quotes(provider=InstantProvider(as_of, 1.0))  # back down, so the next day moves again
     schema.migrate()
     return [{"vector_path": path, "rounds": rounds, "events_created_per_round": min(created[path]),
              "all_moved_cycle_seconds": " / ".join(f"{s:.2f}" for s in seconds[path]),
-             "median_seconds": round(statistics.median(seconds[path]), 2)} for path in ("scan", "index")]
+             "median_seconds": round(statistics.median(seconds[path]), 2),
+             "neo4j_cpu_seconds": " / ".join(f"{s:.2f}" for s in neo4j_cpu[path]),
+             "median_neo4j_cpu_seconds": round(statistics.median(neo4j_cpu[path]), 2)} for path in ("scan", "index")]

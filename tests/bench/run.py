@@ -95,7 +95,10 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                 "(`index`: the vector index filtered by scope inside it, Neo4j 2026.01+; `scan`: the exact cosine "
                 "scan of the caller's scopes, what Neo4j 5.x gets), alternating which path goes first.\n\n"
                 + table(rows, ["memory_nodes", "clients", "nodes_per_client", "mode", "vector_path", "p50_ms",
-                               "p95_ms", "mean_ms", "load_seconds"]))
+                               "p95_ms", "mean_ms", "neo4j_cpu_ms_per_search", "load_seconds"])
+                + "\n\n`neo4j_cpu_ms_per_search`: the CPU time the benchmark's Neo4j spent, per search (from "
+                  "/proc; it includes the server's background work of the moment): on a shared machine it swings "
+                  "less with other load than the wall-clock times do.")
         update_section("Memory search latency" + variant, body, command)
         print(body)
     if not args.skip_quotes:
@@ -116,7 +119,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                   "`graph_migrate` leaves a Neo4j 5.x server) and with it (`index`, rebuilt untimed before the "
                   "round).\n\n"
                 + table(index_cost, ["vector_path", "rounds", "events_created_per_round", "all_moved_cycle_seconds",
-                                     "median_seconds"]))
+                                     "median_seconds", "neo4j_cpu_seconds", "median_neo4j_cpu_seconds"]))
         update_section("Quote refresh cycle" + variant, body, command)
         print(body)
 
