@@ -109,3 +109,12 @@ def test_migrate_rebuilds_a_vector_index_made_without_filter_properties(graph):
 
     assert schema.vector_index_properties() == ["embedding", "scope", "status"]
     assert schema.vector_index_dimensions() == 256
+
+
+def test_a_client_whose_memory_was_all_deleted_gets_no_vector_candidates_and_no_error(crowded_graph):
+    # Neo4j 2026.08.1 fails a filtered search matching no live entry once the index holds deleted ones.
+    graph_driver.write(lambda tx: tx.run("MATCH (m:Memory {scope: $scope}) DETACH DELETE m", scope=SMALL).consume())
+
+    assert vector_candidates([SMALL]) == []
+    assert vector_candidates([SMALL, FIRM]) == [("firm-60deg", 0.75)]
+    assert vector_candidates(["c-never-seen"]) == []
