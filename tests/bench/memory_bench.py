@@ -54,6 +54,34 @@ def recall_run(corpus: Corpus, firm: str = "bench-recall") -> dict:
     return {"import": imported, "questions": total, "recall": recall, "per_kind": per_kind}
 
 
+def import_write_cost(rounds: int = 3) -> list[dict]:
+    """Import throughput without and with the vector index, alternating round by round on one graph.
+
+    `scan` drops the index as `graph_migrate` does on Neo4j 5.x, `index` rebuilds it (not timed);
+    each round imports 1,920 new turns of 8 new clients.
+    """
+    from unittest import mock
+
+    from memory.graph import schema
+
+    measured: dict[str, list[Meter]] = {"scan": [], "index": []}
+    for number in range(rounds * 2):
+        path = ("scan", "index")[number % 2]
+        with mock.patch.object(schema, "filtered_vector_search", return_value=path == "index"):
+            schema.migrate()
+        corpus = generate(seed=200 + number, clients=8, sessions_per_client=8, turns_per_session=30,
+                          id_prefix=f"W{number}-")
+        with Meter() as meter:
+            import_corpus(corpus, f"bench-write-{number}")
+        measured[path].append(meter)
+    schema.migrate()
+    return [{"vector_path": path, "rounds": rounds, "turns_per_round": 1920,
+             "turns_per_second": " / ".join(f"{1920 / m.wall:.0f}" for m in found),
+             "neo4j_cpu_seconds": " / ".join(f"{m.neo4j or 0:.2f}" for m in found),
+             "median_neo4j_cpu_seconds": round(statistics.median(m.neo4j or 0 for m in found), 2)}
+            for path, found in measured.items()]
+
+
 def memory_node_count() -> int:
     return graph_driver.read(lambda tx: tx.run("MATCH (m:Memory) RETURN count(m) AS n").single()["n"])
 

@@ -84,6 +84,13 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                 + f"\n\nImport (record + extract + embed + graph write): {imported['turns_per_second']} turns/s "
                   f"({imported['turns']} turns in {imported['seconds']} s, after a 1,920-turn warm-up import; "
                   "a freshly started Neo4j runs its first import at about half speed).")
+        write_cost = memory_bench.import_write_cost()
+        body += ("\n\nThe write cost of the vector index on import: then 1,920 more turns per round, alternately "
+                 "without the vector index (`scan`, as `graph_migrate` leaves a Neo4j 5.x server) and with it "
+                 "(`index`, rebuilt untimed before the round); the Neo4j CPU time swings less with the shared "
+                 "machine's load than turns/s do.\n\n"
+                 + table(write_cost, ["vector_path", "rounds", "turns_per_round", "turns_per_second",
+                                      "neo4j_cpu_seconds", "median_neo4j_cpu_seconds"]))
         update_section("Memory recall and import throughput" + variant, body, command)
         print(body)
     if not args.skip_latency:
