@@ -138,8 +138,12 @@ def server_version() -> tuple[int, int]:
                         "RETURN versions[0] AS version").single()
         return record["version"] if record else ""
 
-    version = driver.read(_read)
-    match = re.match(r"(\d+)(?:\.(\d+))?", version)  # "5-aura" has no minor
+    return parse_version(driver.read(_read))
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    """(major, minor) from a kernel version string: "2026.08.1", "5.26.30", "5-aura" (no minor: 0)."""
+    match = re.match(r"(\d+)(?:\.(\d+))?", version)
     if not match:
         raise SchemaMismatch(f"Cannot read the Neo4j version from {version!r} (CALL dbms.components()).")
     return int(match.group(1)), int(match.group(2) or 0)
