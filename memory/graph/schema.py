@@ -13,11 +13,17 @@ The graph, in one picture:
 
 Every `:Memory` node carries `scope`: one opaque token per partition of visibility ("c…" for one
 client's private memory, "f…" for memory shared across a firm). Reads are always constrained to a
-list of scope tokens *inside* the query: the full-text index stores the token as a second field
-(so Lucene filters before ranking) and vector similarity is computed only over the nodes of the
-caller's scopes, found through the `memory_scope` index.
+list of scope tokens *inside* the index they read: the full-text index stores the token as a second
+field (so Lucene filters before ranking), and on Neo4j 2026.01 and later the vector index holds
+`scope` and `status` as filter properties, so its approximate top-k is taken among the caller's
+active memories only. Neo4j 5.x cannot filter inside a vector index (a global top-k filtered
+afterwards loses a client's results): there vector similarity is computed exactly over the nodes of
+the caller's scopes, found through the `memory_scope` index, and no vector index is kept at all.
 """
 from __future__ import annotations
+
+import functools
+import re
 
 from django.conf import settings
 
@@ -25,10 +31,22 @@ from memory.graph import driver
 
 FULLTEXT_INDEX = "memory_text"
 VECTOR_INDEX = "memory_embedding"
+# The first Neo4j release whose SEARCH clause filters on a vector index's own properties.
+FILTERED_VECTOR_SEARCH_SINCE = (2026, 1)
+FILTER_PROPERTIES = ["scope", "status"]
 
 
-def statements() -> list[str]:
+def statements(*, filtered_vector_search: bool) -> list[str]:
     dimensions = int(settings.MEMORY_EMBEDDING_DIMENSIONS)
+    vector_index = (
+        # Cypher 25 syntax: the WITH list makes scope and status filterable inside the index.
+        f"CYPHER 25 CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (m:Memory) ON (m.embedding) "
+        f"WITH [{', '.join('m.' + p for p in FILTER_PROPERTIES)}] "
+        f"OPTIONS {{indexConfig: {{`vector.dimensions`: {dimensions}, `vector.similarity_function`: 'cosine'}}}}"
+        if filtered_vector_search
+        # Never read on 5.x (retrieval scans the caller's partition), so not paid for on every write.
+        else f"DROP INDEX {VECTOR_INDEX} IF EXISTS"
+    )
     return [
         "CREATE CONSTRAINT memory_id IF NOT EXISTS FOR (m:Memory) REQUIRE m.id IS UNIQUE",
         "CREATE CONSTRAINT session_id IF NOT EXISTS FOR (s:Session) REQUIRE s.id IS UNIQUE",
@@ -50,8 +68,7 @@ def statements() -> list[str]:
         "CREATE INDEX entity_in_scope IF NOT EXISTS FOR (e:Entity) ON (e.scope)",
         f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.text, m.scope] "
         "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english', `fulltext.eventually_consistent`: false}}",
-        f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (m:Memory) ON (m.embedding) "
-        f"OPTIONS {{indexConfig: {{`vector.dimensions`: {dimensions}, `vector.similarity_function`: 'cosine'}}}}",
+        vector_index,
     ]
 
 
@@ -62,14 +79,20 @@ class SchemaMismatch(Exception):
 def migrate() -> list[str]:
     """Create what is missing and wait until every index is online. Returns the statements run.
 
-    `IF NOT EXISTS` keeps an existing vector index as it is, so a changed embedding dimension would
-    otherwise go unnoticed until every vector query failed: it is checked and reported here.
+    `IF NOT EXISTS` keeps an existing vector index as it is. One built by Neo4j 5.x (no filter
+    properties) is rebuilt, as it holds nothing but what the nodes hold; a changed embedding dimension
+    would otherwise go unnoticed until every vector query failed: it is checked and reported here.
     """
-    run = statements()
+    filtered = filtered_vector_search()
+    run = statements(filtered_vector_search=filtered)
+    if filtered and (properties := vector_index_properties()) is not None and properties[1:] != FILTER_PROPERTIES:
+        run.insert(0, f"DROP INDEX {VECTOR_INDEX}")
     for statement in run:
         # Schema statements cannot share a transaction with each other; one managed tx each.
         driver.write(lambda tx, q=statement: tx.run(q).consume())
     driver.read(lambda tx: tx.run("CALL db.awaitIndexes(300)").consume())
+    if not filtered:
+        return run
     indexed = vector_index_dimensions()
     wanted = int(settings.MEMORY_EMBEDDING_DIMENSIONS)
     if indexed != wanted:
@@ -88,3 +111,43 @@ def vector_index_dimensions() -> int | None:
         return int(record["options"]["indexConfig"]["vector.dimensions"]) if record else None
 
     return driver.read(_read)
+
+
+def vector_index_properties() -> list[str] | None:
+    """The vector index's properties: the embedding first, then its filter properties (None: no index)."""
+
+    def _read(tx) -> list[str] | None:
+        record = tx.run("SHOW VECTOR INDEXES YIELD name, properties WHERE name = $name RETURN properties",
+                        name=VECTOR_INDEX).single()
+        return list(record["properties"]) if record else None
+
+    return driver.read(_read)
+
+
+def filtered_vector_search() -> bool:
+    """Whether the server filters inside a vector index (Neo4j 2026.01+), asked once per server."""
+    return _filtered_vector_search(settings.NEO4J_URI, settings.NEO4J_DATABASE)
+
+
+@functools.cache
+def _filtered_vector_search(uri: str, database: str) -> bool:
+    return server_version() >= FILTERED_VECTOR_SEARCH_SINCE
+
+
+def server_version() -> tuple[int, int]:
+    """(major, minor) of the Neo4j kernel: (5, 26) for 5.26.x, (2026, 8) for 2026.08.x."""
+
+    def _read(tx) -> str:
+        record = tx.run("CALL dbms.components() YIELD name, versions WHERE name = 'Neo4j Kernel' "
+                        "RETURN versions[0] AS version").single()
+        return record["version"] if record else ""
+
+    return parse_version(driver.read(_read))
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    """(major, minor) from a kernel version string: "2026.08.1", "5.26.30", "5-aura" (no minor: 0)."""
+    match = re.match(r"(\d+)(?:\.(\d+))?", version)
+    if not match:
+        raise SchemaMismatch(f"Cannot read the Neo4j version from {version!r} (CALL dbms.components()).")
+    return int(match.group(1)), int(match.group(2) or 0)

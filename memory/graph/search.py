@@ -2,10 +2,12 @@
 
 - full text: the scope token is a second field of the Lucene index, so `+scope:(...)` filters
   inside the index before ranking: another client's memory can never fill the top-k;
-- vector: exact cosine over the nodes of the caller's scopes, found through the `memory_scope`
-  index. Neo4j 5.26's vector index cannot filter before its approximate top-k, and filtering after a
-  global top-k would both lose results and touch other clients' memory; an exact scan of one
-  client's partition is bounded by that client's memory, not by the size of the graph;
+- vector: on Neo4j 2026.01+, the vector index's approximate top-k taken among the caller's active
+  memories (`scope` and `status` are filter properties of the index, see `schema`); point-in-time
+  (`as_of`) reads, which the index's current state cannot answer, and Neo4j 5.x, whose vector index
+  cannot filter before its top-k (filtering a global top-k afterwards would lose a client's
+  results), use an exact cosine scan of the caller's partition, found through the `memory_scope`
+  index and bounded by that client's memory, not by the size of the graph;
 - graph: memories linked to the entities the query names (securities, goals) or in the fact slots
   it asks about;
 - recent: the newest memories of the partition;
@@ -22,7 +24,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
-from memory.graph.schema import FULLTEXT_INDEX
+from memory.graph.schema import FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
 
 _VISIBLE = """
   m.status = 'active'
@@ -36,6 +38,31 @@ _CANDIDATE = """
   [(m)-[:NEXT]->(r) WHERE m.level = 'turn' AND m.text CONTAINS '?' AND r.speaker <> m.speaker
      AND r.status = 'active' AND ($as_of IS NULL OR r.recorded_at <= $as_of)
    | r {.id, .level, .importance, recorded: r.recorded_at.epochSeconds}][0] AS reply
+"""
+
+
+# Scores are recomputed exactly from the stored embedding: the index ranks on quantized vectors.
+_VECTOR_IN_INDEX = f"""
+CYPHER 25
+MATCH (m:Memory)
+  SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $scopes AND m.status = 'active' LIMIT $fetch)
+WITH m WHERE {_VISIBLE}
+WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+ORDER BY score DESC LIMIT $limit
+RETURN {_CANDIDATE}
+"""
+# Neo4j 2026.08.1 fails a filtered vector search whose filter matches no live entry once the index
+# holds deleted ones ("Index 33554431 out of bounds"): a new or erased client's search would fail.
+# Such a search has no vector candidates anyway, so it is not sent (`test_vector_index.py`).
+_ANY_INDEXED = """
+MATCH (m:Memory) WHERE m.scope IN $scopes AND m.status = 'active' AND m.embedding IS NOT NULL
+RETURN true AS found LIMIT 1
+"""
+_VECTOR_SCAN = f"""
+MATCH (m:Memory) WHERE m.scope IN $scopes AND {_VISIBLE}
+WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+ORDER BY score DESC LIMIT $limit
+RETURN {_CANDIDATE}
 """
 
 
@@ -63,6 +90,7 @@ def candidates(
     period: tuple[datetime, datetime] | None = None,
 ) -> dict[str, list[Candidate]]:
     """Ranked candidates per method, from one read transaction."""
+    use_index = vector is not None and as_of is None and filtered_vector_search()
 
     def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
         ranked: dict[str, list[Candidate]] = {}
@@ -78,15 +106,13 @@ def candidates(
                 """,
                 lucene=lucene, fetch=limit * 3, **params,
             ))
-        if vector is not None:
+        if vector is not None and use_index and not tx.run(_ANY_INDEXED, scopes=scopes).single():
+            ranked["vector"] = []
+        elif vector is not None:
             ranked["vector"] = _candidates(tx.run(
-                f"""
-                MATCH (m:Memory) WHERE m.scope IN $scopes AND {_VISIBLE}
-                WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
-                ORDER BY score DESC LIMIT $limit
-                RETURN {_CANDIDATE}
-                """,
-                vector=vector, **params,
+                _VECTOR_IN_INDEX if use_index else _VECTOR_SCAN,
+                # Superseded facts leave the index's top-k afterwards: fetch a margin for them.
+                vector=vector, fetch=limit * 2, **params,
             ))
         if symbols or slots:
             ranked["graph"] = _candidates(tx.run(

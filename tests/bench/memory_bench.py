@@ -11,6 +11,7 @@ from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
 from tests.bench.corpus import Corpus, generate
+from tests.bench.cpu import Meter
 
 MODES = ("fulltext", "vector", "hybrid")
 NODES_PER_CLIENT = 930  # of the latency corpus (30 sessions x 30 turns and what is derived from them)
@@ -54,13 +55,48 @@ def recall_run(corpus: Corpus, firm: str = "bench-recall") -> dict:
     return {"import": imported, "questions": total, "recall": recall, "per_kind": per_kind}
 
 
+def import_write_cost(rounds: int = 3) -> list[dict]:
+    """Import throughput without and with the vector index, alternating round by round on one graph.
+
+    `scan` drops the index as `graph_migrate` does on Neo4j 5.x, `index` rebuilds it (not timed);
+    each round imports 1,920 new turns of 8 new clients.
+    """
+    from unittest import mock
+
+    from memory.graph import schema
+
+    measured: dict[str, list[Meter]] = {"scan": [], "index": []}
+    for number in range(rounds * 2):
+        path = ("scan", "index")[number % 2]
+        with mock.patch.object(schema, "filtered_vector_search", return_value=path == "index"):
+            schema.migrate()
+        corpus = generate(seed=200 + number, clients=8, sessions_per_client=8, turns_per_session=30,
+                          id_prefix=f"W{number}-")
+        with Meter() as meter:
+            import_corpus(corpus, f"bench-write-{number}")
+        measured[path].append(meter)
+    schema.migrate()
+    return [{"vector_path": path, "rounds": rounds, "turns_per_round": 1920,
+             "turns_per_second": " / ".join(f"{1920 / m.wall:.0f}" for m in found),
+             "neo4j_cpu_seconds": " / ".join(f"{m.neo4j or 0:.2f}" for m in found),
+             "median_neo4j_cpu_seconds": round(statistics.median(m.neo4j or 0 for m in found), 2)}
+            for path, found in measured.items()]
+
+
 def memory_node_count() -> int:
     return graph_driver.read(lambda tx: tx.run("MATCH (m:Memory) RETURN count(m) AS n").single()["n"])
 
 
-def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11) -> list[dict]:
-    """Grow the graph to each target size through the import path, then time hybrid searches."""
+def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11,
+                paths: tuple[str, ...] = ("index", "scan")) -> list[dict]:
+    """Grow the graph to each target size through the import path, then time searches.
+
+    Each question is asked in hybrid and in vector mode once per vector path (the index filtered by
+    scope, and the exact scan of the scope that Neo4j 5.x gets), alternating which path goes first,
+    so both paths see the same graph, cache and machine load.
+    """
     import random
+    from unittest import mock
 
     rng = random.Random(seed)
     results = []
@@ -82,17 +118,25 @@ def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11) ->
             questions.extend(batch.questions)
         nodes = memory_node_count()
         sample = [rng.choice(questions) for _ in range(queries)]
-        for q in sample[:20]:  # warm-up: page cache and query plans
-            api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10)
-        timings = []
-        for q in sample:
-            started = time.perf_counter()
-            api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10)
-            timings.append((time.perf_counter() - started) * 1000)
-        timings.sort()
-        results.append({
-            "memory_nodes": nodes, "clients": loaded_clients, "nodes_per_client": round(nodes / loaded_clients),
-            "p50_ms": round(statistics.median(timings), 1), "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 1),
-            "mean_ms": round(statistics.mean(timings), 1), "load_seconds": round(load_seconds),
-        })
+        timings: dict[tuple[str, str], list[float]] = defaultdict(list)
+        neo4j_cpu: dict[tuple[str, str], float] = defaultdict(float)
+        for number, q in enumerate(sample[:20] + sample):  # the first 20: warm-up (page cache, query plans)
+            for mode in ("hybrid", "vector"):
+                for path in (paths if number % 2 else paths[::-1]):
+                    with mock.patch("memory.graph.search.filtered_vector_search", return_value=path == "index"):
+                        with Meter() as meter:
+                            api.search(firm_id="bench-latency", client_id=q["client_id"], query=q["query"], k=10,
+                                       mode=mode)
+                        if number >= 20:
+                            timings[(mode, path)].append(meter.wall * 1000)
+                            neo4j_cpu[(mode, path)] += meter.neo4j or 0.0
+        for (mode, path), found in timings.items():
+            found.sort()
+            results.append({
+                "memory_nodes": nodes, "clients": loaded_clients, "nodes_per_client": round(nodes / loaded_clients),
+                "mode": mode, "vector_path": path, "p50_ms": round(statistics.median(found), 1),
+                "p95_ms": round(found[int(len(found) * 0.95) - 1], 1), "mean_ms": round(statistics.mean(found), 1),
+                "neo4j_cpu_ms_per_search": round(neo4j_cpu[(mode, path)] * 1000 / len(found), 1),
+                "load_seconds": round(load_seconds),
+            })
     return results

@@ -1,12 +1,16 @@
 """Quote refresh cycle time as remembered price mentions grow (provider latency excluded)."""
 from __future__ import annotations
 
+import statistics
 import time
 from datetime import datetime, timedelta, timezone
+from unittest import mock
 
 from marketdata.providers.base import Quote, QuoteBatch
 from marketdata.services.refresh import refresh_remembered_quotes
 from memory.graph import driver as graph_driver
+from memory.graph import schema
+from tests.bench.cpu import Meter
 
 SECURITIES = 500
 CLIENTS = 2000
@@ -64,7 +68,8 @@ def _market_move_events() -> int:
     return graph_driver.read(lambda tx: tx.run("MATCH (e:Event {kind: 'market_move'}) RETURN count(e) AS n").single()["n"])
 
 
-def refresh_cycle_run(mention_counts: tuple[int, ...]) -> list[dict]:
+def refresh_cycle_run(mention_counts: tuple[int, ...]) -> tuple[list[dict], list[dict]]:
+    """The cycle times per mention count, and the all-moved cycle with and without the vector index."""
     rows = []
     loaded = 0
     as_of = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -89,4 +94,34 @@ def refresh_cycle_run(mention_counts: tuple[int, ...]) -> list[dict]:
                      "quiet_cycle_seconds": round(quiet, 2), "all_moved_cycle_seconds": round(moved, 2),
                      "events_when_all_moved": moved_report.events, "events_created": created,
                      "moved_again_same_day_seconds": round(again, 2), "moves_again": again_report.events})
-    return rows
+    return rows, vector_index_write_cost(as_of)
+
+
+def vector_index_write_cost(as_of: datetime, rounds: int = 3) -> list[dict]:
+    """The all-moved cycle (40,000 new events, each embedded) without and with the vector index.
+
+    Paths alternate round by round on the same graph, so both see the same data and machine load:
+    `scan` drops the index as `graph_migrate` does on Neo4j 5.x, `index` rebuilds it (not timed).
+    """
+    seconds: dict[str, list[float]] = {"scan": [], "index": []}
+    neo4j_cpu: dict[str, list[float]] = {"scan": [], "index": []}
+    created: dict[str, list[int]] = {"scan": [], "index": []}
+    for number in range(rounds * 2):
+        path = ("scan", "index")[number % 2]
+        with mock.patch.object(schema, "filtered_vector_search", return_value=path == "index"):
+            schema.migrate()
+        as_of += timedelta(days=1)
+        before = _market_move_events()
+        with Meter() as meter:
+            refresh_remembered_quotes(provider=InstantProvider(as_of, 1.25))
+        seconds[path].append(meter.wall)
+        neo4j_cpu[path].append(meter.neo4j or 0.0)
+        created[path].append(_market_move_events() - before)
+        as_of += timedelta(minutes=1)
+        refresh_remembered_quotes(provider=InstantProvider(as_of, 1.0))  # back down, so the next day moves again
+    schema.migrate()
+    return [{"vector_path": path, "rounds": rounds, "events_created_per_round": min(created[path]),
+             "all_moved_cycle_seconds": " / ".join(f"{s:.2f}" for s in seconds[path]),
+             "median_seconds": round(statistics.median(seconds[path]), 2),
+             "neo4j_cpu_seconds": " / ".join(f"{s:.2f}" for s in neo4j_cpu[path]),
+             "median_neo4j_cpu_seconds": round(statistics.median(neo4j_cpu[path]), 2)} for path in ("scan", "index")]

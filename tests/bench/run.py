@@ -21,13 +21,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quote-mentions", default="100000,1000000")
     parser.add_argument("--twin", action="store_true", help="also time the twin's ask and brief (tests/bench/twin_bench.py)")
     parser.add_argument("--twin-memories", type=int, default=5000, help="memory nodes of the twin bench's client")
+    parser.add_argument("--exact-vector-scan", action="store_true",
+                        help="measure what a Neo4j 5.x server gets: no vector index, an exact scan of the scope")
     parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
     args = parser.parse_args(argv)
-
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
+    if args.exact_vector_scan:
+        from unittest import mock
+
+        # Both the schema (drops the index) and retrieval (scans) ask the same question of the server.
+        with mock.patch("memory.graph.schema.filtered_vector_search", return_value=False), \
+                mock.patch("memory.graph.search.filtered_vector_search", return_value=False):
+            _run(args, argv, " (exact vector scan, as on Neo4j 5.x)")
+    else:
+        _run(args, argv, "")
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
@@ -74,20 +87,33 @@ def main(argv: list[str] | None = None) -> None:
                 + f"\n\nImport (record + extract + embed + graph write): {imported['turns_per_second']} turns/s "
                   f"({imported['turns']} turns in {imported['seconds']} s, after a 1,920-turn warm-up import; "
                   "a freshly started Neo4j runs its first import at about half speed).")
-        update_section("Memory recall and import throughput", body, command)
+        write_cost = memory_bench.import_write_cost()
+        body += ("\n\nThe write cost of the vector index on import: then 1,920 more turns per round, alternately "
+                 "without the vector index (`scan`, as `graph_migrate` leaves a Neo4j 5.x server) and with it "
+                 "(`index`, rebuilt untimed before the round); the Neo4j CPU time swings less with the shared "
+                 "machine's load than turns/s do.\n\n"
+                 + table(write_cost, ["vector_path", "rounds", "turns_per_round", "turns_per_second",
+                                      "neo4j_cpu_seconds", "median_neo4j_cpu_seconds"]))
+        update_section("Memory recall and import throughput" + variant, body, command)
         print(body)
     if not args.skip_latency:
         start_empty()
         sizes = tuple(int(s) for s in args.sizes.split(","))
-        rows = memory_bench.latency_run(sizes)
-        body = ("Hybrid search (`memory.api.search`, k=10) over a graph grown through the import path; "
-                "200 random questions per size after 20 warm-up queries.\n\n"
-                + table(rows, ["memory_nodes", "clients", "nodes_per_client", "p50_ms", "p95_ms", "mean_ms", "load_seconds"]))
-        update_section("Memory search latency", body, command)
+        rows = memory_bench.latency_run(sizes, paths=("scan",) if variant else ("index", "scan"))
+        body = ("Search (`memory.api.search`, k=10, hybrid and vector-only) over a graph grown through the import "
+                "path; 200 random questions per size after 20 warm-up questions, each asked once per vector path "
+                "(`index`: the vector index filtered by scope inside it, Neo4j 2026.01+; `scan`: the exact cosine "
+                "scan of the caller's scopes, what Neo4j 5.x gets), alternating which path goes first.\n\n"
+                + table(rows, ["memory_nodes", "clients", "nodes_per_client", "mode", "vector_path", "p50_ms",
+                               "p95_ms", "mean_ms", "neo4j_cpu_ms_per_search", "load_seconds"])
+                + "\n\n`neo4j_cpu_ms_per_search`: the CPU time the benchmark's Neo4j spent, per search (from "
+                  "/proc; it includes the server's background work of the moment): on a shared machine it swings "
+                  "less with other load than the wall-clock times do.")
+        update_section("Memory search latency" + variant, body, command)
         print(body)
     if not args.skip_quotes:
         start_empty()
-        rows = quotes_bench.refresh_cycle_run(tuple(int(s) for s in args.quote_mentions.split(",")))
+        rows, index_cost = quotes_bench.refresh_cycle_run(tuple(int(s) for s in args.quote_mentions.split(",")))
         body = ("One refresh cycle (`refresh_remembered_quotes`) for 500 securities with an instant provider "
                 "(provider latency excluded) as remembered price mentions grow: 2,000 clients who each talked "
                 "about 20 securities. A quiet cycle (no price crosses a client's threshold); then one in which "
@@ -97,8 +123,14 @@ def main(argv: list[str] | None = None) -> None:
                 "event for the day exists already (only the alert reference changes).\n\n"
                 + table(rows, ["price_mentions", "securities", "tracked_pairs", "quiet_cycle_seconds",
                                "all_moved_cycle_seconds", "events_when_all_moved", "events_created",
-                               "moved_again_same_day_seconds", "moves_again"]))
-        update_section("Quote refresh cycle", body, command)
+                               "moved_again_same_day_seconds", "moves_again"])
+                + "\n\nThe write cost of the vector index: after those cycles, at the largest mention count, the "
+                  "all-moved cycle on each following day, alternately without the vector index (`scan`, as "
+                  "`graph_migrate` leaves a Neo4j 5.x server) and with it (`index`, rebuilt untimed before the "
+                  "round).\n\n"
+                + table(index_cost, ["vector_path", "rounds", "events_created_per_round", "all_moved_cycle_seconds",
+                                     "median_seconds", "neo4j_cpu_seconds", "median_neo4j_cpu_seconds"]))
+        update_section("Quote refresh cycle" + variant, body, command)
         print(body)
     if args.twin:
         start_empty()

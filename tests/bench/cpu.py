@@ -1,0 +1,37 @@
+"""CPU seconds spent by the benchmark's own Neo4j and by this process.
+
+The machine is shared: wall-clock times swing with everyone else's load, while the CPU time a piece
+of work costs does not (much). The benches report both.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def neo4j_seconds() -> float | None:
+    """User + system CPU seconds of the local Neo4j `make bench` started (None for an external server)."""
+    name = os.environ.get("NEO4J_LOCAL_NAME", "neo4j-bench")
+    pid_file = Path(__file__).resolve().parents[2] / "var" / "run" / f"{name}.pid"
+    try:
+        fields = Path(f"/proc/{pid_file.read_text().strip()}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat
+
+
+class Meter:
+    """Wall, Neo4j CPU and Python CPU seconds of the work done inside `with`."""
+
+    def __enter__(self) -> Meter:
+        self._wall, self._neo4j, self._python = time.perf_counter(), neo4j_seconds(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self._wall
+        after = neo4j_seconds()
+        self.neo4j = after - self._neo4j if after is not None and self._neo4j is not None else None
+        self.python = time.process_time() - self._python

@@ -1,0 +1,120 @@
+"""Vector candidates against the real Neo4j: filtered by scope inside the index (2026.x), exact scan (5.x)."""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from unittest import mock
+
+import pytest
+
+from memory.graph import driver as graph_driver
+from memory.graph import schema, search
+
+DIMENSIONS = 256
+SMALL, BIG, FIRM = "c-small", "c-big", "f-firm"
+
+
+def unit(*pairs: tuple[int, float]) -> list[float]:
+    """A 256-dimensional vector with the given (axis, value) entries."""
+    vector = [0.0] * DIMENSIONS
+    for axis, value in pairs:
+        vector[axis] = value
+    return vector
+
+
+QUERY = unit((0, 1.0))
+
+
+def add_memories(rows: list[dict]) -> None:
+    graph_driver.write(lambda tx: tx.run(
+        """
+        UNWIND $rows AS row
+        CREATE (:Memory {id: row.id, scope: row.scope, status: row.status, level: 'observation', importance: 0.5,
+                         text: row.id, recorded_at: datetime($recorded), embedding: row.embedding})
+        """,
+        rows=rows, recorded="2025-01-01T00:00:00Z").consume())
+
+
+@pytest.fixture
+def crowded_graph(clean_graph):
+    """A big client whose 300 memories all lie closer to the query than anything of the small client."""
+    add_memories(
+        [{"id": f"big-{i}", "scope": BIG, "status": "active", "embedding": unit((0, 1.0), (1 + i % 200, 0.05))}
+         for i in range(300)]
+        + [
+            {"id": "small-45deg", "scope": SMALL, "status": "active", "embedding": unit((0, 1.0), (1, 1.0))},
+            {"id": "small-90deg", "scope": SMALL, "status": "active", "embedding": unit((1, 1.0))},
+            {"id": "small-opposite", "scope": SMALL, "status": "active", "embedding": unit((0, -1.0))},
+            {"id": "small-forgotten", "scope": SMALL, "status": "forgotten", "embedding": unit((0, 1.0))},
+            {"id": "firm-60deg", "scope": FIRM, "status": "active",
+             "embedding": unit((0, 0.5), (2, math.sqrt(3) / 2))},
+        ]
+    )
+    graph_driver.read(lambda tx: tx.run("CALL db.awaitIndexes(60)").consume())
+
+
+def vector_candidates(scopes: list[str], *, as_of: datetime | None = None) -> list[tuple[str, float]]:
+    ranked = search.candidates(scopes=scopes, lucene=None, vector=QUERY, symbols=[], slots=[], limit=5,
+                               as_of=as_of, include_recent=False)
+    return [(c.id, round(c.score, 4)) for c in ranked["vector"]]
+
+
+# Neo4j's cosine score is (1 + cos) / 2: 45 degrees 0.8536, 60 degrees 0.75, 90 degrees 0.5, opposite 0.
+EXPECTED = [("small-45deg", 0.8536), ("firm-60deg", 0.75), ("small-90deg", 0.5), ("small-opposite", 0.0)]
+
+
+def test_the_test_server_filters_inside_the_vector_index():
+    assert schema.filtered_vector_search() is True
+    assert schema.vector_index_properties() == ["embedding", "scope", "status"]
+
+
+def test_index_search_finds_a_small_clients_memories_that_a_crowded_global_top_k_would_lose(crowded_graph):
+    assert vector_candidates([SMALL, FIRM]) == EXPECTED
+
+
+def test_the_exact_scan_of_neo4j_5_ranks_the_same_candidates(crowded_graph):
+    with mock.patch.object(search, "filtered_vector_search", return_value=False):
+        assert vector_candidates([SMALL, FIRM]) == EXPECTED
+
+
+def test_a_point_in_time_read_sees_only_what_was_recorded_by_then(crowded_graph):
+    before_anything = datetime(2024, 12, 31, tzinfo=timezone.utc)
+
+    assert vector_candidates([SMALL, FIRM], as_of=before_anything) == []
+    assert vector_candidates([SMALL], as_of=datetime(2025, 6, 1, tzinfo=timezone.utc)) == [
+        ("small-45deg", 0.8536), ("small-90deg", 0.5), ("small-opposite", 0.0)]
+
+
+def test_the_vector_query_reads_the_index_not_every_node_of_the_scope(crowded_graph):
+    def _plan(tx):
+        summary = tx.run(search._VECTOR_IN_INDEX.replace("CYPHER 25", "CYPHER 25 PROFILE", 1), scopes=[BIG], vector=QUERY, fetch=10, limit=5, as_of=None, superseded=False).consume()
+        return summary.profile
+
+    def operators(plan) -> list[str]:
+        return [plan["operatorType"].split("@")[0]] + [op for child in plan.get("children", []) for op in operators(child)]
+
+    found = operators(graph_driver.read(_plan))
+    assert "NodeVectorIndexSearch" in found
+    assert "NodeIndexSeek" not in found and "NodeByLabelScan" not in found
+
+
+def test_migrate_rebuilds_a_vector_index_made_without_filter_properties(graph):
+    graph_driver.write(lambda tx: tx.run(f"DROP INDEX {schema.VECTOR_INDEX}").consume())
+    graph_driver.write(lambda tx: tx.run(
+        f"CREATE VECTOR INDEX {schema.VECTOR_INDEX} FOR (m:Memory) ON (m.embedding) "
+        "OPTIONS {indexConfig: {`vector.dimensions`: 256, `vector.similarity_function`: 'cosine'}}").consume())
+    assert schema.vector_index_properties() == ["embedding"]
+
+    schema.migrate()
+
+    assert schema.vector_index_properties() == ["embedding", "scope", "status"]
+    assert schema.vector_index_dimensions() == 256
+
+
+def test_a_client_whose_memory_was_all_deleted_gets_no_vector_candidates_and_no_error(crowded_graph):
+    # Neo4j 2026.08.1 fails a filtered search matching no live entry once the index holds deleted ones.
+    graph_driver.write(lambda tx: tx.run("MATCH (m:Memory {scope: $scope}) DETACH DELETE m", scope=SMALL).consume())
+
+    assert vector_candidates([SMALL]) == []
+    assert vector_candidates([SMALL, FIRM]) == [("firm-60deg", 0.75)]
+    assert vector_candidates(["c-never-seen"]) == []
