@@ -22,7 +22,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-SCENARIO_KEYS = {"id", "client", "sessions", "holdings", "quotes", "viewpoints", "question", "expected", "forbidden"}
+SCENARIO_KEYS = {"id", "client", "sessions", "holdings", "quotes", "viewpoints", "question", "expected", "forbidden",
+                 # Read by people, not by the runner: the twin advises at the moment it runs (its quotes are the
+                 # scenario's), so a scenario's own "as_of" is informative only.
+                 "description", "as_of"}
 
 
 class ScenarioError(ValueError):
