@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from advisor.models import Client, ConversationSession, ConversationTurn, User
 from memory.models import OutboxEntry
@@ -57,6 +57,30 @@ class RecordOutcome:
     created: bool  # False when the identical session was already recorded (idempotent re-import)
 
 
+def _check_storable(draft: SessionDraft) -> None:
+    """Refuse what the database would refuse, on every vendor alike: PostgreSQL enforces column
+    lengths (SQLite keeps longer values) and stores no NUL character, and one refused row aborts the
+    whole transaction with it (a chunk of an import, good sessions included)."""
+    id_limit = ConversationTurn._meta.get_field("external_id").max_length
+    speaker_limit = ConversationTurn._meta.get_field("speaker").max_length
+    role_limit = ConversationTurn._meta.get_field("role").max_length
+    fields = [("session_id", draft.session_id, ConversationSession._meta.get_field("external_id").max_length)]
+    for name, role in draft.participants.items():
+        fields += [(f"participant {name[:40]!r}", name, speaker_limit),
+                   (f"the role of participant {name[:40]!r}", role, role_limit)]
+    for turn in draft.turns:
+        fields += [(f"turn_id {turn.turn_id[:40]!r}", turn.turn_id, id_limit),
+                   (f"the speaker of turn {turn.turn_id[:40]!r}", turn.speaker, speaker_limit),
+                   (f"the text of turn {turn.turn_id[:40]!r}", turn.text, None)]
+    for label, value, limit in fields:
+        if "\x00" in value:
+            raise SessionRejected(
+                f"session {draft.session_id!r}: {label} contains a NUL character (\\u0000), which cannot be stored"
+            )
+        if limit is not None and len(value) > limit:
+            raise SessionRejected(f"session {draft.session_id!r}: {label} is longer than {limit} characters")
+
+
 def validate_draft(draft: SessionDraft) -> None:
     if not draft.turns:
         raise SessionRejected(f"session {draft.session_id!r} has no turns")
@@ -80,44 +104,56 @@ def validate_draft(draft: SessionDraft) -> None:
         if turn.at is not None and turn.at.tzinfo is None:
             raise SessionRejected(f"session {draft.session_id!r}: turn {turn.turn_id!r} 'at' needs a time zone")
         seen.add(turn.turn_id)
+    _check_storable(draft)
 
 
 def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | None = None) -> RecordOutcome:
     """Save the session and queue it for memory. Re-recording identical content changes nothing."""
     validate_draft(draft)
     digest = draft.content_hash()
-    with transaction.atomic():
+    try:
+        with transaction.atomic():
+            existing = ConversationSession.objects.filter(client=client, external_id=draft.session_id).first()
+            if existing is None:
+                return RecordOutcome(_create_session(client, draft, digest, recorded_by), created=True)
+    except IntegrityError:
+        # Recorded by another transaction since we looked (PostgreSQL runs both side by side; the unique
+        # constraint stops this one once the other commits): the same session, or a conflicting one.
         existing = ConversationSession.objects.filter(client=client, external_id=draft.session_id).first()
-        if existing is not None:
-            if existing.content_hash != digest:
-                raise SessionRejected(
-                    f"session {draft.session_id!r} for client {client.external_id!r} was already recorded "
-                    "with different content; give the new version a new session_id"
-                )
-            return RecordOutcome(existing, created=False)
-        session = ConversationSession.objects.create(
-            client=client,
-            external_id=draft.session_id,
-            channel=draft.channel,
-            started_at=draft.started_at,
-            participants=draft.participants,
-            recorded_by=recorded_by,
-            content_hash=digest,
+        if existing is None:
+            raise
+    if existing.content_hash != digest:
+        raise SessionRejected(
+            f"session {draft.session_id!r} for client {client.external_id!r} was already recorded "
+            "with different content; give the new version a new session_id"
         )
-        ConversationTurn.objects.bulk_create(
-            ConversationTurn(
-                session=session,
-                external_id=turn.turn_id,
-                position=position,
-                speaker=turn.speaker,
-                role=draft.participants.get(turn.speaker, ""),
-                text=turn.text,
-                spoken_at=turn.at,
-            )
-            for position, turn in enumerate(draft.turns)
+    return RecordOutcome(existing, created=False)
+
+
+def _create_session(client: Client, draft: SessionDraft, digest: str, recorded_by: User | None) -> ConversationSession:
+    session = ConversationSession.objects.create(
+        client=client,
+        external_id=draft.session_id,
+        channel=draft.channel,
+        started_at=draft.started_at,
+        participants=draft.participants,
+        recorded_by=recorded_by,
+        content_hash=digest,
+    )
+    ConversationTurn.objects.bulk_create(
+        ConversationTurn(
+            session=session,
+            external_id=turn.turn_id,
+            position=position,
+            speaker=turn.speaker,
+            role=draft.participants.get(turn.speaker, ""),
+            text=turn.text,
+            spoken_at=turn.at,
         )
-        OutboxEntry.objects.create(kind=OutboxEntry.Kind.SESSION, object_id=session.pk)
-    return RecordOutcome(session, created=True)
+        for position, turn in enumerate(draft.turns)
+    )
+    OutboxEntry.objects.create(kind=OutboxEntry.Kind.SESSION, object_id=session.pk)
+    return session
 
 
 _SPEAKER_LINE = re.compile(r"^\s*([A-Z][\w .'-]{0,40}?)\s*:\s+(.+)$")
