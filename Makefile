@@ -84,4 +84,6 @@ bench: venv
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
 
 clean: down
+	bin/postgres-local stop || true
+	POSTGRES_LOCAL_PORT=$(TEST_POSTGRES_PORT) POSTGRES_LOCAL_NAME=postgres-test bin/postgres-local stop || true
 	rm -rf var test-output
