@@ -19,6 +19,10 @@ from memory.models import OutboxEntry
 
 MAX_TURNS_PER_SESSION = 5000
 MAX_TURN_CHARS = 20_000
+# The columns' own limits: PostgreSQL refuses longer values (and SQLite would silently keep them).
+_TURN_ID_CHARS = ConversationTurn._meta.get_field("external_id").max_length
+_SPEAKER_CHARS = ConversationTurn._meta.get_field("speaker").max_length
+_ROLE_CHARS = ConversationTurn._meta.get_field("role").max_length
 
 
 class SessionRejected(ValueError):
@@ -57,28 +61,14 @@ class RecordOutcome:
     created: bool  # False when the identical session was already recorded (idempotent re-import)
 
 
-def _check_storable(draft: SessionDraft) -> None:
-    """Refuse what the database would refuse, on every vendor alike: PostgreSQL enforces column
-    lengths (SQLite keeps longer values) and stores no NUL character, and one refused row aborts the
-    whole transaction with it (a chunk of an import, good sessions included)."""
-    id_limit = ConversationTurn._meta.get_field("external_id").max_length
-    speaker_limit = ConversationTurn._meta.get_field("speaker").max_length
-    role_limit = ConversationTurn._meta.get_field("role").max_length
-    fields = [("session_id", draft.session_id, ConversationSession._meta.get_field("external_id").max_length)]
-    for name, role in draft.participants.items():
-        fields += [(f"participant {name[:40]!r}", name, speaker_limit),
-                   (f"the role of participant {name[:40]!r}", role, role_limit)]
-    for turn in draft.turns:
-        fields += [(f"turn_id {turn.turn_id[:40]!r}", turn.turn_id, id_limit),
-                   (f"the speaker of turn {turn.turn_id[:40]!r}", turn.speaker, speaker_limit),
-                   (f"the text of turn {turn.turn_id[:40]!r}", turn.text, None)]
-    for label, value, limit in fields:
+def _refuse_nul_characters(draft: SessionDraft) -> None:
+    """PostgreSQL stores no NUL character (SQLite does), and a refused row aborts its whole transaction."""
+    values = [("a participant's name or role", f"{name}: {role}") for name, role in draft.participants.items()]
+    values += [(f"turn {turn.turn_id[:40]!r}", f"{turn.turn_id} {turn.speaker}: {turn.text}") for turn in draft.turns]
+    for where, value in values:
         if "\x00" in value:
             raise SessionRejected(
-                f"session {draft.session_id!r}: {label} contains a NUL character (\\u0000), which cannot be stored"
-            )
-        if limit is not None and len(value) > limit:
-            raise SessionRejected(f"session {draft.session_id!r}: {label} is longer than {limit} characters")
+                f"session {draft.session_id!r}: {where} contains a NUL character (\\u0000), which cannot be stored")
 
 
 def validate_draft(draft: SessionDraft) -> None:
@@ -93,8 +83,17 @@ def validate_draft(draft: SessionDraft) -> None:
             f"session {draft.session_id!r}: channel {draft.channel!r} is not one of "
             f"{', '.join(ConversationSession.Channel.values)}"
         )
+    for name, role in draft.participants.items():
+        if len(name) > _SPEAKER_CHARS or len(role) > _ROLE_CHARS:
+            raise SessionRejected(
+                f"session {draft.session_id!r}: participant {name[:40]!r} needs a name of at most {_SPEAKER_CHARS} "
+                f"and a role of at most {_ROLE_CHARS} characters")
     seen: set[str] = set()
     for turn in draft.turns:
+        if len(turn.turn_id) > _TURN_ID_CHARS or len(turn.speaker) > _SPEAKER_CHARS:
+            raise SessionRejected(
+                f"session {draft.session_id!r}: turn {turn.turn_id[:40]!r} needs a turn_id of at most {_TURN_ID_CHARS} "
+                f"and a speaker of at most {_SPEAKER_CHARS} characters")
         if not turn.turn_id or not turn.text.strip():
             raise SessionRejected(f"session {draft.session_id!r}: every turn needs a turn_id and some text")
         if turn.turn_id in seen:
@@ -104,56 +103,55 @@ def validate_draft(draft: SessionDraft) -> None:
         if turn.at is not None and turn.at.tzinfo is None:
             raise SessionRejected(f"session {draft.session_id!r}: turn {turn.turn_id!r} 'at' needs a time zone")
         seen.add(turn.turn_id)
-    _check_storable(draft)
+    _refuse_nul_characters(draft)
 
 
 def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | None = None) -> RecordOutcome:
     """Save the session and queue it for memory. Re-recording identical content changes nothing."""
+    try:
+        return _record_session(client=client, draft=draft, recorded_by=recorded_by)
+    except IntegrityError:
+        # Another transaction recorded this session after we looked: SQLite serialises writers, but
+        # PostgreSQL runs both until the unique constraint stops this one. Now its row is visible, and
+        # the second try reports it unchanged (or refuses different content); any other error recurs.
+        return _record_session(client=client, draft=draft, recorded_by=recorded_by)
+
+
+def _record_session(*, client: Client, draft: SessionDraft, recorded_by: User | None) -> RecordOutcome:
     validate_draft(draft)
     digest = draft.content_hash()
-    try:
-        with transaction.atomic():
-            existing = ConversationSession.objects.filter(client=client, external_id=draft.session_id).first()
-            if existing is None:
-                return RecordOutcome(_create_session(client, draft, digest, recorded_by), created=True)
-    except IntegrityError:
-        # Recorded by another transaction since we looked (PostgreSQL runs both side by side; the unique
-        # constraint stops this one once the other commits): the same session, or a conflicting one.
+    with transaction.atomic():
         existing = ConversationSession.objects.filter(client=client, external_id=draft.session_id).first()
-        if existing is None:
-            raise
-    if existing.content_hash != digest:
-        raise SessionRejected(
-            f"session {draft.session_id!r} for client {client.external_id!r} was already recorded "
-            "with different content; give the new version a new session_id"
+        if existing is not None:
+            if existing.content_hash != digest:
+                raise SessionRejected(
+                    f"session {draft.session_id!r} for client {client.external_id!r} was already recorded "
+                    "with different content; give the new version a new session_id"
+                )
+            return RecordOutcome(existing, created=False)
+        session = ConversationSession.objects.create(
+            client=client,
+            external_id=draft.session_id,
+            channel=draft.channel,
+            started_at=draft.started_at,
+            participants=draft.participants,
+            recorded_by=recorded_by,
+            content_hash=digest,
         )
-    return RecordOutcome(existing, created=False)
-
-
-def _create_session(client: Client, draft: SessionDraft, digest: str, recorded_by: User | None) -> ConversationSession:
-    session = ConversationSession.objects.create(
-        client=client,
-        external_id=draft.session_id,
-        channel=draft.channel,
-        started_at=draft.started_at,
-        participants=draft.participants,
-        recorded_by=recorded_by,
-        content_hash=digest,
-    )
-    ConversationTurn.objects.bulk_create(
-        ConversationTurn(
-            session=session,
-            external_id=turn.turn_id,
-            position=position,
-            speaker=turn.speaker,
-            role=draft.participants.get(turn.speaker, ""),
-            text=turn.text,
-            spoken_at=turn.at,
+        ConversationTurn.objects.bulk_create(
+            ConversationTurn(
+                session=session,
+                external_id=turn.turn_id,
+                position=position,
+                speaker=turn.speaker,
+                role=draft.participants.get(turn.speaker, ""),
+                text=turn.text,
+                spoken_at=turn.at,
+            )
+            for position, turn in enumerate(draft.turns)
         )
-        for position, turn in enumerate(draft.turns)
-    )
-    OutboxEntry.objects.create(kind=OutboxEntry.Kind.SESSION, object_id=session.pk)
-    return session
+        OutboxEntry.objects.create(kind=OutboxEntry.Kind.SESSION, object_id=session.pk)
+    return RecordOutcome(session, created=True)
 
 
 _SPEAKER_LINE = re.compile(r"^\s*([A-Z][\w .'-]{0,40}?)\s*:\s+(.+)$")

@@ -17,10 +17,6 @@ from memory.models import MemoryAuditEntry, OutboxEntry
 from memory.scope import client_scope
 
 
-class ErasureRefused(ValueError):
-    """The request cannot be audited as given; nothing was erased."""
-
-
 class ErasureIncomplete(Exception):
     """The records are gone but the memory graph could not be reached; run the erasure again."""
 
@@ -32,12 +28,6 @@ class ErasureReport:
 
 
 def erase_client_memory(client: Client, *, actor: str, reason: str) -> ErasureReport:
-    # Checked first: PostgreSQL refuses an over-long actor or a NUL character only at the audit insert.
-    actor_limit = MemoryAuditEntry._meta.get_field("actor").max_length
-    if not actor.strip() or len(actor) > actor_limit:
-        raise ErasureRefused(f"the actor must be 1 to {actor_limit} characters; nothing was erased")
-    if "\x00" in actor + reason:
-        raise ErasureRefused("the actor and the reason cannot contain a NUL character (\\u0000); nothing was erased")
     firm_id, client_id = client.firm.slug, client.external_id
     with transaction.atomic():
         session_ids = list(ConversationSession.objects.filter(client=client).values_list("pk", flat=True))

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from advisor.models import Client, Firm, identifier_validator
-from advisor.services.sessions import SessionDraft, SessionRejected, TurnDraft, record_session, validate_draft
+from advisor.services.sessions import SessionDraft, SessionRejected, TurnDraft, record_session
 from memory.services.ingest import drain_outbox
 
 REQUIRED = ("client_id", "session_id", "started_at", "turns")
@@ -53,7 +53,6 @@ def _import_line(number: int, line: str, firm: Firm, clients: dict[str, Client],
     try:
         payload = _parse_line(line)
         draft = draft_from_payload(payload)
-        validate_draft(draft)  # before the client row is made: a refused row would abort the chunk
         client = clients.get(payload["client_id"]) or _client_for(firm, payload)
         clients[payload["client_id"]] = client
         outcome = record_session(client=client, draft=draft)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from advisor.models import Client
-from memory.services.erasure import ErasureIncomplete, ErasureRefused, erase_client_memory
+from memory.services.erasure import ErasureIncomplete, erase_client_memory
 
 
 class Command(BaseCommand):
@@ -23,6 +23,6 @@ class Command(BaseCommand):
             raise CommandError("this erases the client's memory for good; add --confirm to go ahead")
         try:
             report = erase_client_memory(record, actor=actor, reason=reason)
-        except (ErasureIncomplete, ErasureRefused) as error:
+        except ErasureIncomplete as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"erased {report.sessions} sessions and {report.graph_nodes} memory graph nodes of {client!r}")
