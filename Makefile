@@ -13,6 +13,7 @@ PORT ?= 8000
 # touches `make up` data. It runs what PYTEST_ARGS selects (default: everything) on SQLite, then the
 # integration tests among them again on PostgreSQL: bin/postgres-local's cluster on TEST_POSTGRES_PORT,
 # or the server TEST_POSTGRES_URL names (its role must be allowed to create the test_ database).
+# There pytest's exit status 5 (nothing selected) means PYTEST_ARGS chose no integration test.
 TEST_NEO4J_PORT ?= 7688
 TEST_REDIS_DB ?= 15
 TEST_POSTGRES_PORT ?= 5434
@@ -60,7 +61,6 @@ services-test: venv
 	  POSTGRES_LOCAL_PORT=$(TEST_POSTGRES_PORT) POSTGRES_LOCAL_NAME=postgres-test POSTGRES_LOCAL_FAST=yes \
 	  bin/postgres-local start >/dev/null; fi
 
-# pytest's exit status 5 (nothing selected) on PostgreSQL means PYTEST_ARGS chose no integration test.
 test: services-test
 	export NEO4J_URI="$${NEO4J_URI:-bolt://127.0.0.1:$(TEST_NEO4J_PORT)}"
 	export NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test

@@ -16,7 +16,6 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from memory.graph import driver as graph_driver
 from memory.graph import schema
@@ -83,7 +82,7 @@ def _worker_env() -> dict[str, str]:
     """The worker's environment: this run's services, and the test database pytest-django created."""
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    env["DATABASE_URL"] = database_url(connection.settings_dict)
+    env["DATABASE_URL"] = database_url(settings.DATABASES["default"])  # pytest-django set its NAME
     return env
 
 

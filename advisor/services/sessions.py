@@ -5,12 +5,15 @@ down: it stays "pending memory" until the graph takes it.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -106,18 +109,25 @@ def validate_draft(draft: SessionDraft) -> None:
     _refuse_nul_characters(draft)
 
 
+def _once_more_if_recorded_meanwhile(record: Callable[..., RecordOutcome]) -> Callable[..., RecordOutcome]:
+    """Another transaction may record the same session after `record` looked for it: SQLite serialises
+    writers, but PostgreSQL runs both until the unique constraint stops the second with IntegrityError.
+    Its row is visible then, so the second try reports it unchanged (or refuses different content);
+    any other integrity error recurs."""
+
+    @functools.wraps(record)
+    def record_once_more_if_needed(**kwargs: Any) -> RecordOutcome:
+        try:
+            return record(**kwargs)
+        except IntegrityError:
+            return record(**kwargs)
+
+    return record_once_more_if_needed
+
+
+@_once_more_if_recorded_meanwhile
 def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | None = None) -> RecordOutcome:
     """Save the session and queue it for memory. Re-recording identical content changes nothing."""
-    try:
-        return _record_session(client=client, draft=draft, recorded_by=recorded_by)
-    except IntegrityError:
-        # Another transaction recorded this session after we looked: SQLite serialises writers, but
-        # PostgreSQL runs both until the unique constraint stops this one. Now its row is visible, and
-        # the second try reports it unchanged (or refuses different content); any other error recurs.
-        return _record_session(client=client, draft=draft, recorded_by=recorded_by)
-
-
-def _record_session(*, client: Client, draft: SessionDraft, recorded_by: User | None) -> RecordOutcome:
     validate_draft(draft)
     digest = draft.content_hash()
     with transaction.atomic():
