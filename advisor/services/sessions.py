@@ -74,6 +74,22 @@ def _refuse_nul_characters(draft: SessionDraft) -> None:
                 f"session {draft.session_id!r}: {where} contains a NUL character (\\u0000), which cannot be stored")
 
 
+def _once_more_if_recorded_meanwhile(record: Callable[..., RecordOutcome]) -> Callable[..., RecordOutcome]:
+    """Another transaction may record the same session after `record` looked for it: SQLite serialises
+    writers, but PostgreSQL runs both until the unique constraint stops the second with IntegrityError.
+    Its row is visible then, so the second try reports it unchanged (or refuses different content);
+    any other integrity error recurs."""
+
+    @functools.wraps(record)
+    def record_once_more_if_needed(**kwargs: Any) -> RecordOutcome:
+        try:
+            return record(**kwargs)
+        except IntegrityError:
+            return record(**kwargs)
+
+    return record_once_more_if_needed
+
+
 def validate_draft(draft: SessionDraft) -> None:
     if not draft.turns:
         raise SessionRejected(f"session {draft.session_id!r} has no turns")
@@ -107,22 +123,6 @@ def validate_draft(draft: SessionDraft) -> None:
             raise SessionRejected(f"session {draft.session_id!r}: turn {turn.turn_id!r} 'at' needs a time zone")
         seen.add(turn.turn_id)
     _refuse_nul_characters(draft)
-
-
-def _once_more_if_recorded_meanwhile(record: Callable[..., RecordOutcome]) -> Callable[..., RecordOutcome]:
-    """Another transaction may record the same session after `record` looked for it: SQLite serialises
-    writers, but PostgreSQL runs both until the unique constraint stops the second with IntegrityError.
-    Its row is visible then, so the second try reports it unchanged (or refuses different content);
-    any other integrity error recurs."""
-
-    @functools.wraps(record)
-    def record_once_more_if_needed(**kwargs: Any) -> RecordOutcome:
-        try:
-            return record(**kwargs)
-        except IntegrityError:
-            return record(**kwargs)
-
-    return record_once_more_if_needed
 
 
 @_once_more_if_recorded_meanwhile
