@@ -6,6 +6,7 @@ run side by side until a unique index stops the second). Each test holds on eith
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -16,11 +17,11 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from advisor.models import Client, ConversationSession, Firm
 from advisor.services.sessions import SessionDraft, TurnDraft, record_session
-from memory import api
 from tests.conftest import REPO
 
 
@@ -43,12 +44,18 @@ def import_line(session_id: str, *, participants: dict | None = None, **turn: st
     (import_line("b", participants={"Kim Lee": "client", "Al\u0000ex": "advisor"}),
      "line 2: session 'b': a participant's name or role contains a NUL character (\\u0000), which cannot be stored"),
 ], ids=["long-speaker", "long-turn-id", "long-role", "nul-in-text", "nul-in-participant"])
-def test_import_reports_a_line_the_database_cannot_store_and_keeps_the_lines_around_it(clean_graph, bad_line, error):
+def test_import_reports_a_line_the_database_cannot_store_and_keeps_the_lines_around_it(
+        clean_graph, tmp_path, bad_line, error):
     # On PostgreSQL the refused row used to abort the import's transaction: the good lines were lost too.
-    report = api.import_sessions([import_line("a"), bad_line, import_line("c")], "acme")
+    path = tmp_path / "sessions.jsonl"
+    path.write_text("\n".join([import_line("a"), bad_line, import_line("c")]) + "\n")
+    out, err = io.StringIO(), io.StringIO()
 
-    assert report.errors == [error]
-    assert (report.sessions, report.turns) == (2, 2)
+    with pytest.raises(CommandError, match=r"^1 lines could not be imported \(see above\); the rest were imported$"):
+        call_command("memory_import", str(path), "--firm", "acme", stdout=out, stderr=err)
+
+    assert err.getvalue().splitlines() == [error]
+    assert out.getvalue().startswith("imported 2 sessions (2 turns), 0 unchanged, 1 lines with errors")
     assert sorted(ConversationSession.objects.values_list("external_id", flat=True)) == ["a", "c"]
 
 
