@@ -9,9 +9,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-# `make test` gets its own Neo4j, Redis database and SQLite file, so it never touches `make up` data.
+# `make test` gets its own Neo4j, Redis database, SQLite file and PostgreSQL cluster, so it never
+# touches `make up` data. It runs what PYTEST_ARGS selects (default: everything) on SQLite, then the
+# integration tests among them again on PostgreSQL: bin/postgres-local's cluster on TEST_POSTGRES_PORT,
+# or the server TEST_POSTGRES_URL names (its role must be allowed to create the test_ database).
+# There pytest's exit status 5 (nothing selected) means PYTEST_ARGS chose no integration test.
 TEST_NEO4J_PORT ?= 7688
 TEST_REDIS_DB ?= 15
+TEST_POSTGRES_PORT ?= 5434
 
 .PHONY: up down test bench lint venv venv-dev services services-test stop-services migrate clean
 
@@ -62,13 +67,20 @@ services-test: venv-dev
 	  NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test bin/neo4j-local start && \
 	  NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test bin/neo4j-local wait; fi
 	if [ -z "$${REDIS_URL:-}" ]; then bin/redis-local start; fi
+	if [ -z "$${TEST_POSTGRES_URL:-}" ]; then \
+	  POSTGRES_LOCAL_PORT=$(TEST_POSTGRES_PORT) POSTGRES_LOCAL_NAME=postgres-test POSTGRES_LOCAL_FAST=yes \
+	  bin/postgres-local start >/dev/null; fi
 
 test: lint services-test
 	export NEO4J_URI="$${NEO4J_URI:-bolt://127.0.0.1:$(TEST_NEO4J_PORT)}"
 	export NEO4J_LOCAL_PORT=$(TEST_NEO4J_PORT) NEO4J_LOCAL_NAME=neo4j-test
 	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/$(TEST_REDIS_DB)}"
+	postgres_url="$${TEST_POSTGRES_URL:-$$(POSTGRES_LOCAL_PORT=$(TEST_POSTGRES_PORT) POSTGRES_LOCAL_NAME=postgres-test bin/postgres-local url)}"
+	export DATABASE_URL="sqlite:///$(CURDIR)/var/db.sqlite3"
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) -m pytest $(PYTEST_ARGS)
+	echo "--- the integration tests again, on PostgreSQL ---"
+	DATABASE_URL="$$postgres_url" PYTEST_ONLY_UNDER=tests/integration $(PY) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The benchmarks fill and empty a Neo4j of their own (port 7689), never the one `make up` or `make test` use.
 bench: venv-dev
@@ -82,4 +94,6 @@ bench: venv-dev
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
 
 clean: down
+	bin/postgres-local stop || true
+	POSTGRES_LOCAL_PORT=$(TEST_POSTGRES_PORT) POSTGRES_LOCAL_NAME=postgres-test bin/postgres-local stop || true
 	rm -rf var test-output

@@ -49,7 +49,8 @@ def _statements(vendor: str, table: str) -> tuple[list[str], list[str]]:
             "CREATE OR REPLACE FUNCTION refuse_append_only_change() RETURNS trigger AS $$ "
             "BEGIN IF current_setting('twin.append_only_maintenance', true) = 'on' THEN "
             "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END IF; "
-            "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql;",
+            "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'integrity_constraint_violation'; "
+            "END; $$ LANGUAGE plpgsql;",
             f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};",
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
             f"FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change();",
@@ -64,10 +65,10 @@ def append_only_operation(table: str) -> migrations.RunPython:
 
     def forwards(apps, schema_editor) -> None:  # noqa: ANN001
         for statement in _statements(schema_editor.connection.vendor, table)[0]:
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)  # '%' is PL/pgSQL's, not a placeholder
 
     def backwards(apps, schema_editor) -> None:  # noqa: ANN001
         for statement in _statements(schema_editor.connection.vendor, table)[1]:
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
     return migrations.RunPython(forwards, backwards)

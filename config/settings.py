@@ -97,7 +97,21 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "config.wsgi.application"
 
+# --- Relational database (the system of record) -----------------------------------------------------
+# SQLite is the embedded default (`make up` needs no server); production runs PostgreSQL:
+# DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/NAME, with Django's connection settings and libpq's
+# options as query parameters (`?conn_max_age=60&conn_health_checks=true&sslmode=require`).
+# `make test` runs the integration tests on both; no other vendor is tested, so none is accepted.
+SUPPORTED_DATABASE_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"].get("ENGINE") not in SUPPORTED_DATABASE_ENGINES:
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must start with sqlite:/// or postgres:// (got a {env.str('DATABASE_URL').split(':')[0]!r} URL)."
+    )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # libpq otherwise waits on an unreachable or hung server for as long as TCP does: every page and
+    # /healthz would hang instead of saying the database is down. `?connect_timeout=N` overrides it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; the timeout rides out short write locks.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
 from django.conf import settings
@@ -71,10 +72,25 @@ def redis_client():
     return client
 
 
+def database_url(database: dict) -> str:
+    """DATABASE_URL for a Django database settings dict: how a worker process reaches the same database."""
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        credentials = quote(database["USER"], safe="")
+        if database["PASSWORD"]:
+            credentials += ":" + quote(database["PASSWORD"], safe="")
+        options = f"?{urlencode(database['OPTIONS'])}" if database.get("OPTIONS") else ""
+        return (f"postgres://{credentials}@{database['HOST']}:{database['PORT'] or 5432}/"
+                f"{quote(database['NAME'], safe='')}{options}")
+    raise ValueError(f"no DATABASE_URL form for {database['ENGINE']}")
+
+
 def _worker_env() -> dict[str, str]:
+    """The worker's environment: this run's services, and the test database pytest-django created."""
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    env["DATABASE_URL"] = f"sqlite:///{settings.DATABASES['default']['NAME']}"
+    env["DATABASE_URL"] = database_url(settings.DATABASES["default"])  # pytest-django set its NAME
     return env
 
 
@@ -116,7 +132,18 @@ def _test_output_dir() -> Path:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Tests that stop a real service run last, so a slow restart cannot disturb the others."""
+    """Tests that stop a real service run last, so a slow restart cannot disturb the others.
+
+    PYTEST_ONLY_UNDER=DIR keeps only the selected tests below DIR: `make test` runs whatever
+    PYTEST_ARGS selects on SQLite, then the integration tests among them again on PostgreSQL.
+    """
+    only_under = os.environ.get("PYTEST_ONLY_UNDER")
+    if only_under:
+        root = (REPO / only_under).resolve()
+        outside = [item for item in items if not item.path.is_relative_to(root)]
+        if outside:
+            config.hook.pytest_deselected(items=outside)
+            items[:] = [item for item in items if item.path.is_relative_to(root)]
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 

@@ -5,14 +5,17 @@ down: it stays "pending memory" until the graph takes it (docs/architecture.md, 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from advisor.models import Client, ConversationSession, ConversationTurn, User
 from audit import services as audit
@@ -65,6 +68,32 @@ class RecordOutcome:
     created: bool  # False when the identical session was already recorded (idempotent re-import)
 
 
+def _refuse_nul_characters(draft: SessionDraft) -> None:
+    """PostgreSQL stores no NUL character (SQLite does), and a refused row aborts its whole transaction."""
+    values = [("a participant's name or role", f"{name}: {role}") for name, role in draft.participants.items()]
+    values += [(f"turn {turn.turn_id[:40]!r}", f"{turn.turn_id} {turn.speaker}: {turn.text}") for turn in draft.turns]
+    for where, value in values:
+        if "\x00" in value:
+            raise SessionRejected(
+                f"session {draft.session_id!r}: {where} contains a NUL character (\\u0000), which cannot be stored")
+
+
+def _once_more_if_recorded_meanwhile(record: Callable[..., RecordOutcome]) -> Callable[..., RecordOutcome]:
+    """Another transaction may record the same session after `record` looked for it: SQLite serialises
+    writers, but PostgreSQL runs both until the unique constraint stops the second with IntegrityError.
+    Its row is visible then, so the second try reports it unchanged (or refuses different content);
+    any other integrity error recurs."""
+
+    @functools.wraps(record)
+    def record_once_more_if_needed(**kwargs: Any) -> RecordOutcome:
+        try:
+            return record(**kwargs)
+        except IntegrityError:
+            return record(**kwargs)
+
+    return record_once_more_if_needed
+
+
 def validate_draft(draft: SessionDraft) -> None:
     if not draft.turns:
         raise SessionRejected(f"session {draft.session_id!r} has no turns")
@@ -97,8 +126,10 @@ def validate_draft(draft: SessionDraft) -> None:
         if turn.at is not None and turn.at.tzinfo is None:
             raise SessionRejected(f"session {draft.session_id!r}: turn {turn.turn_id!r} 'at' needs a time zone")
         seen.add(turn.turn_id)
+    _refuse_nul_characters(draft)
 
 
+@_once_more_if_recorded_meanwhile
 def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | None = None,
                    actor: str | None = None) -> RecordOutcome:
     """Save the session and queue it for memory. Re-recording identical content changes nothing.
