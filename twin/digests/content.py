@@ -116,7 +116,7 @@ def _moves(section: ClientSection, prices: list[PriceDrift], held: list[str], ev
     first_digest = not previous
     event_ids: dict[str, list[str]] = {}
     for event in events:
-        event_ids.setdefault(event.symbol, []).append(_cite(citations, event.id, event.text, [f"market:{event.source}"]))
+        event_ids.setdefault(event.symbol, []).append(_cite(citations, event.id, event.text, [event.source] if event.source else []))
     for row in prices:
         if row.current_price is not None:
             section.last_prices.setdefault(row.symbol, row.current_price)

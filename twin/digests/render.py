@@ -33,7 +33,7 @@ def render(content: DigestContent, *, subject: str, firm_name: str, disclosure: 
             "client_name": section.client_name,
             "chart_svg": moves_svg(section.chart, title),
             "empty": section.is_empty(),
-            "blocks": [(heading, [{"text": item.text, "refs": [numbers[c] for c in item.cites]}
+            "blocks": [(heading, [{"text": item.text, "refs": sorted(numbers[c] for c in item.cites)}
                                   for item in getattr(section, name)]) for heading, name in blocks],
         })
     context = {"subject": subject, "firm_name": firm_name, "audience": content.audience, "disclosure": disclosure,
