@@ -75,6 +75,7 @@ class Digest(models.Model):
         help_text="Hash of the content that is the same for every reader (firm research): what the 25-recipient rule counts.")
     created_at = models.DateTimeField(auto_now_add=True)
     built_at = models.DateTimeField(null=True, blank=True)
+    build_seconds = models.FloatField(null=True, blank=True, help_text="How long the last build took (reads and render).")
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -16,6 +16,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from time import perf_counter
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -117,6 +118,7 @@ def build_digest(*, digest_id: int, now: datetime | None = None) -> Digest:
 
     Errors propagate to the caller (the task), which records them with `record_failure`.
     """
+    started = perf_counter()
     digest = Digest.objects.select_related("firm", "client__firm", "advisor").get(pk=digest_id)
     if digest.status != Status.PENDING:
         return digest  # built by an earlier delivery of the same task
@@ -146,6 +148,7 @@ def build_digest(*, digest_id: int, now: datetime | None = None) -> Digest:
     digest.subject, digest.html, digest.text, digest.content = rendered.subject, rendered.html, rendered.text, stored
     digest.content_hash = hashlib.sha256((rendered.subject + rendered.text + rendered.html).encode()).hexdigest()
     digest.built_at = now or timezone.now()
+    digest.build_seconds = perf_counter() - started
     digest.last_error = ""
     digest.status = Status.BUILT
     if digest.audience == Digest.Audience.CLIENT:
