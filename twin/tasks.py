@@ -8,7 +8,7 @@ from django.utils import timezone
 from advisor.models import Firm
 from memory.graph.driver import GraphUnavailable
 from twin.digests import services as digests
-from twin.digests.models import Digest, DigestRun
+from twin.digests.models import Digest, DigestApproval, DigestRun
 
 # Worth another try: the graph or database was briefly unavailable. Anything else fails at once.
 TRANSIENT = (GraphUnavailable, DatabaseError, ConnectionError, TimeoutError)
@@ -37,8 +37,9 @@ def dispatch_builds(digest_ids: list[int]) -> int:
     return len(digest_ids)
 
 
-@shared_task(bind=True, name="digests.build", acks_late=True, max_retries=BUILD_RETRIES, soft_time_limit=120,
-             time_limit=180)
+# An advisor digest reads every one of the advisor's clients: a few hundred take minutes.
+@shared_task(bind=True, name="digests.build", acks_late=True, max_retries=BUILD_RETRIES, soft_time_limit=600,
+             time_limit=660)
 def build_digest(self, digest_id: int) -> str:
     try:
         digest = digests.build_digest(digest_id=digest_id)
@@ -52,10 +53,15 @@ def build_digest(self, digest_id: int) -> str:
             raise self.retry(exc=error, countdown=min(10 * 2 ** self.request.retries, 120)) from error
         digest = Digest.objects.get(pk=digest_id)
     if digest.run_id and digests.run_is_built(digest.run):
-        digests.release_run(run=digest.run)
+        release_digest_run.delay(digest.run_id)  # the last build of the run: now the threshold sees everyone
     return digest.status
 
 
-@shared_task(name="digests.release_run", acks_late=True, soft_time_limit=240, time_limit=300)
+@shared_task(name="digests.release_run", acks_late=True, soft_time_limit=600, time_limit=660)
 def release_digest_run(run_id: int) -> dict[str, int]:
     return digests.release_run(run=DigestRun.objects.get(pk=run_id))
+
+
+@shared_task(name="digests.send_approved", acks_late=True, soft_time_limit=600, time_limit=660)
+def send_approved_digests(approval_id: int) -> int:
+    return digests.send_approved(approval=DigestApproval.objects.get(pk=approval_id))

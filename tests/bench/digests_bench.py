@@ -124,7 +124,9 @@ def firm_run(clients: int, workers: int) -> dict[str, object]:
     fingerprint = run.digests.values_list("shared_fingerprint", flat=True).first()
     approve_started = time.perf_counter()
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=mail_dir):
-        services.approve_content(firm=firm, fingerprint=fingerprint, approver=User.objects.get(username="bench-cco"))
+        approval = services.approve_content(firm=firm, fingerprint=fingerprint,
+                                            approver=User.objects.get(username="bench-cco"))
+        services.send_approved(approval=approval)
     approve_seconds = time.perf_counter() - approve_started
     return {
         "client_digests": run.planned, "workers": workers, "load_seconds": round(load_seconds, 1),

@@ -208,7 +208,8 @@ def test_the_twenty_sixth_retail_recipient_holds_the_content_for_compliance_appr
     approval = services.approve_content(firm=retail_firm, fingerprint=digests[0].shared_fingerprint, approver=officer,
                                         note="Reviewed the AAPL view.")
     assert (approval.approved_by, approval.recipients) == (officer, 26)
-    assert approval.approved_at is not None
+    assert approval.approved_at is not None and mail.outbox == []
+    assert services.send_approved(approval=approval) == 26
     assert len(mail.outbox) == 26
     assert SentDigest.objects.filter(approval=approval).count() == 26
     assert AuditEntry.objects.filter(action="digest.approved", actor="cco").count() == 1

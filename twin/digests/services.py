@@ -296,12 +296,11 @@ def send_digest(*, digest: Digest, approval: DigestApproval | None, now: datetim
 
 def approve_content(*, firm: Firm, fingerprint: str, approver: User, note: str = "",
                     now: datetime | None = None) -> DigestApproval:
-    """A compliance principal approves content held at the retail threshold; its digests are then sent."""
+    """A compliance principal approves content held at the retail threshold (`send_approved` then sends it)."""
     if approver.role != User.Role.COMPLIANCE or approver.firm_id != firm.pk:
         raise DigestRejected("Only the firm's compliance officers approve digests for retail clients.")
     now = now or timezone.now()
-    waiting = Digest.objects.filter(firm=firm, shared_fingerprint=fingerprint, status=Status.AWAITING_APPROVAL)
-    if not waiting.exists():
+    if not Digest.objects.filter(firm=firm, shared_fingerprint=fingerprint, status=Status.AWAITING_APPROVAL).exists():
         raise DigestRejected("No digest with that content is waiting for approval.")
     with transaction.atomic():
         approval, created = DigestApproval.objects.get_or_create(
@@ -312,12 +311,21 @@ def approve_content(*, firm: Firm, fingerprint: str, approver: User, note: str =
             audit.record(action="digest.approved", actor=approver.username, firm_id=firm.slug,
                          target=f"digest-content:{fingerprint}",
                          detail={"recipients": approval.recipients, "note": note})
+    return approval
+
+
+def send_approved(*, approval: DigestApproval, now: datetime | None = None) -> int:
+    """Send every digest of the approved content still waiting (each once; opt-outs are cancelled)."""
+    now = now or timezone.now()
+    sent = 0
+    waiting = Digest.objects.filter(firm=approval.firm_id, shared_fingerprint=approval.fingerprint,
+                                    status=Status.AWAITING_APPROVAL)
     for digest in waiting.select_related("client__user", "firm"):
         try:
-            send_digest(digest=digest, approval=approval, now=now)
-        except Exception as error:  # noqa: BLE001
+            sent += send_digest(digest=digest, approval=approval, now=now).status == Status.SENT
+        except Exception as error:  # noqa: BLE001  (recorded on the digest and shown, never lost)
             record_failure(digest_id=digest.pk, error=error, final=True)
-    return approval
+    return sent
 
 
 def retry_digest(*, digest: Digest, actor: User) -> Digest:

@@ -12,7 +12,7 @@ from advisor.models import Client, User
 from advisor.selectors import client_for
 from twin.digests import selectors, services
 from twin.digests.models import Digest
-from twin.tasks import dispatch_builds
+from twin.tasks import dispatch_builds, send_approved_digests
 
 
 def digest_list(request: HttpRequest) -> HttpResponse:
@@ -69,6 +69,7 @@ def approve_view(request: HttpRequest, fingerprint: str) -> HttpResponse:
     except services.DigestRejected as error:
         messages.error(request, str(error))
     else:
+        send_approved_digests.delay(approval.pk)
         messages.success(request, f"Approved for {approval.recipients} retail clients; their digests are being sent.")
     return redirect("digest-list")
 
