@@ -296,3 +296,15 @@ def test_a_client_opts_out_in_the_portal_and_the_choice_is_audited(demo, client)
     assert ann.digest_opt_in is False
     assert AuditEntry.objects.filter(action="digest.opt_out", client_id="ann", actor="ann").count() == 1
     assert services.schedule_firm(firm=demo).digests.filter(client=ann).count() == 0
+
+
+def test_an_advisor_opts_a_client_in_from_the_client_page(demo, client):
+    client.force_login(User.objects.get(username="advisor"))
+    assert "Research digests" in client.get(reverse("client-detail", args=["ben"])).content.decode()
+
+    response = client.post(reverse("digest-preference", args=["ben"]), {"opt_in": "on", "frequency": "monthly"})
+
+    assert response.status_code == 302 and response.url == reverse("client-detail", args=["ben"])
+    ben = Client.objects.get(external_id="ben")
+    assert (ben.digest_opt_in, ben.digest_frequency) == (True, "monthly")
+    assert AuditEntry.objects.filter(action="digest.opt_in", client_id="ben", actor="advisor").count() == 1

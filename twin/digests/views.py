@@ -105,4 +105,6 @@ def preference_view(request: HttpRequest, client_id: str) -> HttpResponse:
     else:
         messages.success(request, f"Digests {'on, ' + client.get_digest_frequency_display().lower() if opt_in else 'off'} "
                                   f"for {client.name}.")
-    return redirect(request.POST.get("next") or "digest-list")
+    if request.user.role == User.Role.ADVISOR:
+        return redirect("client-detail", client_id=client.external_id)
+    return redirect("digest-list")
