@@ -192,7 +192,6 @@ def _target(view: Viewpoint) -> str:
 
 def _facts_to_confirm(section: ClientSection, current: list[FactRow], history: list[FactRow], since: datetime,
                       until: datetime, citations: dict[str, Citation]) -> None:
-    by_id = {fact.id: fact for fact in history}
     for older in history:
         if older.superseded_at is None or not since < older.superseded_at <= until:
             continue
@@ -201,7 +200,7 @@ def _facts_to_confirm(section: ClientSection, current: list[FactRow], history: l
             continue
         cites = [_cite(citations, newer.id, newer.text, newer.sources), _cite(citations, older.id, older.text, older.sources)]
         section.confirm.append(Item("confirm", f"Changed: {newer.text} It replaces: {older.text}", cites,
-                                    {"attribute": newer.attribute, "value": newer.value, "was": by_id[older.id].value,
+                                    {"attribute": newer.attribute, "value": newer.value, "was": older.value,
                                      "reason": "superseded"}))
     stale_before = until - timedelta(days=settings.DIGEST_STALE_FACT_DAYS)
     confirmed = {item.data["attribute"] for item in section.confirm}

@@ -46,9 +46,6 @@ class Digest(models.Model):
         REJECTED = "rejected", "Rejected by the communications rules"
         CANCELLED = "cancelled", "Cancelled: the client opted out"
 
-    TERMINAL_BUILD = (Status.BUILT, Status.AWAITING_APPROVAL, Status.SENT, Status.FAILED, Status.REJECTED,
-                      Status.CANCELLED)
-
     firm = models.ForeignKey(Firm, on_delete=models.PROTECT, related_name="digests")
     run = models.ForeignKey(DigestRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="digests")
     audience = models.CharField(max_length=10, choices=Audience.choices)
