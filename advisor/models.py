@@ -6,7 +6,7 @@ when the graph is unavailable.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 identifier_validator = RegexValidator(
@@ -36,6 +36,16 @@ class Firm(models.Model):
     goal_due_months = models.PositiveIntegerField(
         default=24, help_text="A goal whose target date is this close (or past) is raised in the brief."
     )
+    # Research digests (twin/digests): when the firm's scheduled run builds them.
+    advisor_digests = models.BooleanField(default=True, help_text="Send each advisor a daily digest of all their clients.")
+    digest_hour = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(0), MaxValueValidator(23)],
+        help_text="Local hour (TIME_ZONE) from which the day's, week's or month's digests are built.")
+    client_digest_weekday = models.PositiveSmallIntegerField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(6)],
+        help_text="Day of the week for weekly client digests: 0 = Monday ... 6 = Sunday.")
+    digest_disclosure = models.TextField(
+        blank=True, help_text="Disclosure block for client digests; blank uses the default (DIGEST_DISCLOSURE).")
 
     def __str__(self) -> str:
         return self.name
@@ -66,6 +76,14 @@ class Client(models.Model):
     name = models.CharField(max_length=200)
     significant_move_percent = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class DigestFrequency(models.TextChoices):
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+
+    # Research digests are opt-in: a client receives none until they (or their advisor for them) opt in.
+    digest_opt_in = models.BooleanField(default=False, help_text="The client has asked for research digests.")
+    digest_frequency = models.CharField(max_length=10, choices=DigestFrequency.choices, default=DigestFrequency.WEEKLY)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["firm", "external_id"], name="client_external_id_per_firm")]

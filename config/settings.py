@@ -153,6 +153,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# With EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend, one file per message here.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+# For EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend.
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Advisor Twin <digests@localhost>")
 
 # --- Security ------------------------------------------------------------------------------------
 # Login throttling (django-axes): this many failed logins for one username from one address lock that
@@ -229,6 +238,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quotes.refresh_client_quotes",
         "schedule": env.float("QUOTE_REFRESH_SECONDS", default=60.0),
     },
+    # Creates each firm's due digests (per its hour and weekday); idempotent, so it can run often.
+    "schedule-research-digests": {
+        "task": "digests.schedule",
+        "schedule": env.float("DIGEST_SCHEDULE_SECONDS", default=600.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -248,6 +262,23 @@ REPLAY_YEARS_BACK = env.int("REPLAY_YEARS_BACK", default=15)
 # A move of at least this many percent since a client discussed a security becomes a memory event.
 SIGNIFICANT_MOVE_PERCENT = env.float("SIGNIFICANT_MOVE_PERCENT", default=5.0)
 PRICE_HISTORY_MAX_DAYS = env.int("PRICE_HISTORY_MAX_DAYS", default=800)
+
+# --- Research digests (twin/digests) ---------------------------------------------------------------
+DIGEST_DISCLOSURE = env.str("DIGEST_DISCLOSURE", default=(
+    "This digest is for your information and is not a recommendation to buy or sell any security. "
+    "Prices are past prices; past performance does not guarantee future results. Analyst views are opinions "
+    "that can change and can be wrong. Investing involves risk, including the loss of the money invested. "
+    "To stop receiving digests, tell your adviser or change your preference in the portal."))
+# FINRA Rule 2210: a communication to more than 25 retail investors within any 30-day period is a retail
+# communication and needs a principal's approval before it is sent.
+DIGEST_RETAIL_THRESHOLD = env.int("DIGEST_RETAIL_THRESHOLD", default=25)
+DIGEST_RETAIL_WINDOW_DAYS = env.int("DIGEST_RETAIL_WINDOW_DAYS", default=30)
+# Profile facts (risk tolerance, horizon, goals, cash needs) older than this need confirming.
+DIGEST_STALE_FACT_DAYS = env.int("DIGEST_STALE_FACT_DAYS", default=365)
+# Goals whose target date falls within this many days are "coming due".
+DIGEST_GOAL_DUE_DAYS = env.int("DIGEST_GOAL_DUE_DAYS", default=730)
+# A digest still pending this long after its build was dispatched is dispatched again.
+DIGEST_REDISPATCH_MINUTES = env.int("DIGEST_REDISPATCH_MINUTES", default=15)
 
 LOGGING = {
     "version": 1,

@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(twin_urls.api_urlpatterns)),
     path("", include(twin_urls.urlpatterns)),
+    path("digests/", include("twin.digests.urls")),
     path("", include("advisor.urls")),
 ]

@@ -208,3 +208,7 @@ class ReviewItem(models.Model):
         ordering = ["created_at"]
 
 # ---- end of the chat block ----
+
+
+# ---- Digests (twin/digests/models.py) ----
+from twin.digests.models import Digest, DigestApproval, DigestRun, SentDigest  # noqa: E402, F401

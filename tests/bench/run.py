@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--twin-memories", type=int, default=5000, help="memory nodes of the twin bench's client")
     parser.add_argument("--exact-vector-scan", action="store_true",
                         help="measure what a Neo4j 5.x server gets: no vector index, an exact scan of the scope")
+    parser.add_argument("--skip-digests", action="store_true")
+    parser.add_argument("--digest-clients", type=int, default=2000, help="client digests in the firm run")
+    parser.add_argument("--digest-workers", type=int, default=2, help="Celery worker processes on the digests queue")
     parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -51,7 +54,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
         sys.exit(f"refusing to empty the database {database}: run through `make bench`, or pass the flag")
     call_command("migrate", "--noinput", verbosity=0)
     from memory.graph import schema
-    from tests.bench import memory_bench, quotes_bench, twin_bench
+    from tests.bench import digests_bench, memory_bench, quotes_bench, twin_bench
     from tests.bench.corpus import generate
     from tests.bench.report import table, update_section
     from memory.graph import driver as graph_driver
@@ -143,6 +146,21 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                 "Target: p95 under 300 ms.\n\n"
                 + table(result["rows"], ["call", "client_memory_nodes", "calls", "p50_ms", "p95_ms", "mean_ms"]))
         update_section("Twin answer and brief latency", body, command)
+        print(body)
+    if not args.skip_digests:
+        start_empty()
+        row = digests_bench.firm_run(args.digest_clients, args.digest_workers)
+        body = ("A firm's scheduled run of client digests (`tests/bench/digests_bench.py`): each client has one "
+                "imported session (two prices discussed, a goal, a concern), holds AAPL, has a market-move memory, "
+                "and an analyst view on AAPL is new, so every digest shares that content. `run_seconds`: from the "
+                "`digests.schedule` task until every digest is built and released, by real Celery workers on the "
+                "`digests` queue (`workers` processes); build times are per digest (memory reads and render). "
+                "Shared by more than 25 retail clients, the content is held for approval; `approve_and_send_seconds` "
+                "is the approval sending every e-mail (file backend) and archiving it.\n\n"
+                + table([row], ["client_digests", "workers", "run_seconds", "digests_per_second", "build_p50_ms",
+                                "build_p95_ms", "build_max_ms", "held_for_approval", "failed",
+                                "approve_and_send_seconds", "sent", "load_seconds"]))
+        update_section("Research digests: a firm run", body, command)
         print(body)
 
 
