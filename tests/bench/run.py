@@ -1,5 +1,6 @@
-"""`make bench`: memory recall, search latency and import throughput, the quote refresh cycle, and
-(with --twin) the twin's answer and brief latency.
+"""`make bench`: memory recall, search latency and import throughput, the quote refresh cycle, the
+digests' firm run, and (with --twin / --scenarios) the twin's answer and brief latency and its
+scenario suites.
 
 It empties the graph and the relational database it runs against (imports skip sessions the
 database already holds), so it refuses any Neo4j but the project's own benchmark instance and any
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--twin-memories", type=int, default=5000, help="memory nodes of the twin bench's client")
     parser.add_argument("--exact-vector-scan", action="store_true",
                         help="measure what a Neo4j 5.x server gets: no vector index, an exact scan of the scope")
+    parser.add_argument("--scenarios", action="store_true",
+                        help="run the twin's scenario suites (tests/bench/eval/twin_scenarios.json, written independently)")
     parser.add_argument("--skip-digests", action="store_true")
     parser.add_argument("--digest-clients", type=int, default=2000, help="client digests in the firm run")
     parser.add_argument("--digest-workers", type=int, default=2, help="Celery worker processes on the digests queue")
@@ -146,6 +150,30 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                 "Target: p95 under 300 ms.\n\n"
                 + table(result["rows"], ["call", "client_memory_nodes", "calls", "p50_ms", "p95_ms", "mean_ms"]))
         update_section("Twin answer and brief latency", body, command)
+        print(body)
+    if args.scenarios:
+        from tests.bench import twin_scenarios
+
+        start_empty()
+        rows = []
+        for name, path in (("independent (36 histories, tests/bench/eval/twin_scenarios.json)",
+                            Path(twin_scenarios.__file__).parent / "eval" / "twin_scenarios.json"),
+                           ("own sample (tests/bench/eval/sample_twin_scenarios.json)",
+                            Path(twin_scenarios.__file__).parent / "eval" / "sample_twin_scenarios.json")):
+            report = twin_scenarios.evaluate(path)
+            rows.append({"suite": name, "scenarios": report["scenarios"],
+                         "expected_found": f"{report['found']}/{report['expected']} ({report['found_share']})",
+                         "forbidden_avoided": f"{report['avoided']}/{report['forbidden']} ({report['avoided_share']})",
+                         "misses": "; ".join(f"{r['id']}: {m['kind']} {m['about']}" for r in report["per_scenario"]
+                                             for m in r["missed"]) or "none",
+                         "violations": "; ".join(f"{r['id']}: {v['kind']} {v['about']}" for r in report["per_scenario"]
+                                                 for v in r["violated"]) or "none"})
+        body = ("The twin's deterministic rules on client histories seeded through the real paths (import, outbox, "
+                "Neo4j, quotes through the refresh, viewpoints through the analyst service); an expected item is "
+                "found when an item of its kind mentions its subject, a forbidden one avoided when none does. The "
+                "independent suite was written from the product description by someone who never read the rules.\n\n"
+                + table(rows, ["suite", "scenarios", "expected_found", "forbidden_avoided", "misses", "violations"]))
+        update_section("Twin scenario suites", body, command)
         print(body)
     if not args.skip_digests:
         start_empty()
