@@ -12,17 +12,19 @@ from django.views.decorators.cache import never_cache
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from advisor.forms import SessionNotesForm, ViewpointForm
+from advisor.forms import SessionCorrectionForm, SessionNotesForm, ViewpointForm
 from advisor.models import User, Viewpoint
 from advisor.health import check_health, may_see_details, public_view
-from advisor.selectors import client_for, clients_with_pending_memory
-from advisor.services.sessions import SessionRejected, record_session_notes, retry_session_memory
+from advisor.selectors import client_for, clients_with_pending_memory, current_sessions, session_versions
+from advisor.services.sessions import (SessionRejected, correct_session, notes_of, record_session_notes,
+                                       retry_session_memory)
 from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
 from marketdata.charts import mentions_chart
 from marketdata.services.drift import remembered_prices_for
 from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
 from advisor.permissions import reader_for
+from audit.access import log_client_view
 from memory.services.retrieval import InvalidQuery, search
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,8 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
     client = client_for(request.user, client_id)
     reader = reader_for(request.user, client)
-    context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="client")
+    context = {"client": client, "sessions": current_sessions(client)[:50], "holdings": client.holdings.all(),
                "form": SessionNotesForm(), "facts": [], "prices": [], "memory_error": None}
     try:
         context["facts"] = memory_selectors.client_facts(reader)
@@ -72,7 +75,7 @@ def record_session_view(request: HttpRequest, client_id: str) -> HttpResponse:
         else:
             messages.success(request, "Session saved. It shows as pending memory until the twin has taken it in.")
             return redirect("client-detail", client_id=client.external_id)
-    context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
+    context = {"client": client, "sessions": current_sessions(client)[:50], "holdings": client.holdings.all(),
                "form": form, "facts": [], "prices": [], "memory_error": None}
     return render(request, "advisor/client_detail.html", context, status=400)
 
@@ -101,6 +104,8 @@ def memory_search_view(request: HttpRequest, client_id: str) -> HttpResponse:
     client = client_for(request.user, client_id)
     reader = reader_for(request.user, client)
     query = request.GET.get("q", "")
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id,
+                    page="memory_search" if query else "memory")
     results, error, status = [], None, 200
     if query:
         try:
@@ -116,6 +121,8 @@ def memory_search_view(request: HttpRequest, client_id: str) -> HttpResponse:
 def price_chart(request: HttpRequest, client_id: str, symbol: str) -> HttpResponse:
     client = client_for(request.user, client_id)
     reader = reader_for(request.user, client)
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="price_chart",
+                    target=f"security:{symbol.upper()[:40]}")
     try:
         mentions = remembered_prices_for(reader, symbol.upper())
     except GraphUnavailable as error:
@@ -124,6 +131,40 @@ def price_chart(request: HttpRequest, client_id: str, symbol: str) -> HttpRespon
     chart = mentions_chart(symbol.upper(), mentions, timezone.localdate())
     return render(request, "advisor/price_chart.html",
                   {"client": client, "symbol": symbol.upper(), "chart": chart, "mentions": mentions})
+
+
+def session_detail(request: HttpRequest, client_id: str, session_id: str) -> HttpResponse:
+    """One session: the original record and every correction (who, when, why), and a correction form."""
+    client = client_for(request.user, client_id)
+    reader_for(request.user, client)
+    versions = session_versions(client, session_id)
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="session",
+                    target=f"session:{session_id}")
+    current = versions[-1]
+    form = SessionCorrectionForm(initial={"notes": notes_of(current)})
+    return render(request, "advisor/session_detail.html",
+                  {"client": client, "versions": versions, "current": current, "form": form})
+
+
+@require_http_methods(["POST"])
+def correct_session_view(request: HttpRequest, client_id: str, session_id: str) -> HttpResponse:
+    client = client_for(request.user, client_id)
+    if request.user.role != User.Role.ADVISOR:
+        raise PermissionDenied("Only advisors correct their clients' sessions.")
+    versions = session_versions(client, session_id)
+    form = SessionCorrectionForm(request.POST)
+    if form.is_valid():
+        try:
+            corrected = correct_session(session=versions[-1], author=request.user, notes=form.cleaned_data["notes"],
+                                        reason=form.cleaned_data["reason"])
+        except SessionRejected as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Version {corrected.version} recorded; the original is kept. "
+                                      "Memory will follow it once the twin has taken it in.")
+            return redirect("session-detail", client_id=client.external_id, session_id=session_id)
+    return render(request, "advisor/session_detail.html",
+                  {"client": client, "versions": versions, "current": versions[-1], "form": form}, status=400)
 
 
 def viewpoints(request: HttpRequest) -> HttpResponse:

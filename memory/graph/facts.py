@@ -51,13 +51,14 @@ class FactRow:
 
 
 def slot_histories(tx: ManagedTransaction, pairs: list[dict[str, str]]) -> list[FactVersion]:
-    """Every fact (any status) in the given (scope, slot) pairs, with what ordering needs."""
+    """Every fact in the given (scope, slot) pairs, with what ordering needs: any status but 'corrected'
+    (a corrected session version no longer speaks for the client; memory/graph/corrections.py)."""
     if not pairs:
         return []
     result = tx.run(
         """
         UNWIND $pairs AS pair
-        MATCH (f:Fact {scope: pair.scope, slot: pair.slot})
+        MATCH (f:Fact {scope: pair.scope, slot: pair.slot}) WHERE f.status <> 'corrected'
         RETURN f.id AS id, f.scope AS scope, f.slot AS slot, f.value AS value,
                f.valid_from AS valid_from, f.recorded_at AS recorded_at
         """,

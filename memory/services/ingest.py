@@ -20,7 +20,7 @@ from memory.embeddings import embed_texts
 from memory.extraction import ExtractionUnavailable, get_extractor
 from memory.extraction.securities import sector_of
 from memory.extraction.types import EntityRef, Extraction
-from memory.graph import driver, episodes, facts
+from memory.graph import corrections, driver, episodes, facts
 from memory.ids import stable_id
 from memory.models import OutboxEntry
 from memory.nodes import memory_properties
@@ -143,7 +143,11 @@ def _record_attempt(entries: list[OutboxEntry], error: Exception, *, isolated: b
 
 def _write_with_supersession(tx, builder: "_BatchBuilder") -> None:
     episodes.write_batch(tx, builder.batch)
-    plan = plan_supersession(facts.slot_histories(tx, builder.fact_slots()))
+    slots = {(pair["scope"], pair["slot"]) for pair in builder.fact_slots()}
+    for retirement in builder.retirements:  # a corrected version's slots are planned again without it
+        slots.update((pair["scope"], pair["slot"]) for pair in corrections.retire_session_version(tx, **retirement))
+    pairs = [{"scope": scope, "slot": slot} for scope, slot in sorted(slots)]
+    plan = plan_supersession(facts.slot_histories(tx, pairs))
     facts.apply_supersessions(tx, plan.closes, plan.links)
 
 
@@ -157,6 +161,7 @@ class _BatchBuilder:
         self._securities: dict[str, dict[str, Any]] = {}
         self._slots: set[tuple[str, str]] = set()
         self._clients: set[str] = set()
+        self.retirements: list[dict[str, Any]] = []  # session versions replaced by a correction in this batch
 
     def fact_slots(self) -> list[dict[str, str]]:
         return [{"scope": scope, "slot": slot} for scope, slot in sorted(self._slots)]
@@ -185,6 +190,10 @@ class _BatchBuilder:
                 "kind": "client", "key": client_id, "firm_id": firm_id, "client_id": client_id,
                 "scope": scope, "name": record.client_name}})
         session_node = stable_id("session", scope, record.session_id)
+        if record.replaces:
+            self.retirements.append({
+                "scope": scope, "session_id": record.replaces, "session_node": stable_id("session", scope, record.replaces),
+                "replaced_by": record.session_id, "reason": record.correction_reason or "corrected", "at": ingested_at})
         self.batch.add_session(session_node, scope, {
             "session_id": record.session_id, "firm_id": firm_id, "client_id": client_id, "scope": scope,
             "channel": record.channel, "started_at": record.started_at, "participants": list(record.participants)})
