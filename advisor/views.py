@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -18,13 +20,15 @@ from advisor.health import check_health, may_see_details, public_view
 from advisor.selectors import client_for, clients_with_pending_memory, current_sessions, session_versions
 from advisor.services.sessions import (SessionRejected, correct_session, notes_of, record_session_notes,
                                        retry_session_memory)
+from advisor.services.export import ExportRejected, export_client_record, render as render_export
 from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
+from audit import services as audit_services
 from marketdata.charts import mentions_chart
 from marketdata.services.drift import remembered_prices_for
 from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
 from advisor.permissions import reader_for
-from audit.access import log_client_view
+from audit.access import client_ip, log_client_view
 from memory.services.retrieval import InvalidQuery, search
 
 logger = logging.getLogger(__name__)
@@ -165,6 +169,57 @@ def correct_session_view(request: HttpRequest, client_id: str, session_id: str) 
             return redirect("session-detail", client_id=client.external_id, session_id=session_id)
     return render(request, "advisor/session_detail.html",
                   {"client": client, "versions": versions, "current": versions[-1], "form": form}, status=400)
+
+
+AUDIT_PAGE_LIMIT = 500
+
+
+def _compliance_only(request: HttpRequest) -> None:
+    if request.user.role != User.Role.COMPLIANCE:
+        raise PermissionDenied("Only compliance sees audit trails and exports records.")
+
+
+def client_audit(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Compliance: the client's audit trail (newest first) and whether the whole chain verifies."""
+    client = client_for(request.user, client_id)
+    _compliance_only(request)
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="audit_trail")
+    entries = audit_services.entries_for_client(firm_id=client.firm.slug, client_id=client.external_id)
+    return render(request, "advisor/client_audit.html",
+                  {"client": client, "entries": entries[::-1][:AUDIT_PAGE_LIMIT], "total": len(entries),
+                   "chain": audit_services.verify_chain()})
+
+
+def client_export(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Compliance: download the client's full record for a date range, as JSON or a zip of CSVs."""
+    client = client_for(request.user, client_id)
+    _compliance_only(request)
+    fmt = request.GET.get("format", "json")
+    try:
+        since = _aware(request.GET.get("since", ""), "since")
+        until = _aware(request.GET.get("until", ""), "until")
+        record = export_client_record(client=client, since=since, until=until, actor=request.user.username,
+                                      ip_address=client_ip(request))
+        body = render_export(record, fmt)
+    except ExportRejected as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    except GraphUnavailable as error:
+        return HttpResponse(_memory_unavailable(error), status=503, content_type="text/plain; charset=utf-8")
+    name = f"{client.external_id}-{since:%Y%m%d}-{until:%Y%m%d}.{'json' if fmt == 'json' else 'zip'}"
+    response = HttpResponse(body, content_type="application/json" if fmt == "json" else "application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _aware(value: str, name: str) -> datetime:
+    """A date or ISO time from the query string; a bare date is midnight UTC (the end of the range: its last second)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ExportRejected(f"{name} must be a date or an ISO 8601 time, e.g. 2024-01-31") from None
+    if len(value) == 10 and name == "until":
+        moment = moment.replace(hour=23, minute=59, second=59)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
 
 
 def viewpoints(request: HttpRequest) -> HttpResponse:

@@ -121,3 +121,46 @@ def facts_for_client(
         return [FactRow(**native(record.data())) for record in result]
 
     return driver.read(_read)
+
+
+@dataclass(frozen=True)
+class FactHistoryRow:
+    """One version of a fact, whatever its status, for a record of everything memory held (exports)."""
+
+    id: str
+    slot: str
+    value: str
+    text: str
+    status: str  # active | forgotten | corrected
+    status_reason: str | None  # why it was forgotten or corrected
+    source: str
+    sources: list[str]  # the turn ids it was derived from
+    supersedes: list[str]
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    superseded_at: datetime | None
+
+
+def fact_history(scope: str, *, since: datetime | None = None, until: datetime | None = None) -> list[FactHistoryRow]:
+    """Every fact of one scope recorded in [since, until], each version with its status and links."""
+
+    def _read(tx: ManagedTransaction) -> list[FactHistoryRow]:
+        result = tx.run(
+            """
+            MATCH (f:Fact {scope: $scope})
+            WHERE ($since IS NULL OR f.recorded_at >= $since) AND ($until IS NULL OR f.recorded_at <= $until)
+            OPTIONAL MATCH (f)-[:DERIVED_FROM]->(t:Turn)
+            OPTIONAL MATCH (f)-[:SUPERSEDES]->(older:Fact)
+            WITH f, collect(DISTINCT t.turn_id) AS sources, collect(DISTINCT older.id) AS supersedes
+            RETURN f.id AS id, f.slot AS slot, f.value AS value, f.text AS text, f.status AS status,
+                   coalesce(f.corrected_reason, f.forgotten_reason) AS status_reason, f.source AS source,
+                   sources, supersedes, f.valid_from AS valid_from, f.valid_to AS valid_to,
+                   f.recorded_at AS recorded_at, f.superseded_at AS superseded_at
+            ORDER BY f.slot, f.recorded_at, f.id
+            """,
+            scope=scope, since=since, until=until,
+        )
+        return [FactHistoryRow(**native(record.data())) for record in result]
+
+    return driver.read(_read)
