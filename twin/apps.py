@@ -7,7 +7,11 @@ class TwinConfig(AppConfig):
     name = "twin"
 
     def ready(self) -> None:
+        # advisor may not import the twin: the twin adds its advice to exports and retention purges.
+        from advisor.services.erasure import register_purger
         from advisor.services.export import register_section
         from twin.services.export import advice_section
+        from twin.services.retention import purge_client_advice
 
-        register_section("advice", advice_section)  # advisor may not import the twin: the twin registers
+        register_section("advice", advice_section)
+        register_purger("advice", purge_client_advice)
