@@ -20,6 +20,8 @@ from advisor.health import check_health, may_see_details, public_view
 from advisor.selectors import client_for, clients_with_pending_memory, current_sessions, session_versions
 from advisor.services.sessions import (SessionRejected, correct_session, notes_of, record_session_notes,
                                        retry_session_memory)
+from advisor.models import ErasureRequest
+from advisor.services.erasure import ErasureRequestRejected, request_erasure, set_legal_hold
 from advisor.services.export import ExportRejected, export_client_record, render as render_export
 from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
 from audit import services as audit_services
@@ -187,7 +189,31 @@ def client_audit(request: HttpRequest, client_id: str) -> HttpResponse:
     entries = audit_services.entries_for_client(firm_id=client.firm.slug, client_id=client.external_id)
     return render(request, "advisor/client_audit.html",
                   {"client": client, "entries": entries[::-1][:AUDIT_PAGE_LIMIT], "total": len(entries),
-                   "chain": audit_services.verify_chain()})
+                   "chain": audit_services.verify_chain(),
+                   "erasure": ErasureRequest.objects.filter(client=client).order_by("-requested_at").first()})
+
+
+@require_http_methods(["POST"])
+def client_erasure(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Compliance: record an erasure request, or place or release a legal hold on the open one."""
+    client = client_for(request.user, client_id)
+    _compliance_only(request)
+    action, reason = request.POST.get("action", ""), request.POST.get("reason", "")
+    open_request = ErasureRequest.objects.filter(client=client, purged_at__isnull=True).first()
+    try:
+        if action == "request":
+            made = request_erasure(client=client, actor=request.user.username, reason=reason,
+                                   requested_by=request.user, ip_address=client_ip(request))
+            messages.success(request, f"Erasure recorded: memory restricted now, records kept until "
+                                      f"{made.retention_until:%d %b %Y}.")
+        elif action in ("hold", "release") and open_request is not None:
+            set_legal_hold(request=open_request, hold=action == "hold", actor=request.user.username, reason=reason)
+            messages.success(request, "Legal hold placed." if action == "hold" else "Legal hold released.")
+        else:
+            messages.error(request, "There is no open erasure request to hold or release.")
+    except ErasureRequestRejected as error:
+        messages.error(request, str(error))
+    return redirect("client-audit", client_id=client.external_id)
 
 
 def client_export(request: HttpRequest, client_id: str) -> HttpResponse:

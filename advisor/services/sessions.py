@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from advisor.models import Client, ConversationSession, ConversationTurn, SessionMemoryState, User
 from audit import services as audit
@@ -188,7 +188,13 @@ def correct_session(*, session: ConversationSession, author: User, notes: str, r
         validate_draft(draft)
         if [(t.speaker, t.text) for t in draft.turns] == [(t.speaker, t.text) for t in previous.turns.all()]:
             raise SessionRejected("The corrected notes are the same as the current version; nothing to record.")
-        corrected = _save_version(client=client, draft=draft, recorded_by=author, previous=previous, reason=reason)
+        try:
+            with transaction.atomic():
+                corrected = _save_version(client=client, draft=draft, recorded_by=author, previous=previous,
+                                          reason=reason)
+        except IntegrityError:
+            raise SessionRejected(f"Someone recorded version {previous.version + 1} of this session a moment ago; "
+                                  "reload the session and correct its newest version.") from None
         audit.record(action="session.corrected", actor=author.username, firm_id=client.firm.slug,
                      client_id=client.external_id, target=f"session:{previous.external_id}",
                      detail={"version": corrected.version, "replaces_version": previous.version,

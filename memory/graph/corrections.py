@@ -6,12 +6,17 @@ mentions) get `status = 'corrected'` with the reason, when, and the version that
 search, facts and the twin (which read only `status = 'active'`) follow the current version while an
 audit can still show what was believed before. Facts the replaced version had closed are reopened,
 so the slot's history is planned again without it.
+
+A correction can reach the graph before the version it replaces (that one waiting out a backoff): the
+correction's Session node keeps `replaces`, so the older version is retired as soon as it is written.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
 from neo4j import ManagedTransaction
+
+from memory.graph.values import native
 
 
 def retire_session_version(tx: ManagedTransaction, *, scope: str, session_id: str, session_node: str,
@@ -36,3 +41,21 @@ def retire_session_version(tx: ManagedTransaction, *, scope: str, session_id: st
         scope=scope, session_id=session_id, reason=reason, at=at, replaced_by=replaced_by,
     )
     return [{"scope": scope, "slot": record["slot"]} for record in result if record["slot"]]
+
+
+def corrections_of(tx: ManagedTransaction, sessions: list[dict[str, str]]) -> list[dict[str, object]]:
+    """For sessions just written ({scope, session_id, session_node}), the corrections already in the graph
+    that replace them: each a row for `retire_session_version`."""
+    if not sessions:
+        return []
+    result = tx.run(
+        """
+        UNWIND $rows AS row
+        MATCH (newer:Session {replaces: row.session_id}) WHERE newer.scope = row.scope
+        RETURN row.scope AS scope, row.session_id AS session_id, row.session_node AS session_node,
+               newer.session_id AS replaced_by, coalesce(newer.correction_reason, 'corrected') AS reason,
+               datetime() AS at
+        """,
+        rows=sessions,
+    )
+    return [native(record.data()) for record in result]

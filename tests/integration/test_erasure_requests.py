@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.core.management import CommandError, call_command
 
-from advisor.models import ConversationSession, ConversationTurn, ErasureRequest
+from advisor.models import ConversationSession, ConversationTurn, ErasureRequest, User
 from advisor.permissions import MemoryRestricted, reader_for
 from advisor.services.erasure import (ErasureRequestRejected, purge_due_erasures, request_erasure, retention_end,
                                       set_legal_hold)
@@ -135,3 +135,19 @@ def test_the_command_records_a_request_and_a_hold(ann):
     assert "memory restricted now" in out.getvalue() and "legal hold placed" in out.getvalue()
     request = ErasureRequest.objects.get()
     assert request.legal_hold and request.legal_hold_reason == "matter 7"
+
+
+def test_compliance_records_a_request_and_a_hold_from_the_audit_page_and_an_advisor_cannot(client, ann):
+    compliance = User.objects.create_user("carla", password=None, role="compliance", firm=ann.firm)
+    client.force_login(ann.advisor)
+    assert client.post("/clients/ann/erasure", {"action": "request", "reason": "GDPR"}).status_code == 403
+    client.force_login(compliance)
+
+    client.post("/clients/ann/erasure", {"action": "request", "reason": "GDPR art. 17 request"}, REMOTE_ADDR="10.0.0.7")
+    client.post("/clients/ann/erasure", {"action": "hold", "reason": "matter 2026-114"})
+    page = client.get("/clients/ann/audit/").content.decode()
+
+    request = ErasureRequest.objects.get()
+    assert (request.requested_by, request.legal_hold, request.legal_hold_reason) == (compliance, True, "matter 2026-114")
+    assert AuditEntry.objects.get(action="erasure.requested").ip_address == "10.0.0.7"
+    assert "memory restricted" in page and "legal hold" in page and "Release the legal hold" in page

@@ -105,7 +105,7 @@ def test_the_same_pages_open_for_the_clients_the_role_may_see(client, people, gr
     # refused to others (403), the export asking for its date range (400); Ann's advice on Bob's pages, and a
     # comparison naming no advice (404).
     def expected(path: str) -> int:
-        if path.endswith(("/retry-memory", "/correct", "/ask", "/brief")):
+        if path.endswith(("/retry-memory", "/correct", "/ask", "/brief", "/erasure")):
             return 405
         if path.endswith(("/audit/", "/export")) and role != "compliance":
             return 403

@@ -157,3 +157,28 @@ def test_erasure_deletes_every_version_inside_a_maintenance_window(recorded):
     import_sessions([LINE], "acme", drain=False)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM advisor_conversationturn")
+
+
+def test_a_correction_reaching_memory_before_the_original_still_retires_the_original(clean_graph):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from memory.models import OutboxEntry
+
+    import_sessions([LINE], "acme", drain=False)
+    firm = Firm.objects.get(slug="acme")
+    advisor = User.objects.create_user("adv", password="pw-123456789", role="advisor", firm=firm)
+    correct_session(session=ConversationSession.objects.get(), author=advisor,
+                    notes="Pia Lund: I want to retire in 2034.", reason="wrong retirement year")
+    original = OutboxEntry.objects.get(payload__session_id="s1")
+    OutboxEntry.objects.filter(pk=original.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    assert drain_outbox().sessions == 1  # the correction alone: the original waits out a backoff
+
+    OutboxEntry.objects.filter(pk=original.pk).update(next_attempt_at=None)
+    assert drain_outbox().sessions == 1
+
+    reader = Reader("acme", "pia")
+    assert [f.value for f in memory_selectors.client_facts(reader) if f.slot == "goal:retirement"] == ["target 2034"]
+    assert {m["status"] for m in memories_of("s1")} == {"corrected"}
+    assert {m["reason"] for m in memories_of("s1")} == {"wrong retirement year"}
