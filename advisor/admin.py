@@ -53,8 +53,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(ConversationSession)
 class ConversationSessionAdmin(ReadOnlyAdmin):
-    list_display = ("external_id", "client", "channel", "started_at", "memory_status")
-    list_filter = ("memory_status", "channel")
+    list_display = ("external_id", "version", "client", "channel", "started_at", "memory_status")
+    list_filter = ("memory_state__status", "channel")
 
 
 @admin.register(Viewpoint)

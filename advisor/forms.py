@@ -61,6 +61,13 @@ class SessionNotesForm(forms.Form):
         return "\n\n".join(p for p in parts if p.strip())
 
 
+class SessionCorrectionForm(forms.Form):
+    """The corrected notes of a session and why: recorded as a new version, the original kept."""
+
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), max_length=MAX_NOTES_CHARS)
+    reason = forms.CharField(max_length=500, help_text="Why the notes change, e.g. 'wrong retirement year'.")
+
+
 class ViewpointForm(forms.Form):
     symbol = forms.CharField(max_length=40, help_text="Ticker or company name, e.g. AAPL or Apple.")
     stance = forms.ChoiceField(choices=[("buy", "Buy"), ("hold", "Hold"), ("sell", "Sell")])

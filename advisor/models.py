@@ -9,6 +9,8 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from audit.models import AppendOnlyModel
+
 identifier_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,119}$",
     "Use 1-120 letters, digits, '_', '.', ':' or '-', starting with a letter or digit.",
@@ -46,6 +48,9 @@ class Firm(models.Model):
         help_text="Day of the week for weekly client digests: 0 = Monday ... 6 = Sunday.")
     digest_disclosure = models.TextField(
         blank=True, help_text="Disclosure block for client digests; blank uses the default (DIGEST_DISCLOSURE).")
+    record_retention_years = models.PositiveIntegerField(
+        default=6, help_text="How long books and records are kept after an erasure request before they are purged."
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -104,8 +109,15 @@ class Holding(models.Model):
         ordering = ["symbol"]
 
 
-class ConversationSession(models.Model):
-    """A meeting, call or chat with a client, exactly as recorded."""
+class ConversationSession(AppendOnlyModel):
+    """A meeting, call or chat with a client, exactly as recorded: books and records, never changed.
+
+    A correction is a new row (`version` 2, 3, ...) linked to the original and to the version it
+    corrects, with who (`recorded_by`), when (`created_at`) and why (`correction_reason`). The model,
+    its queryset and a database trigger (migration 0003) refuse updates and deletes; only a privacy
+    erasure or a retention purge removes rows, inside `audit.triggers.maintenance_window()`.
+    Memory's progress on a session is mutable, so it lives beside it in `SessionMemoryState`.
+    """
 
     class Channel(models.TextChoices):
         MEETING = "meeting", "Meeting"
@@ -121,23 +133,63 @@ class ConversationSession(models.Model):
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="sessions")
     external_id = models.CharField(max_length=120, validators=[identifier_validator])
+    version = models.PositiveIntegerField(default=1, help_text="1 for the original record, then each correction.")
+    original = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="corrections",
+                                 help_text="The first version; empty on the original itself.")
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="corrected_by",
+                                 help_text="The version this one corrects.")
+    correction_reason = models.TextField(blank=True)
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.MEETING)
     started_at = models.DateTimeField()
     participants = models.JSONField(default=dict, help_text="Name to role, e.g. {'Ann': 'client'}.")
     recorded_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
     content_hash = models.CharField(max_length=64, help_text="Detects a re-import with changed content.")
-    memory_status = models.CharField(max_length=10, choices=MemoryStatus.choices, default=MemoryStatus.PENDING)
-    memory_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["client", "external_id"], name="session_external_id_per_client")
+            models.UniqueConstraint(fields=["client", "external_id", "version"], name="session_version_per_client")
         ]
         ordering = ["-started_at"]
 
+    @property
+    def memory_session_id(self) -> str:
+        """The id memory knows this version by: the session id, with `@vN` for a correction."""
+        return self.external_id if self.version == 1 else f"{self.external_id}@v{self.version}"
 
-class ConversationTurn(models.Model):
+    @property
+    def memory_status(self) -> str:
+        state = getattr(self, "memory_state", None)
+        return state.status if state is not None else self.MemoryStatus.PENDING
+
+    @property
+    def memory_error(self) -> str:
+        state = getattr(self, "memory_state", None)
+        return state.error if state is not None else ""
+
+    def get_memory_status_display(self) -> str:
+        return self.MemoryStatus(self.memory_status).label
+
+
+class SessionMemoryState(models.Model):
+    """Where memory stands with one session version: the one mutable thing about a recorded session.
+
+    Updated by memory's signals (advisor/receivers.py), so the append-only record itself never changes.
+    """
+
+    session = models.OneToOneField(ConversationSession, on_delete=models.CASCADE, related_name="memory_state")
+    status = models.CharField(max_length=10, choices=ConversationSession.MemoryStatus.choices,
+                              default=ConversationSession.MemoryStatus.PENDING)
+    error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status"], name="session_memory_status")]
+
+
+class ConversationTurn(AppendOnlyModel):
+    """One thing said in a session version; as append-only as the session (a correction copies turns)."""
+
     session = models.ForeignKey(ConversationSession, on_delete=models.CASCADE, related_name="turns")
     external_id = models.CharField(max_length=120)
     position = models.PositiveIntegerField()
@@ -173,3 +225,24 @@ class Viewpoint(models.Model):
 
     class Meta:
         ordering = ["-published_at"]
+
+
+class ErasureRequest(models.Model):
+    """A client asked to be erased. Their memory is restricted at once (advisor.permissions); their
+    records are kept until `retention_until`, then purged by a scheduled job unless a legal hold stops it.
+
+    Each step (request, hold, release, purge) is in the audit trail, with ids and dates, never content.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="erasure_requests")
+    requested_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, help_text="Why, without personal content (e.g. 'GDPR art. 17 request').")
+    retention_until = models.DateTimeField(help_text="Records are kept until then (the firm's retention period).")
+    legal_hold = models.BooleanField(default=False, help_text="While set, nothing is purged.")
+    legal_hold_reason = models.CharField(max_length=200, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["purged_at", "retention_until"], name="erasure_due")]

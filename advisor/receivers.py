@@ -1,21 +1,24 @@
-"""Advisor's records show their memory state: memory announces it (memory/signals.py), we listen."""
+"""Advisor's records show their memory state: memory announces it (memory/signals.py), we listen.
+
+A session is append-only, so its memory state lives in `SessionMemoryState`, never on the record.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from django.dispatch import receiver
 
-from advisor.models import ConversationSession, Viewpoint
+from advisor.models import ConversationSession, SessionMemoryState, Viewpoint
 from memory.signals import record_failed, records_stored
-
-_MODELS = {"session": ConversationSession, "viewpoint": Viewpoint}
 
 
 @receiver(records_stored)
 def mark_records_stored(*, kind: str, object_ids: list[int], **_: Any) -> None:
-    model = _MODELS[kind]
-    fields = {"memory_status": "stored", "memory_error": ""} if model is ConversationSession else {"memory_status": "stored"}
-    model.objects.filter(pk__in=object_ids).update(**fields)
+    if kind == "session":
+        SessionMemoryState.objects.filter(session_id__in=object_ids).update(
+            status=ConversationSession.MemoryStatus.STORED, error="")
+    else:
+        Viewpoint.objects.filter(pk__in=object_ids).update(memory_status=ConversationSession.MemoryStatus.STORED)
 
 
 @receiver(record_failed)
@@ -23,9 +26,9 @@ def mark_record_failed(*, kind: str, object_id: int, error: str, final: bool, **
     """The error shows on the session (and the client list counts it) from the first isolated failure;
     the status turns to failed when no automatic retry is left."""
     if kind == "session":
-        fields: dict[str, str] = {"memory_error": error}
+        fields: dict[str, str] = {"error": error}
         if final:
-            fields["memory_status"] = ConversationSession.MemoryStatus.FAILED
-        ConversationSession.objects.filter(pk=object_id).update(**fields)
+            fields["status"] = ConversationSession.MemoryStatus.FAILED
+        SessionMemoryState.objects.filter(session_id=object_id).update(**fields)
     elif final:
         Viewpoint.objects.filter(pk=object_id).update(memory_status=ConversationSession.MemoryStatus.FAILED)

@@ -28,10 +28,24 @@ def client_for(user: User, external_id: str) -> Client:
     return client
 
 
+def current_sessions(client: Client) -> QuerySet[ConversationSession]:
+    """The newest version of each of the client's sessions (a corrected version has a successor)."""
+    return client.sessions.filter(corrected_by__isnull=True).select_related("memory_state")
+
+
+def session_versions(client: Client, session_id: str) -> list[ConversationSession]:
+    """The original and every correction of one session, oldest first, with their turns; 404 if none."""
+    versions = list(client.sessions.filter(external_id=session_id).order_by("version")
+                    .select_related("memory_state", "recorded_by").prefetch_related("turns"))
+    if not versions:
+        raise Http404("No such session.")
+    return versions
+
+
 def clients_with_pending_memory(user: User) -> QuerySet[Client]:
-    pending = Q(sessions__memory_status=ConversationSession.MemoryStatus.PENDING)
-    failed = Q(sessions__memory_status=ConversationSession.MemoryStatus.FAILED)
+    pending = Q(sessions__memory_state__status=ConversationSession.MemoryStatus.PENDING)
+    failed = Q(sessions__memory_state__status=ConversationSession.MemoryStatus.FAILED)
     return visible_clients(user).annotate(
         pending_sessions=Count("sessions", filter=pending), failed_sessions=Count("sessions", filter=failed),
-        session_count=Count("sessions"),
+        session_count=Count("sessions", filter=Q(sessions__version=1)),
     )

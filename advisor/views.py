@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -12,17 +14,23 @@ from django.views.decorators.cache import never_cache
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from advisor.forms import SessionNotesForm, ViewpointForm
+from advisor.forms import SessionCorrectionForm, SessionNotesForm, ViewpointForm
 from advisor.models import User, Viewpoint
 from advisor.health import check_health, may_see_details, public_view
-from advisor.selectors import client_for, clients_with_pending_memory
-from advisor.services.sessions import SessionRejected, record_session_notes, retry_session_memory
+from advisor.selectors import client_for, clients_with_pending_memory, current_sessions, session_versions
+from advisor.services.sessions import (SessionRejected, correct_session, notes_of, record_session_notes,
+                                       retry_session_memory)
+from advisor.models import ErasureRequest
+from advisor.services.erasure import ErasureRequestRejected, request_erasure, set_legal_hold
+from advisor.services.export import ExportRejected, export_client_record, render as render_export
 from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
+from audit import services as audit_services
 from marketdata.charts import mentions_chart
 from marketdata.services.drift import remembered_prices_for
 from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
 from advisor.permissions import reader_for
+from audit.access import client_ip, log_client_view
 from memory.services.retrieval import InvalidQuery, search
 
 logger = logging.getLogger(__name__)
@@ -47,7 +55,8 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
     client = client_for(request.user, client_id)
     reader = reader_for(request.user, client)
-    context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="client")
+    context = {"client": client, "sessions": current_sessions(client)[:50], "holdings": client.holdings.all(),
                "form": SessionNotesForm(), "facts": [], "prices": [], "memory_error": None}
     try:
         context["facts"] = memory_selectors.client_facts(reader)
@@ -72,7 +81,7 @@ def record_session_view(request: HttpRequest, client_id: str) -> HttpResponse:
         else:
             messages.success(request, "Session saved. It shows as pending memory until the twin has taken it in.")
             return redirect("client-detail", client_id=client.external_id)
-    context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
+    context = {"client": client, "sessions": current_sessions(client)[:50], "holdings": client.holdings.all(),
                "form": form, "facts": [], "prices": [], "memory_error": None}
     return render(request, "advisor/client_detail.html", context, status=400)
 
@@ -101,6 +110,8 @@ def memory_search_view(request: HttpRequest, client_id: str) -> HttpResponse:
     client = client_for(request.user, client_id)
     reader = reader_for(request.user, client)
     query = request.GET.get("q", "")
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id,
+                    page="memory_search" if query else "memory")
     results, error, status = [], None, 200
     if query:
         try:
@@ -116,6 +127,8 @@ def memory_search_view(request: HttpRequest, client_id: str) -> HttpResponse:
 def price_chart(request: HttpRequest, client_id: str, symbol: str) -> HttpResponse:
     client = client_for(request.user, client_id)
     reader = reader_for(request.user, client)
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="price_chart",
+                    target=f"security:{symbol.upper()[:40]}")
     try:
         mentions = remembered_prices_for(reader, symbol.upper())
     except GraphUnavailable as error:
@@ -124,6 +137,115 @@ def price_chart(request: HttpRequest, client_id: str, symbol: str) -> HttpRespon
     chart = mentions_chart(symbol.upper(), mentions, timezone.localdate())
     return render(request, "advisor/price_chart.html",
                   {"client": client, "symbol": symbol.upper(), "chart": chart, "mentions": mentions})
+
+
+def session_detail(request: HttpRequest, client_id: str, session_id: str) -> HttpResponse:
+    """One session: the original record and every correction (who, when, why), and a correction form."""
+    client = client_for(request.user, client_id)
+    reader_for(request.user, client)
+    versions = session_versions(client, session_id)
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="session",
+                    target=f"session:{session_id}")
+    current = versions[-1]
+    form = SessionCorrectionForm(initial={"notes": notes_of(current)})
+    return render(request, "advisor/session_detail.html",
+                  {"client": client, "versions": versions, "current": current, "form": form})
+
+
+@require_http_methods(["POST"])
+def correct_session_view(request: HttpRequest, client_id: str, session_id: str) -> HttpResponse:
+    client = client_for(request.user, client_id)
+    if request.user.role != User.Role.ADVISOR:
+        raise PermissionDenied("Only advisors correct their clients' sessions.")
+    versions = session_versions(client, session_id)
+    form = SessionCorrectionForm(request.POST)
+    if form.is_valid():
+        try:
+            corrected = correct_session(session=versions[-1], author=request.user, notes=form.cleaned_data["notes"],
+                                        reason=form.cleaned_data["reason"])
+        except SessionRejected as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Version {corrected.version} recorded; the original is kept. "
+                                      "Memory will follow it once the twin has taken it in.")
+            return redirect("session-detail", client_id=client.external_id, session_id=session_id)
+    return render(request, "advisor/session_detail.html",
+                  {"client": client, "versions": versions, "current": versions[-1], "form": form}, status=400)
+
+
+AUDIT_PAGE_LIMIT = 500
+
+
+def _compliance_only(request: HttpRequest) -> None:
+    if request.user.role != User.Role.COMPLIANCE:
+        raise PermissionDenied("Only compliance sees audit trails and exports records.")
+
+
+def client_audit(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Compliance: the client's audit trail (newest first) and whether the whole chain verifies."""
+    client = client_for(request.user, client_id)
+    _compliance_only(request)
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="audit_trail")
+    entries = audit_services.entries_for_client(firm_id=client.firm.slug, client_id=client.external_id)
+    return render(request, "advisor/client_audit.html",
+                  {"client": client, "entries": entries[::-1][:AUDIT_PAGE_LIMIT], "total": len(entries),
+                   "chain": audit_services.verify_chain(),
+                   "erasure": ErasureRequest.objects.filter(client=client).order_by("-requested_at").first()})
+
+
+@require_http_methods(["POST"])
+def client_erasure(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Compliance: record an erasure request, or place or release a legal hold on the open one."""
+    client = client_for(request.user, client_id)
+    _compliance_only(request)
+    action, reason = request.POST.get("action", ""), request.POST.get("reason", "")
+    open_request = ErasureRequest.objects.filter(client=client, purged_at__isnull=True).first()
+    try:
+        if action == "request":
+            made = request_erasure(client=client, actor=request.user.username, reason=reason,
+                                   requested_by=request.user, ip_address=client_ip(request))
+            messages.success(request, f"Erasure recorded: memory restricted now, records kept until "
+                                      f"{made.retention_until:%d %b %Y}.")
+        elif action in ("hold", "release") and open_request is not None:
+            set_legal_hold(request=open_request, hold=action == "hold", actor=request.user.username, reason=reason)
+            messages.success(request, "Legal hold placed." if action == "hold" else "Legal hold released.")
+        else:
+            messages.error(request, "There is no open erasure request to hold or release.")
+    except ErasureRequestRejected as error:
+        messages.error(request, str(error))
+    return redirect("client-audit", client_id=client.external_id)
+
+
+def client_export(request: HttpRequest, client_id: str) -> HttpResponse:
+    """Compliance: download the client's full record for a date range, as JSON or a zip of CSVs."""
+    client = client_for(request.user, client_id)
+    _compliance_only(request)
+    fmt = request.GET.get("format", "json")
+    try:
+        since = _aware(request.GET.get("since", ""), "since")
+        until = _aware(request.GET.get("until", ""), "until")
+        record = export_client_record(client=client, since=since, until=until, actor=request.user.username,
+                                      ip_address=client_ip(request))
+        body = render_export(record, fmt)
+    except ExportRejected as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    except GraphUnavailable as error:
+        return HttpResponse(_memory_unavailable(error), status=503, content_type="text/plain; charset=utf-8")
+    name = f"{client.external_id}-{since:%Y%m%d}-{until:%Y%m%d}.{'json' if fmt == 'json' else 'zip'}"
+    response = HttpResponse(body, content_type="application/json" if fmt == "json" else "application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _aware(value: str, name: str) -> datetime:
+    """A date or ISO time from the query string; a bare date is midnight UTC (the end of the range: its last second)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ExportRejected(f"{name} must be a date or an ISO 8601 time, e.g. 2024-01-31") from None
+    if len(value) == 10 and name == "until":
+        moment = moment.replace(hour=23, minute=59, second=59)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
 
 
 def viewpoints(request: HttpRequest) -> HttpResponse:

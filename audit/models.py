@@ -21,6 +21,15 @@ class AppendOnlyQuerySet(models.QuerySet):
     def delete(self):  # noqa: ANN201
         raise AppendOnlyError(f"{self.model.__name__} rows are append-only")
 
+    def purge(self) -> int:
+        """Really delete these rows (with what cascades from them): only inside
+        `audit.triggers.maintenance_window()`, for an erasure or a retention purge. Returns rows deleted."""
+        from audit.triggers import window_is_open
+
+        if not window_is_open():
+            raise AppendOnlyError(f"{self.model.__name__} rows are deleted only inside a maintenance window")
+        return models.QuerySet.delete(self)[0]
+
 
 class AppendOnlyModel(models.Model):
     """Base for records a regulator expects to be immutable (audit, advice, sent digests)."""

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import connection, migrations, transaction
 
 WINDOW_TABLE = "append_only_maintenance"
+_window_open: ContextVar[bool] = ContextVar("append_only_window_open", default=False)
+
+
+def window_is_open() -> bool:
+    """True inside `maintenance_window()`: the model layer's purge checks it, the trigger its own flag."""
+    return _window_open.get()
 
 
 @contextmanager
@@ -24,9 +31,11 @@ def maintenance_window() -> Iterator[None]:
                 cursor.execute(f"INSERT INTO {WINDOW_TABLE} (opened) VALUES (1)")
             elif connection.vendor == "postgresql":
                 cursor.execute("SELECT set_config('twin.append_only_maintenance', 'on', true)")
+        token = _window_open.set(True)
         try:
             yield
         finally:
+            _window_open.reset(token)
             if connection.vendor == "sqlite":
                 with connection.cursor() as cursor:
                     cursor.execute(f"DELETE FROM {WINDOW_TABLE}")

@@ -243,6 +243,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "digests.schedule",
         "schedule": env.float("DIGEST_SCHEDULE_SECONDS", default=600.0),
     },
+    # Records whose retention ended after an erasure request, unless under a legal hold.
+    "purge-due-erasures": {
+        "task": "records.purge_due_erasures",
+        "schedule": env.float("ERASURE_PURGE_SECONDS", default=86400.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

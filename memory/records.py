@@ -29,14 +29,21 @@ class SessionRecord:
     started_at: datetime
     participants: dict[str, str]  # name -> role
     turns: tuple[TurnInput, ...]
+    # A corrected version names the version it replaces: that version's memories leave the current view
+    # (status 'corrected', with the reason), keeping their text and provenance.
+    replaces: str | None = None
+    correction_reason: str = ""
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "firm_id": self.firm_id, "client_id": self.client_id, "client_name": self.client_name,
             "session_id": self.session_id, "channel": self.channel, "started_at": self.started_at.isoformat(),
             "participants": self.participants,
             "turns": [[t.turn_id, t.speaker, t.role, t.text, t.at.isoformat()] for t in self.turns],
         }
+        if self.replaces:
+            payload.update(replaces=self.replaces, correction_reason=self.correction_reason)
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> SessionRecord:
@@ -46,6 +53,7 @@ class SessionRecord:
             started_at=datetime.fromisoformat(payload["started_at"]), participants=dict(payload["participants"]),
             turns=tuple(TurnInput(turn_id, speaker, role, text, datetime.fromisoformat(at))
                         for turn_id, speaker, role, text, at in payload["turns"]),
+            replaces=payload.get("replaces"), correction_reason=payload.get("correction_reason", ""),
         )
 
     def as_extraction_input(self) -> SessionInput:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from memory.graph import facts as graph_facts
-from memory.graph.facts import FactRow
-from memory.scope import Reader
+from memory.graph.facts import FactHistoryRow, FactRow
+from memory.scope import Reader, client_scope
 
 
 def client_facts(reader: Reader, *, as_of: datetime | None = None) -> list[FactRow]:
@@ -13,3 +13,10 @@ def client_facts(reader: Reader, *, as_of: datetime | None = None) -> list[FactR
     rows = graph_facts.facts_for_client(reader.scopes, as_of=as_of)
     rows.sort(key=lambda r: (r.slot, r.valid_from), reverse=True)
     return rows
+
+
+def client_fact_history(*, firm_id: str, client_id: str, since: datetime | None = None,
+                        until: datetime | None = None) -> list[FactHistoryRow]:
+    """Every version of every fact about one client (current, superseded, forgotten, corrected): the
+    client's memory as a record, for compliance exports; not a person's view (no Reader)."""
+    return graph_facts.fact_history(client_scope(firm_id, client_id), since=since, until=until)

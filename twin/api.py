@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from advisor.permissions import MemoryAccessDenied
 from advisor.selectors import client_for
+from audit.access import log_client_view
 from memory.graph.driver import GraphUnavailable
 from memory.services.retrieval import InvalidQuery
 from twin.selectors import advice_for, advice_history
@@ -89,6 +90,7 @@ class BriefView(TwinView):
 class AdviceHistoryView(TwinView):
     def get(self, request: Request, client_id: str) -> Response:
         client = client_for(request.user, client_id)
+        log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="api_advice_history")
         return Response([
             {"advice_id": a.id, "kind": a.kind, "question": a.question, "created_at": a.created_at.isoformat(),
              "as_of": a.as_of.isoformat(), "declined": a.declined, "items": len(a.items),
@@ -100,4 +102,7 @@ class AdviceHistoryView(TwinView):
 class AdviceDetailView(TwinView):
     def get(self, request: Request, client_id: str, advice_id: str) -> Response:
         client = client_for(request.user, client_id)
-        return Response(advice_for(client, advice_id).to_contract())
+        advice = advice_for(client, advice_id)
+        log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="api_advice",
+                        target=f"advice:{advice.pk}")
+        return Response(advice.to_contract())

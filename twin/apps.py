@@ -5,3 +5,13 @@ class TwinConfig(AppConfig):
     """The digital twin: advice, chat, the agent and its tools, prompts, the chat-model factory, digests."""
 
     name = "twin"
+
+    def ready(self) -> None:
+        # advisor may not import the twin: the twin adds its advice to exports and retention purges.
+        from advisor.services.erasure import register_purger
+        from advisor.services.export import register_section
+        from twin.services.export import advice_section
+        from twin.services.retention import purge_client_advice
+
+        register_section("advice", advice_section)
+        register_purger("advice", purge_client_advice)

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from advisor.selectors import client_for
+from audit.access import log_client_view
 from memory.graph.driver import GraphUnavailable
 from twin.selectors import advice_for, advice_history
 from twin.services.advice import brief, changes_since
@@ -16,6 +17,7 @@ TIMELINE_LIMIT = 50
 
 def advice_timeline(request: HttpRequest, client_id: str) -> HttpResponse:
     client = client_for(request.user, client_id)
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="advice_timeline")
     history = list(advice_history(client)[:TIMELINE_LIMIT])
     return render(request, "twin/advice_timeline.html", {"client": client, "history": history})
 
@@ -44,6 +46,8 @@ def compare_advice(request: HttpRequest, client_id: str) -> HttpResponse:
         first = advice_for(client, request.GET["from"])
         second = advice_for(client, request.GET["to"])
     older, newer = sorted((first, second), key=lambda a: a.created_at)
+    log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="advice_compare",
+                    target=f"advice:{older.pk}..{newer.pk}")
     comparison = changes_since(older, newer) if older.pk != newer.pk else {"advice_id": older.pk, "changes": []}
     return render(request, "twin/advice_compare.html",
                   {"client": client, "older": older, "newer": newer, "changes": comparison["changes"]})

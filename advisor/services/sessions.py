@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from advisor.models import Client, ConversationSession, ConversationTurn, User
+from advisor.models import Client, ConversationSession, ConversationTurn, SessionMemoryState, User
 from audit import services as audit
 from memory.extraction.types import TurnInput
 from memory.records import SessionRecord
@@ -140,7 +140,7 @@ def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | N
     validate_draft(draft)
     digest = draft.content_hash()
     with transaction.atomic():
-        existing = ConversationSession.objects.filter(client=client, external_id=draft.session_id).first()
+        existing = ConversationSession.objects.filter(client=client, external_id=draft.session_id, version=1).first()
         if existing is not None:
             if existing.content_hash != digest:
                 raise SessionRejected(
@@ -148,39 +148,104 @@ def record_session(*, client: Client, draft: SessionDraft, recorded_by: User | N
                     "with different content; give the new version a new session_id"
                 )
             return RecordOutcome(existing, created=False)
-        session = ConversationSession.objects.create(
-            client=client,
-            external_id=draft.session_id,
-            channel=draft.channel,
-            started_at=draft.started_at,
-            participants=draft.participants,
-            recorded_by=recorded_by,
-            content_hash=digest,
-        )
-        ConversationTurn.objects.bulk_create(
-            ConversationTurn(
-                session=session,
-                external_id=turn.turn_id,
-                position=position,
-                speaker=turn.speaker,
-                role=draft.participants.get(turn.speaker, ""),
-                text=turn.text,
-                spoken_at=turn.at,
-            )
-            for position, turn in enumerate(draft.turns)
-        )
-        outbox.enqueue_session(session_record(client, draft), object_id=session.pk)
+        session = _save_version(client=client, draft=draft, recorded_by=recorded_by)
         audit.record(action="session.recorded", actor=actor or (recorded_by.username if recorded_by else "import"),
                      firm_id=client.firm.slug, client_id=client.external_id, target=f"session:{draft.session_id}",
                      detail={"turns": len(draft.turns), "channel": draft.channel})
     return RecordOutcome(session, created=True)
 
 
-def session_record(client: Client, draft: SessionDraft) -> SessionRecord:
+def _save_version(*, client: Client, draft: SessionDraft, recorded_by: User | None,
+                  previous: ConversationSession | None = None, reason: str = "") -> ConversationSession:
+    """One version of a session: the row, its turns, its memory state and its outbox entry."""
+    session = ConversationSession.objects.create(
+        client=client,
+        external_id=draft.session_id,
+        version=previous.version + 1 if previous else 1,
+        original=(previous.original or previous) if previous else None,
+        previous=previous,
+        correction_reason=reason,
+        channel=draft.channel,
+        started_at=draft.started_at,
+        participants=draft.participants,
+        recorded_by=recorded_by,
+        content_hash=draft.content_hash(),
+    )
+    ConversationTurn.objects.bulk_create(
+        ConversationTurn(
+            session=session,
+            external_id=turn.turn_id,
+            position=position,
+            speaker=turn.speaker,
+            role=draft.participants.get(turn.speaker, ""),
+            text=turn.text,
+            spoken_at=turn.at,
+        )
+        for position, turn in enumerate(draft.turns)
+    )
+    SessionMemoryState.objects.create(session=session)
+    record = session_record(client, draft, memory_session_id=session.memory_session_id,
+                            replaces=previous.memory_session_id if previous else None, reason=reason)
+    outbox.enqueue_session(record, object_id=session.pk)
+    return session
+
+
+def current_version(session: ConversationSession) -> ConversationSession:
+    """The newest version of the session `session` is a version of."""
+    return (ConversationSession.objects.filter(client_id=session.client_id, external_id=session.external_id)
+            .order_by("-version").first())
+
+
+def correct_session(*, session: ConversationSession, author: User, notes: str, reason: str) -> ConversationSession:
+    """An advisor corrects a session's notes: a new version (who, when, why) linked to the original.
+
+    The record itself never changes; memory takes the new version through the outbox and moves the
+    replaced version's memories out of the current view (memory/graph/session_versions.py).
+    """
+    if author.role != User.Role.ADVISOR:
+        raise SessionRejected("Only advisors correct their clients' sessions.")
+    reason = reason.strip()
+    if not reason:
+        raise SessionRejected("Say why the notes are corrected; the reason is kept with the new version.")
+    client = session.client
+    with transaction.atomic():
+        previous = current_version(session)
+        notes_draft = draft_from_notes(notes=notes, client=client, author=author, channel=previous.channel,
+                                       started_at=previous.started_at)
+        draft = SessionDraft(session_id=previous.external_id, channel=previous.channel,
+                             started_at=previous.started_at,
+                             participants={**previous.participants, **notes_draft.participants},
+                             turns=notes_draft.turns)
+        validate_draft(draft)
+        if [(t.speaker, t.text) for t in draft.turns] == [(t.speaker, t.text) for t in previous.turns.all()]:
+            raise SessionRejected("The corrected notes are the same as the current version; nothing to record.")
+        try:
+            with transaction.atomic():
+                corrected = _save_version(client=client, draft=draft, recorded_by=author, previous=previous,
+                                          reason=reason)
+        except IntegrityError:
+            raise SessionRejected(f"Someone recorded version {previous.version + 1} of this session a moment ago; "
+                                  "reload the session and correct its newest version.") from None
+        audit.record(action="session.corrected", actor=author.username, firm_id=client.firm.slug,
+                     client_id=client.external_id, target=f"session:{previous.external_id}",
+                     detail={"version": corrected.version, "replaces_version": previous.version,
+                             "turns": len(draft.turns)})
+        transaction.on_commit(nudge_outbox_drain)
+    return corrected
+
+
+def notes_of(session: ConversationSession) -> str:
+    """A version's turns as editable notes ("Speaker: text" lines), the starting point of a correction."""
+    return "\n".join(f"{turn.speaker}: {turn.text}" for turn in session.turns.all())
+
+
+def session_record(client: Client, draft: SessionDraft, *, memory_session_id: str | None = None,
+                   replaces: str | None = None, reason: str = "") -> SessionRecord:
     """The session as memory needs it: plain data, carried by the outbox."""
     return SessionRecord(
         firm_id=client.firm.slug, client_id=client.external_id, client_name=client.name,
-        session_id=draft.session_id, channel=draft.channel, started_at=draft.started_at,
+        session_id=memory_session_id or draft.session_id, channel=draft.channel, started_at=draft.started_at,
+        replaces=replaces, correction_reason=reason,
         participants=dict(draft.participants),
         turns=tuple(TurnInput(turn_id=t.turn_id, speaker=t.speaker, role=draft.participants.get(t.speaker, ""),
                               text=t.text, at=t.at or draft.started_at) for t in draft.turns),
@@ -204,8 +269,8 @@ def retry_session_memory(*, session: ConversationSession, actor: User) -> bool:
     with transaction.atomic():
         retried = outbox.retry_failed(kind="session", object_id=session.pk)
         if retried:
-            ConversationSession.objects.filter(pk=session.pk).update(
-                memory_status=ConversationSession.MemoryStatus.PENDING)
+            SessionMemoryState.objects.filter(session=session).update(
+                status=ConversationSession.MemoryStatus.PENDING)
             audit.record(action="session.memory_retry", actor=actor.username, firm_id=session.client.firm.slug,
                          client_id=session.client.external_id, target=f"session:{session.external_id}")
             transaction.on_commit(nudge_outbox_drain)

@@ -12,6 +12,7 @@ from marketdata.providers import ProviderUnavailable, QuoteBatch, QuoteProvider,
 from marketdata.services.history import record_bars
 from marketdata.services.move_alerts import MoveThresholds, record_significant_moves
 from memory.graph import securities as graph_securities
+from memory.graph.driver import GraphUnavailable
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 100
@@ -45,15 +46,15 @@ def refresh_remembered_quotes(provider: QuoteProvider | None = None, now: dateti
     symbols = securities_to_quote(also_quote)
     run = QuoteRefreshRun.objects.create(provider=provider.name, symbols_requested=len(symbols))
     report = RefreshReport(requested=len(symbols))
-    for start in range(0, len(symbols), BATCH_SIZE):
-        chunk = symbols[start:start + BATCH_SIZE]
-        try:
-            batch = provider.latest_quotes(chunk)
-        except ProviderUnavailable as error:
-            logger.warning("quote refresh failed for %d symbols: %s", len(chunk), error)
-            batch = QuoteBatch(errors={symbol: str(error) for symbol in chunk})
-        _store(batch, checked_at, report)
-    report.events = record_significant_moves(report.updated, thresholds)
+    try:
+        _refresh(provider, symbols, checked_at, report, thresholds)
+    except GraphUnavailable as error:
+        # The graph went away mid-cycle: the run says so (never left "running"), and the task retries.
+        run.symbols_updated, run.unknown = len(report.updated), report.unknown
+        run.errors = {**report.errors, "graph": f"Neo4j became unavailable mid-refresh: {error}"[:500]}
+        run.status, run.finished_at = QuoteRefreshRun.Status.FAILED, datetime.now(timezone.utc)
+        run.save()
+        raise
     run.symbols_updated = len(report.updated)
     run.unknown = report.unknown
     run.errors = report.errors
@@ -63,6 +64,19 @@ def refresh_remembered_quotes(provider: QuoteProvider | None = None, now: dateti
                   else QuoteRefreshRun.Status.OK)
     run.save()
     return report
+
+
+def _refresh(provider: QuoteProvider, symbols: list[str], checked_at: datetime, report: RefreshReport,
+             thresholds: MoveThresholds | None) -> None:
+    for start in range(0, len(symbols), BATCH_SIZE):
+        chunk = symbols[start:start + BATCH_SIZE]
+        try:
+            batch = provider.latest_quotes(chunk)
+        except ProviderUnavailable as error:
+            logger.warning("quote refresh failed for %d symbols: %s", len(chunk), error)
+            batch = QuoteBatch(errors={symbol: str(error) for symbol in chunk})
+        _store(batch, checked_at, report)
+    report.events = record_significant_moves(report.updated, thresholds)
 
 
 def _store(batch: QuoteBatch, checked_at: datetime, report: RefreshReport) -> None:

@@ -53,15 +53,16 @@ class FactRow:
 def slot_histories(tx: ManagedTransaction, pairs: list[dict[str, str]]) -> list[FactVersion]:
     """Every fact in the given (scope, slot) pairs, with what ordering needs.
 
-    Facts withdrawn by a conversation rollback (memory/graph/rollback.py) play no part: they must
-    not close a fact again after the rollback reopened it.
+    Facts withdrawn by a conversation rollback (memory/graph/rollback.py) or belonging to a corrected
+    session version (memory/graph/session_versions.py) play no part: they no longer speak for the client
+    and must not close a fact again after it was reopened.
     """
     if not pairs:
         return []
     result = tx.run(
         """
         UNWIND $pairs AS pair
-        MATCH (f:Fact {scope: pair.scope, slot: pair.slot}) WHERE coalesce(f.status, 'active') <> 'rolled_back'
+        MATCH (f:Fact {scope: pair.scope, slot: pair.slot}) WHERE NOT coalesce(f.status, 'active') IN ['rolled_back', 'corrected']
         RETURN f.id AS id, f.scope AS scope, f.slot AS slot, f.value AS value,
                f.valid_from AS valid_from, f.recorded_at AS recorded_at
         """,
@@ -122,5 +123,48 @@ def facts_for_client(
             history=include_history,
         )
         return [FactRow(**native(record.data())) for record in result]
+
+    return driver.read(_read)
+
+
+@dataclass(frozen=True)
+class FactHistoryRow:
+    """One version of a fact, whatever its status, for a record of everything memory held (exports)."""
+
+    id: str
+    slot: str
+    value: str
+    text: str
+    status: str  # active | forgotten | corrected
+    status_reason: str | None  # why it was forgotten or corrected
+    source: str
+    sources: list[str]  # the turn ids it was derived from
+    supersedes: list[str]
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    superseded_at: datetime | None
+
+
+def fact_history(scope: str, *, since: datetime | None = None, until: datetime | None = None) -> list[FactHistoryRow]:
+    """Every fact of one scope recorded in [since, until], each version with its status and links."""
+
+    def _read(tx: ManagedTransaction) -> list[FactHistoryRow]:
+        result = tx.run(
+            """
+            MATCH (f:Fact {scope: $scope})
+            WHERE ($since IS NULL OR f.recorded_at >= $since) AND ($until IS NULL OR f.recorded_at <= $until)
+            OPTIONAL MATCH (f)-[:DERIVED_FROM]->(t:Turn)
+            OPTIONAL MATCH (f)-[:SUPERSEDES]->(older:Fact)
+            WITH f, collect(DISTINCT t.turn_id) AS sources, collect(DISTINCT older.id) AS supersedes
+            RETURN f.id AS id, f.slot AS slot, f.value AS value, f.text AS text, f.status AS status,
+                   coalesce(f.corrected_reason, f.forgotten_reason) AS status_reason, f.source AS source,
+                   sources, supersedes, f.valid_from AS valid_from, f.valid_to AS valid_to,
+                   f.recorded_at AS recorded_at, f.superseded_at AS superseded_at
+            ORDER BY f.slot, f.recorded_at, f.id
+            """,
+            scope=scope, since=since, until=until,
+        )
+        return [FactHistoryRow(**native(record.data())) for record in result]
 
     return driver.read(_read)

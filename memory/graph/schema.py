@@ -62,6 +62,7 @@ def statements(*, filtered_vector_search: bool) -> list[str]:
         "CREATE INDEX memory_recorded IF NOT EXISTS FOR (m:Memory) ON (m.scope, m.recorded_at)",
         "CREATE INDEX fact_slot IF NOT EXISTS FOR (f:Fact) ON (f.scope, f.slot)",
         "CREATE INDEX turn_source IF NOT EXISTS FOR (t:Turn) ON (t.session_key)",
+        "CREATE INDEX session_replaces IF NOT EXISTS FOR (s:Session) ON (s.replaces)",
         # A client's own entities (goals, topics, people), found by scope when the client is erased.
         # The composite (scope, kind, key) index of the first schema served no query: dropped.
         "DROP INDEX entity_scope IF EXISTS",

@@ -20,7 +20,7 @@ from memory.embeddings import embed_texts
 from memory.extraction import ExtractionUnavailable, get_extractor
 from memory.extraction.securities import sector_of
 from memory.extraction.types import EntityRef, Extraction
-from memory.graph import driver, episodes, facts
+from memory.graph import driver, episodes, facts, session_versions
 from memory.ids import stable_id
 from memory.models import OutboxEntry
 from memory.nodes import memory_properties
@@ -143,7 +143,13 @@ def _record_attempt(entries: list[OutboxEntry], error: Exception, *, isolated: b
 
 def _write_with_supersession(tx, builder: "_BatchBuilder") -> None:
     episodes.write_batch(tx, builder.batch)
-    plan = plan_supersession(facts.slot_histories(tx, builder.fact_slots()))
+    slots = {(pair["scope"], pair["slot"]) for pair in builder.fact_slots()}
+    # The versions this batch corrects, and any version in it that a correction already in the graph replaced;
+    # their slots are planned again without them.
+    for retirement in [*builder.retirements, *session_versions.corrections_of(tx, builder.written_sessions)]:
+        slots.update((pair["scope"], pair["slot"]) for pair in session_versions.retire_session_version(tx, **retirement))
+    pairs = [{"scope": scope, "slot": slot} for scope, slot in sorted(slots)]
+    plan = plan_supersession(facts.slot_histories(tx, pairs))
     facts.apply_supersessions(tx, plan.closes, plan.links)
 
 
@@ -157,6 +163,8 @@ class _BatchBuilder:
         self._securities: dict[str, dict[str, Any]] = {}
         self._slots: set[tuple[str, str]] = set()
         self._clients: set[str] = set()
+        self.retirements: list[dict[str, Any]] = []  # session versions replaced by a correction in this batch
+        self.written_sessions: list[dict[str, str]] = []  # {scope, session_id, session_node} of this batch
 
     def fact_slots(self) -> list[dict[str, str]]:
         return [{"scope": scope, "slot": slot} for scope, slot in sorted(self._slots)]
@@ -185,9 +193,17 @@ class _BatchBuilder:
                 "kind": "client", "key": client_id, "firm_id": firm_id, "client_id": client_id,
                 "scope": scope, "name": record.client_name}})
         session_node = stable_id("session", scope, record.session_id)
+        self.written_sessions.append({"scope": scope, "session_id": record.session_id, "session_node": session_node})
+        correction: dict[str, Any] = {}
+        if record.replaces:
+            correction = {"replaces": record.replaces, "correction_reason": record.correction_reason or "corrected"}
+            self.retirements.append({
+                "scope": scope, "session_id": record.replaces, "session_node": stable_id("session", scope, record.replaces),
+                "replaced_by": record.session_id, "reason": correction["correction_reason"], "at": ingested_at})
         self.batch.add_session(session_node, scope, {
             "session_id": record.session_id, "firm_id": firm_id, "client_id": client_id, "scope": scope,
-            "channel": record.channel, "started_at": record.started_at, "participants": list(record.participants)})
+            "channel": record.channel, "started_at": record.started_at, "participants": list(record.participants),
+            **correction})
 
         turn_nodes: dict[str, str] = {}
         turn_times: dict[str, datetime] = {}

@@ -99,7 +99,7 @@ def _routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPatte
     return found
 
 
-SAMPLE_VALUES = {"client_id": "ann", "symbol": "AAPL", "session_id": "s1", "advice_id": "adv_1", "pk": "1"}
+SAMPLE_VALUES = {"client_id": "ann", "symbol": "AAPL", "session_id": "s1", "advice_id": "adv_x", "pk": "1"}
 
 
 def own_post_endpoints() -> list[str]:
@@ -126,7 +126,7 @@ def test_a_post_without_the_csrf_token_is_refused(advisor, path):
                                    "channel": "meeting", "started_at": "2024-05-01 10:00"})
 
     assert response.status_code == 403, path
-    # Django's page for the portal; the JSON API (Django REST framework, session login) says it in JSON.
+    # Django's page for the portal; DRF's JSON for the API (session-authenticated API calls need the token too).
     assert b"CSRF verification failed" in response.content or b"CSRF Failed" in response.content
 
 

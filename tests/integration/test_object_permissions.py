@@ -7,11 +7,15 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from django.utils import timezone
+
 from advisor.models import Client, ConversationSession, Firm, User
+from advisor.services.sessions import SessionDraft, TurnDraft, record_session
+from twin.models import Advice
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE_VALUES = {"symbol": "AAPL", "session_id": "s1", "advice_id": "adv_1"}
+SAMPLE_VALUES = {"symbol": "AAPL", "session_id": "s1", "advice_id": "adv_x"}
 
 
 def client_routes(resolver: URLResolver | None = None, prefix: str = "") -> list[str]:
@@ -54,6 +58,11 @@ def people():
     Client.objects.create(firm=firm, external_id="bob", name="Bob Stone", advisor=colleague)
     foreign_advisor = User.objects.create_user("o-zadv", password=None, role="advisor", firm=other)
     Client.objects.create(firm=other, external_id="zed", name="Zed Other", advisor=foreign_advisor)
+    for record in Client.objects.all():  # session "s1" exists for every client, so its page can open
+        record_session(client=record, draft=SessionDraft("s1", "meeting", timezone.now(), {"Ann Carter": "client"},
+                                                         (TurnDraft("t1", "Ann Carter", "Hello."),)))
+    Advice.objects.create(id="adv_x", client=Client.objects.get(external_id="ann"), kind="ask", as_of=timezone.now(),
+                          answer="", composer="test")  # Ann's only
     return {
         "advisor": advisor,
         "analyst": User.objects.create_user("o-ana", password=None, role="analyst", firm=firm),
@@ -82,7 +91,7 @@ def test_another_firms_or_another_clients_id_is_not_found_for_every_role(client,
                for route in client_routes() for other in FORBIDDEN[role]}
 
     assert {path: status for path, status in answers.items() if status not in (403, 404)} == {}
-    assert ConversationSession.objects.count() == 0
+    assert ConversationSession.objects.count() == 3  # the fixture's: nothing recorded through a refused page
 
 
 @pytest.mark.parametrize("role", sorted(ALLOWED))
@@ -93,5 +102,18 @@ def test_the_same_pages_open_for_the_clients_the_role_may_see(client, people, gr
              for route in client_routes() if not route.endswith("/sessions/new") and "<str:advice_id>" not in route
              for mine in ALLOWED[role]}
 
-    # 405: an action that only takes POST (retrying a session's memory); every page opens.
-    assert set(pages.values()) - {405} == {200}, pages
+    # Every page opens (200) but: an action that only takes POST (405); compliance's audit trail and export,
+    # refused to others (403), the export asking for its date range (400); Ann's advice on Bob's pages, and a
+    # comparison naming no advice (404).
+    def expected(path: str) -> int:
+        if path.endswith(("/retry-memory", "/correct", "/ask", "/brief", "/erasure")):
+            return 405
+        if path.endswith(("/audit/", "/export")) and role != "compliance":
+            return 403
+        if path.endswith("/export"):
+            return 400
+        if (path.endswith("/advice/adv_x") and "/ann/" not in path) or path.endswith("/advice/compare"):
+            return 404
+        return 200
+
+    assert {path: status for path, status in pages.items() if status != expected(path)} == {}, pages

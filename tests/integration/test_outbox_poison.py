@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from advisor.models import Client, ConversationSession, Firm, User
+from advisor.models import Client, ConversationSession, Firm, SessionMemoryState, User
 from advisor.services.importer import import_sessions
 from advisor.services.sessions import retry_session_memory
 from memory.graph import driver as graph_driver
@@ -91,7 +91,7 @@ def test_a_session_failing_every_attempt_is_marked_failed_and_shown_to_the_advis
 def test_an_advisor_retries_a_failed_session_after_the_fix_and_it_reaches_memory(clean_graph, poisoned_extractor):
     import_sessions([line("p2", "Poisoned, then fixed.")], "acme", drain=False)
     OutboxEntry.objects.update(status="failed", attempts=outbox.MAX_ATTEMPTS)
-    ConversationSession.objects.update(memory_status="failed")
+    SessionMemoryState.objects.update(status="failed")
     poisoned_extractor.poisoned_session = None  # the extractor bug is fixed
     advisor = User.objects.create_user("adv", password="pw-123456", role="advisor", firm=Firm.objects.get(slug="acme"))
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from langchain_core.language_models import BaseChatModel
 
 from advisor.models import Client, User
-from advisor.permissions import reader_for
+from advisor.permissions import reader_for, reader_for_system
 from memory import api as memory_api
 from memory.extraction.securities import find_securities
 from memory.scope import Reader
@@ -84,7 +84,7 @@ def reader_of(client: Client, actor: User | None) -> Reader:
     """The actor's own scopes (advisor.permissions decides); the client's scopes for the command line."""
     if actor is not None:
         return reader_for(actor, client)
-    return Reader(firm_id=client.firm.slug, client_id=client.external_id)
+    return reader_for_system(client)
 
 
 def _advise(*, client: Client, actor: User | None, as_of: datetime | None, channel: str,

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from advisor.models import Client
+from advisor.permissions import is_restricted
 from memory import api
 from memory.graph.driver import GraphUnavailable
 from memory.services.retrieval import InvalidQuery
@@ -28,11 +29,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         self._firms: dict[str, str] = {}  # client id -> firm slug, looked up once per run
         as_of = _as_of(options["as_of"]) if options["as_of"] is not None else None
-        run = lambda client_id, query: [  # noqa: E731
-            r.to_contract()
-            for r in api.search(firm_id=self._firm_for(client_id, options["firm"]), client_id=client_id,
-                                query=query, k=options["k"], as_of=as_of, mode=options["mode"])
-        ]
+        def run(client_id: str, query: str) -> list[dict]:
+            firm_id = self._firm_for(client_id, options["firm"])
+            if is_restricted(firm_id=firm_id, client_id=client_id):  # an erasure request: nothing to find
+                return []
+            return [r.to_contract() for r in api.search(firm_id=firm_id, client_id=client_id, query=query,
+                                                        k=options["k"], as_of=as_of, mode=options["mode"])]
+
         try:
             if options["queries"]:
                 self._batch(options["queries"], run)

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from advisor.models import Client
+from advisor.permissions import MemoryAccessDenied
 from memory.graph.driver import GraphUnavailable
 from memory.services.retrieval import InvalidQuery
 from twin.services.advice import AdviceResult, InvalidAdviceRequest
@@ -28,7 +29,7 @@ class TwinCommand(BaseCommand):
         as_of = parse_as_of(options["as_of"]) if options["as_of"] is not None else None
         try:
             result = self.advise(client, as_of, options)
-        except (InvalidAdviceRequest, InvalidQuery, GraphUnavailable) as error:
+        except (InvalidAdviceRequest, InvalidQuery, GraphUnavailable, MemoryAccessDenied) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(json.dumps(result.to_contract()))
 
