@@ -157,6 +157,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quotes.refresh_client_quotes",
         "schedule": env.float("QUOTE_REFRESH_SECONDS", default=60.0),
     },
+    # Summaries and profile versions; idempotent, so the interval only sets how fresh they are.
+    "consolidate-memory": {
+        "task": "memory.consolidate",
+        "schedule": env.float("CONSOLIDATE_SECONDS", default=3600.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

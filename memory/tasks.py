@@ -7,6 +7,7 @@ from celery import shared_task
 
 from memory.extraction import ExtractionUnavailable
 from memory.graph.driver import GraphUnavailable
+from memory.services.consolidation import consolidate
 from memory.services.ingest import drain_outbox
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,22 @@ logger = logging.getLogger(__name__)
 def drain_memory_outbox(max_sessions: int = 200) -> dict[str, int]:
     report = drain_outbox(max_sessions=max_sessions)
     return {"sessions": report.sessions, "turns": report.turns, "remaining": report.remaining}
+
+
+@shared_task(
+    name="memory.consolidate",
+    acks_late=True,
+    autoretry_for=(GraphUnavailable,),
+    retry_backoff=30,
+    max_retries=5,
+    soft_time_limit=1800,
+    time_limit=1900,
+)
+def consolidate_memory() -> dict[str, float]:
+    """Summaries and profile versions for every client; idempotent, so a repeated run is harmless."""
+    report = consolidate()
+    return {"clients": report.clients, "sessions": report.sessions, "written": report.written,
+            "seconds": report.seconds}
 
 
 # Queueing a drain from a web request is a nudge, not a duty: the outbox already holds the record and
