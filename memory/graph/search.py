@@ -24,8 +24,9 @@ from neo4j import ManagedTransaction
 from memory.graph import driver
 from memory.graph.schema import FULLTEXT_INDEX
 
+# Summaries and profile versions are not candidates of the base lists: `summary_level` reaches them.
 _VISIBLE = """
-  m.status = 'active'
+  m.status = 'active' AND NOT m.level IN ['summary', 'profile']
   AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
   AND ($as_of IS NOT NULL OR $superseded OR m.superseded_at IS NULL)
 """
@@ -121,6 +122,71 @@ def candidates(
                 vector=vector, start=period[0], end=period[1], **params,
             ))
         return ranked
+
+    return driver.read(_read)
+
+
+def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] | None, limit: int,
+                  as_of: datetime | None, drill: int) -> tuple[list[Candidate], list[Candidate]]:
+    """Coarse-to-fine: the summaries (and current profile) that best match, then what lies beneath them.
+
+    Returns (summaries ranked by fused full-text and vector rank, the memories beneath the best
+    `drill` of them: their facts, observations and turns, each summary's ranked by cosine, interleaved
+    in the summaries' order). One read transaction.
+    """
+
+    def _read(tx: ManagedTransaction) -> tuple[list[Candidate], list[Candidate]]:
+        visible = _VISIBLE.replace("AND NOT m.level IN ['summary', 'profile']", "AND m.level IN ['summary', 'profile']")
+        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "superseded": False}
+        lists: list[list[Candidate]] = []
+        if lucene:
+            lists.append(_candidates(tx.run(
+                f"""
+                CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
+                YIELD node AS m, score
+                WHERE m.scope IN $scopes AND {visible}
+                WITH m, score LIMIT $limit
+                RETURN {_CANDIDATE}
+                """,
+                lucene=lucene, fetch=limit * 10, **params)))
+        if vector is not None:
+            lists.append(_candidates(tx.run(
+                f"""
+                MATCH (m:Memory) WHERE m.scope IN $scopes AND {visible}
+                WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+                ORDER BY score DESC LIMIT $limit
+                RETURN {_CANDIDATE}
+                """,
+                vector=vector, **params)))
+        fused: dict[str, float] = {}
+        found: dict[str, Candidate] = {}
+        for ranked in lists:
+            for rank, candidate in enumerate(ranked):
+                fused[candidate.id] = fused.get(candidate.id, 0.0) + 1 / (60 + rank + 1)
+                found.setdefault(candidate.id, candidate)
+        summaries = [found[i] for i in sorted(fused, key=lambda i: (-fused[i], i))]
+        if not summaries or vector is None:
+            return summaries, []
+        beneath = tx.run(
+            f"""
+            UNWIND range(0, size($ids) - 1) AS position
+            MATCH (s:Memory {{id: $ids[position]}})-[:SUMMARISES|DERIVED_FROM]->(m:Memory)
+            WHERE m.scope IN $scopes AND {_VISIBLE}
+            WITH DISTINCT position, m, vector.similarity.cosine(m.embedding, $vector) AS score
+            ORDER BY position, score DESC
+            WITH position, collect({{m: m, score: score}})[..$per_summary] AS best
+            UNWIND range(0, size(best) - 1) AS rank
+            WITH best[rank].m AS m, best[rank].score AS score, rank, position
+            ORDER BY rank, position
+            RETURN {_CANDIDATE}
+            """,
+            ids=[c.id for c in summaries[:drill]], vector=vector, per_summary=max(limit // max(drill, 1), 3), **params)
+        children, seen = [], set()
+        for candidate in _candidates(beneath):
+            if candidate.id not in seen:
+                seen.add(candidate.id)
+                children.append(candidate)
+        return summaries, children
 
     return driver.read(_read)
 

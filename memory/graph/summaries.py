@@ -120,7 +120,7 @@ def client_material(scope: str) -> ClientMaterial | None:
             """, scope=scope)]
         turns = [TurnRow(**native(r.data())) for r in tx.run(
             """
-            MATCH (t:Turn) WHERE t.scope = $scope AND t.status = 'active'
+            MATCH (t:Memory) WHERE t.scope = $scope AND t.level = 'turn' AND t.status = 'active'
             RETURN t.id AS id, t.turn_id AS turn_id, t.session_key AS session_key, t.speaker AS speaker,
                    coalesce(t.role, '') AS role, t.text AS text, t.position AS position, t.recorded_at AS recorded_at
             ORDER BY recorded_at, position
@@ -181,10 +181,10 @@ def write_levels(scope: str, summaries: list[dict[str, Any]], profiles: list[dic
                 DELETE old
                 WITH DISTINCT m, row
                 CALL (m, row) {{
-                  UNWIND row.summarises AS child MATCH (c {{id: child}}) MERGE (m)-[:SUMMARISES]->(c)
+                  UNWIND row.summarises AS child MATCH (c:Memory {{id: child}}) MERGE (m)-[:SUMMARISES]->(c)
                 }}
                 CALL (m, row) {{
-                  UNWIND row.sources AS source MATCH (t:Turn {{id: source}}) MERGE (m)-[:DERIVED_FROM]->(t)
+                  UNWIND row.sources AS source MATCH (t:Memory {{id: source}}) MERGE (m)-[:DERIVED_FROM]->(t)
                 }}
                 """,
                 rows=rows,
@@ -193,11 +193,11 @@ def write_levels(scope: str, summaries: list[dict[str, Any]], profiles: list[dic
             tx.run(
                 f"""
                 UNWIND $rows AS row
-                MATCH (m:Profile {{id: row.id}})
+                MATCH (m:Memory {{id: row.id}})
                 SET m.valid_to = {_datetime('row.closed.valid_to')},
                     m.superseded_at = {_datetime('row.closed.superseded_at')}
                 WITH m, row WHERE row.supersedes IS NOT NULL
-                MATCH (older:Profile {{id: row.supersedes}})
+                MATCH (older:Memory {{id: row.supersedes}})
                 MERGE (m)-[:SUPERSEDES]->(older)
                 """,
                 rows=profiles,
@@ -205,7 +205,7 @@ def write_levels(scope: str, summaries: list[dict[str, Any]], profiles: list[dic
         if retire_profiles:
             tx.run(
                 """
-                UNWIND $ids AS id MATCH (m:Profile {id: id}) WHERE m.scope = $scope AND m.status = 'active'
+                UNWIND $ids AS id MATCH (m:Memory {id: id}) WHERE m.scope = $scope AND m.status = 'active'
                 SET m.status = 'revised', m.believed_until = $at
                 """,
                 ids=retire_profiles, scope=scope, at=at,

@@ -29,7 +29,9 @@ from memory.scope import Reader
 
 MODES = ("hybrid", "fulltext", "vector")
 RRF_K = 60
-WEIGHTS = {"fulltext": 1.0, "vector": 0.6, "graph": 0.8, "recent": 0.15, "period": 1.0}
+WEIGHTS = {"fulltext": 1.0, "vector": 0.6, "graph": 0.8, "recent": 0.15, "period": 1.0,
+           "beneath": 0.5, "summary": 3.0}  # "summary" only for broad questions: they are answered from summaries
+SUMMARY_DRILL = 3  # summaries whose facts and turns are drilled into
 REPLY_SHARE = 0.8  # of a matching turn's score, given to the reply that follows it
 PERIOD_BOOST = 1.5  # a memory recorded in the month the question names
 LEVEL_BOOST = {"fact": 1.25, "observation": 1.1, "turn": 1.0}
@@ -49,6 +51,9 @@ SLOT_HINTS: dict[str, tuple[str, ...]] = {
     "holding": ("own", "hold", "shares", "position", "bought"),
     "liquidity_need": ("cash", "liquidity", "withdraw"),
 }
+# Words asking for the big picture: the summaries and the profile themselves are then results.
+BROAD_HINTS = {"overview", "summary", "summarise", "summarize", "recap", "overall", "profile", "background",
+               "evolved", "evolution", "trajectory", "story"}
 # Words asking what was believed before, not now: superseded memories are then candidates too.
 HISTORY_HINTS = {"originally", "original", "initially", "first", "previously", "before", "earlier", "used", "old", "changed"}
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -116,6 +121,8 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         include_superseded=mode == "hybrid" and any(w in HISTORY_HINTS for w in words),
         period=period,
     )
+    if mode == "hybrid":
+        ranked.update(_summary_level(scopes, words, topic, pool, as_of))
     fused: dict[str, float] = {}
     methods: dict[str, list[str]] = {}
     known: dict[str, graph_search.Candidate] = {}
@@ -142,6 +149,19 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         )
         for memory_id in best if (row := details.get(memory_id)) is not None
     ]
+
+
+def _summary_level(scopes: list[str], words: list[str], topic: str, pool: int, as_of: datetime | None
+                   ) -> dict[str, list[graph_search.Candidate]]:
+    """Coarse to fine: the best-matching summaries lead to the facts and turns beneath them ("beneath"),
+    so the returned sources are still turns; a broad question also gets the summaries themselves."""
+    summaries, beneath = graph_search.summary_level(
+        scopes=scopes, lucene=lucene_query(words, scopes) if words else None, vector=embed_query(topic),
+        limit=pool, as_of=as_of, drill=SUMMARY_DRILL)
+    ranked = {"beneath": beneath} if beneath else {}
+    if summaries and (any(w in BROAD_HINTS for w in words) or " over time" in topic.lower()):
+        ranked["summary"] = summaries
+    return ranked
 
 
 def lucene_query(words: list[str], scopes: list[str]) -> str:

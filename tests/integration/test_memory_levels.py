@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from advisor.services.importer import import_sessions
+from memory.api import search
 from memory.graph import driver as graph_driver
 from memory.graph.summaries import profile_versions
 from memory.scope import Reader, client_scope
@@ -94,3 +95,25 @@ def test_a_profile_change_makes_a_new_version_that_names_what_changed_and_from_w
     supersedes = graph_driver.read(lambda tx: tx.run(
         "MATCH (n:Profile)-[:SUPERSEDES]->(o:Profile) RETURN n.version AS n, o.version AS o").data())
     assert supersedes == [{"n": 2, "o": 1}]
+
+
+def test_a_broad_question_is_answered_from_summaries_whose_sources_are_turns(clean_graph):
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    consolidate(firm_id="acme")
+
+    results = search(firm_id="acme", client_id="ann", query="overview of her risk profile", k=5)
+
+    coarse = [r for r in results if r.level in ("summary", "profile")]
+    assert coarse, [r.level for r in results]
+    assert all(source.startswith(("s1-", "s2-")) for r in coarse for source in r.sources)
+
+
+def test_a_precise_question_drills_to_the_turn_beneath_the_summary(clean_graph):
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    consolidate(firm_id="acme")
+
+    results = search(firm_id="acme", client_id="ann", query="what did she pay for Apple", k=3)
+
+    assert {r.level for r in results} <= {"turn", "fact", "observation"}
+    assert "s1-2" in {source for r in results for source in r.sources}
+    assert "beneath" in {method for r in results for method in r.methods}
