@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from memory.embeddings import embed_query
 from memory.extraction.securities import find_securities
+from memory.graph import lifecycle
 from memory.graph import search as graph_search
 from memory.scope import Reader
 
@@ -140,6 +141,8 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
             fused[memory_id] *= _structure_factor(known[memory_id], now, period)
     best = sorted(fused, key=lambda memory_id: (-fused[memory_id], memory_id))[:k]
     details = graph_search.details(best, scopes)
+    if as_of is None:
+        _note_access(best)
     return [
         SearchResult(
             id=memory_id, text=row["text"], level=row["level"], kind=row["kind"] or row["level"],
@@ -149,6 +152,11 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         )
         for memory_id in best if (row := details.get(memory_id)) is not None
     ]
+
+
+def _note_access(ids: list[str]) -> None:
+    """What retrieval returns is used: access slows its decay (memory/services/forgetting.py)."""
+    lifecycle.record_access(ids, timezone.now())
 
 
 def _summary_level(scopes: list[str], words: list[str], topic: str, pool: int, as_of: datetime | None
