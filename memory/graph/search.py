@@ -11,7 +11,8 @@
 - recent: the newest memories of the partition;
 - period: when the question names a month, the memories recorded in it, by cosine similarity.
 
-`as_of` (transaction time) keeps only what had been recorded by then and not yet superseded.
+`as_of` keeps what had been said by then and not yet contradicted; `known_at` what the twin itself
+had taken in by then and not yet forgotten or seen superseded (see IN_VIEW).
 """
 from __future__ import annotations
 
@@ -24,12 +25,28 @@ from neo4j import ManagedTransaction
 from memory.graph import driver
 from memory.graph.schema import FULLTEXT_INDEX
 
-# Summaries and profile versions are not candidates of the base lists: `summary_level` reaches them.
-_VISIBLE = """
-  m.status = 'active' AND NOT m.level IN ['summary', 'profile']
-  AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
-  AND ($as_of IS NOT NULL OR $superseded OR m.superseded_at IS NULL)
+# Which memories are in view, on either clock (memory/graph/lifecycle.py explains both):
+# - now: active and not superseded (superseded too when `$superseded`, for questions about the past);
+# - `$as_of`, what was said and believed true by then: what had been said by then and not yet
+#   contradicted; a memory forgotten later for decay or redundancy was still true then, a retracted one
+#   never was;
+# - `$known_at`, what the twin knew then: what the graph had taken in by then and had not yet
+#   forgotten, revised or seen superseded (by a memory it had itself taken in by then).
+# Any other status (e.g. a withdrawn chat round) is out of every view.
+IN_VIEW = """
+  (($known_at IS NULL
+    AND (m.status = 'active' OR ($as_of IS NOT NULL AND m.status = 'forgotten'
+                                 AND m.forgotten_reason IN ['decayed', 'redundant']))
+    AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
+    AND ($as_of IS NOT NULL OR $superseded OR m.superseded_at IS NULL))
+   OR ($known_at IS NOT NULL AND m.status IN ['active', 'forgotten', 'revised']
+    AND m.created_at <= $known_at
+    AND (coalesce(m.believed_until, m.forgotten_at) IS NULL OR coalesce(m.believed_until, m.forgotten_at) > $known_at)
+    AND NOT EXISTS { MATCH (newer:Memory)-[:SUPERSEDES]->(m) WHERE newer.created_at <= $known_at }))
 """
+# Summaries and profile versions are not candidates of the base lists: `summary_level` reaches them.
+_VISIBLE = "NOT m.level IN ['summary', 'profile'] AND " + IN_VIEW
+_COARSE = "m.level IN ['summary', 'profile'] AND " + IN_VIEW
 # What re-scoring needs about a candidate, and the reply to it when it is a question someone answered
 # (the answer often shares no word with the query). Text and sources are fetched for the winners only.
 _CANDIDATE = """
@@ -62,12 +79,14 @@ def candidates(
     include_recent: bool,
     include_superseded: bool = False,
     period: tuple[datetime, datetime] | None = None,
+    known_at: datetime | None = None,
 ) -> dict[str, list[Candidate]]:
     """Ranked candidates per method, from one read transaction."""
 
     def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
         ranked: dict[str, list[Candidate]] = {}
-        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "superseded": include_superseded}
+        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at,
+                  "superseded": include_superseded}
         if lucene:
             ranked["fulltext"] = _candidates(tx.run(
                 f"""
@@ -127,7 +146,7 @@ def candidates(
 
 
 def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] | None, limit: int,
-                  as_of: datetime | None, drill: int) -> tuple[list[Candidate], list[Candidate]]:
+                  as_of: datetime | None, drill: int, known_at: datetime | None = None) -> tuple[list[Candidate], list[Candidate]]:
     """Coarse-to-fine: the summaries (and current profile) that best match, then what lies beneath them.
 
     Returns (summaries ranked by fused full-text and vector rank, the memories beneath the best
@@ -136,8 +155,8 @@ def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] 
     """
 
     def _read(tx: ManagedTransaction) -> tuple[list[Candidate], list[Candidate]]:
-        visible = _VISIBLE.replace("AND NOT m.level IN ['summary', 'profile']", "AND m.level IN ['summary', 'profile']")
-        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "superseded": False}
+        visible = _COARSE
+        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at, "superseded": False}
         lists: list[list[Candidate]] = []
         if lucene:
             lists.append(_candidates(tx.run(

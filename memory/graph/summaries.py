@@ -20,6 +20,7 @@ from neo4j import ManagedTransaction
 
 from memory.graph import driver
 from memory.graph.episodes import _datetime, instant
+from memory.graph.search import IN_VIEW
 from memory.graph.values import native
 
 SUMMARY_TIMES = ("valid_from", "valid_to", "recorded_at", "created_at")
@@ -238,5 +239,27 @@ def profile_versions(scopes: list[str], *, known_at: datetime | None = None) -> 
             scopes=scopes, known_at=known_at,
         )
         return [ProfileVersion(**native(record.data())) for record in result]
+
+    return driver.read(_read)
+
+
+def profile_at(scopes: list[str], *, as_of: datetime | None = None, known_at: datetime | None = None
+               ) -> ProfileVersion | None:
+    """The profile version in view: current, believed at `as_of`, or known to the twin at `known_at`."""
+
+    def _read(tx: ManagedTransaction) -> ProfileVersion | None:
+        record = tx.run(
+            f"""
+            MATCH (m:Profile) WHERE m.scope IN $scopes AND {IN_VIEW}
+            WITH m ORDER BY m.valid_from DESC, m.version DESC LIMIT 1
+            OPTIONAL MATCH (m)-[:DERIVED_FROM]->(t:Turn)
+            WITH m, collect(DISTINCT t.turn_id) AS sources
+            RETURN m.id AS id, m.version AS version, m.text AS text, m.fields AS fields, m.changes AS changes,
+                   m.valid_from AS valid_from, m.valid_to AS valid_to, m.recorded_at AS recorded_at,
+                   m.created_at AS created_at, m.superseded_at AS superseded_at, m.status AS status, sources
+            """,
+            scopes=scopes, as_of=as_of, known_at=known_at, superseded=False,
+        ).single()
+        return ProfileVersion(**native(record.data())) if record else None
 
     return driver.read(_read)

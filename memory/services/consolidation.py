@@ -239,7 +239,7 @@ def _profile_chain(material: ClientMaterial) -> list[_Planned]:
         cited: dict[str, list[DerivedRow]] = defaultdict(list)
         for row in sorted(believed, key=lambda r: (r.valid_from, r.id)):
             name = PROFILE_FIELDS[row.attribute]
-            value = row.text.rstrip(".")
+            value = _headline(row.text)
             if value not in fields.setdefault(name, []):
                 fields[name].append(value)
             cited[name].append(row)
@@ -263,6 +263,11 @@ def _profile_chain(material: ClientMaterial) -> list[_Planned]:
             extra={"version": version, "fields": fields_json, "changes": json.dumps(changes)}))
         previous = fields
     return chain
+
+
+def _headline(text: str) -> str:
+    """A fact's statement without the quote and date it carries ("Risk tolerance is moderate: “…” (said …)")."""
+    return re.split(r":\s*“|\s\(said\s", text, maxsplit=1)[0].strip().rstrip(".")
 
 
 def _writer() -> str:

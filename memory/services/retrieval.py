@@ -88,7 +88,10 @@ class SearchResult:
 
 
 def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = None,
-           mode: str = "hybrid") -> list[SearchResult]:
+           mode: str = "hybrid", known_at: datetime | None = None) -> list[SearchResult]:
+    """The k best memories for `query`. Two clocks: `as_of` answers from what had been said and was
+    believed true by then; `known_at` from what the twin itself knew then (a session imported later,
+    or a memory forgotten later, is told apart)."""
     if mode not in MODES:
         raise InvalidQuery(f"mode must be one of {', '.join(MODES)}")
     if not 1 <= k <= 100:
@@ -100,6 +103,8 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         raise InvalidQuery(f"the query is too long ({len(query)} characters; at most {MAX_QUERY_CHARS})")
     if as_of is not None and as_of.tzinfo is None:
         raise InvalidQuery("as_of needs a time zone")
+    if known_at is not None and known_at.tzinfo is None:
+        raise InvalidQuery("known_at needs a time zone")
 
     scopes = reader.scopes
     period = named_period(query) if mode == "hybrid" else None
@@ -121,9 +126,10 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         include_recent=mode == "hybrid",
         include_superseded=mode == "hybrid" and any(w in HISTORY_HINTS for w in words),
         period=period,
+        known_at=known_at,
     )
     if mode == "hybrid":
-        ranked.update(_summary_level(scopes, words, topic, pool, as_of))
+        ranked.update(_summary_level(scopes, words, topic, pool, as_of, known_at))
     fused: dict[str, float] = {}
     methods: dict[str, list[str]] = {}
     known: dict[str, graph_search.Candidate] = {}
@@ -136,12 +142,12 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         return []
     if mode == "hybrid":
         _credit_replies(ranked, fused, methods, known)
-        now = (as_of or timezone.now()).timestamp()
+        now = (as_of or known_at or timezone.now()).timestamp()
         for memory_id in fused:
             fused[memory_id] *= _structure_factor(known[memory_id], now, period)
     best = sorted(fused, key=lambda memory_id: (-fused[memory_id], memory_id))[:k]
     details = graph_search.details(best, scopes)
-    if as_of is None:
+    if as_of is None and known_at is None:
         _note_access(best)
     return [
         SearchResult(
@@ -159,13 +165,13 @@ def _note_access(ids: list[str]) -> None:
     lifecycle.record_access(ids, timezone.now())
 
 
-def _summary_level(scopes: list[str], words: list[str], topic: str, pool: int, as_of: datetime | None
-                   ) -> dict[str, list[graph_search.Candidate]]:
+def _summary_level(scopes: list[str], words: list[str], topic: str, pool: int, as_of: datetime | None,
+                   known_at: datetime | None) -> dict[str, list[graph_search.Candidate]]:
     """Coarse to fine: the best-matching summaries lead to the facts and turns beneath them ("beneath"),
     so the returned sources are still turns; a broad question also gets the summaries themselves."""
     summaries, beneath = graph_search.summary_level(
         scopes=scopes, lucene=lucene_query(words, scopes) if words else None, vector=embed_query(topic),
-        limit=pool, as_of=as_of, drill=SUMMARY_DRILL)
+        limit=pool, as_of=as_of, drill=SUMMARY_DRILL, known_at=known_at)
     ranked = {"beneath": beneath} if beneath else {}
     if summaries and (any(w in BROAD_HINTS for w in words) or " over time" in topic.lower()):
         ranked["summary"] = summaries
