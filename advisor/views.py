@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from advisor.forms import SessionNotesForm, ViewpointForm
+from advisor.forms import MemoryAsOfForm, SessionNotesForm, ViewpointForm
 from advisor.models import User, Viewpoint
 from advisor.health import check_health
 from advisor.selectors import client_for, clients_with_pending_memory
@@ -45,10 +45,15 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
     client = client_for(request.user, client_id)
     reader = reader_for(request.user, client)
+    as_of_form = MemoryAsOfForm(request.GET or None)
+    moment = as_of_form.moment()
     context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
-               "form": SessionNotesForm(), "facts": [], "prices": [], "memory_error": None}
+               "form": SessionNotesForm(), "facts": [], "prices": [], "memory_error": None,
+               "as_of_form": as_of_form, "moment": moment, "profile": None, "profile_versions": []}
     try:
-        context["facts"] = memory_selectors.client_facts(reader)
+        context["facts"] = memory_selectors.client_facts(reader, **moment)
+        context["profile"] = memory_selectors.client_profile(reader, **moment)
+        context["profile_versions"] = memory_selectors.profile_history(reader)
         context["prices"] = remembered_prices_for(reader)
     except GraphUnavailable as error:
         context["memory_error"] = _memory_unavailable(error)

@@ -12,6 +12,7 @@ is rewritten only when that changes (an LLM-written summary is not re-asked for 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,6 +95,14 @@ class ProfileVersion:
     superseded_at: datetime | None
     status: str
     sources: list[str]  # turn ids
+
+    def field_values(self) -> dict[str, list[str]]:
+        """Profile field -> its values (objectives, risk tolerance, horizon, ...)."""
+        return json.loads(self.fields or "{}")
+
+    def change_list(self) -> list[dict[str, Any]]:
+        """What changed from the version before: [{field, before, after, turns: ["s2/t4", ...]}]."""
+        return json.loads(self.changes or "[]")
 
 
 def client_scopes(firm_id: str | None = None) -> list[str]:

@@ -231,6 +231,8 @@ def _profile_chain(material: ClientMaterial) -> list[_Planned]:
     """The profile after each moment the client's facts changed; a version only when it differs."""
     facts = [r for r in material.derived if r.level == "fact" and r.attribute in PROFILE_FIELDS]
     moments = sorted({r.recorded_at for r in facts})
+    session_ids = {s.id: s.session_id for s in material.sessions}
+    labels = {t.id: f"{session_ids.get(t.session_key, '?')}/{t.turn_id}" for t in material.turns}  # "s2/t4"
     chain: list[_Planned] = []
     previous: dict[str, list[str]] = {}
     for moment in moments:
@@ -247,7 +249,7 @@ def _profile_chain(material: ClientMaterial) -> list[_Planned]:
             continue
         changes = [
             {"field": name, "before": previous.get(name, []), "after": fields.get(name, []),
-             "turns": sorted({t for r in cited.get(name, []) if r.recorded_at == moment for t in r.turns})}
+             "turns": sorted({labels.get(t, t) for r in cited.get(name, []) if r.recorded_at == moment for t in r.turns})}
             for name in PROFILE_FIELDS.values() if previous.get(name, []) != fields.get(name, [])
         ]
         version = len(chain) + 1
