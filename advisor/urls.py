@@ -10,5 +10,7 @@ urlpatterns = [
     path("clients/<str:client_id>/sessions/<str:session_id>/retry-memory", views.retry_session_memory_view,
          name="retry-session-memory"),
     path("clients/<str:client_id>/memory", views.memory_search_view, name="memory-search"),
+    path("clients/<str:client_id>/people/merges/<str:merge_id>", views.decide_person_merge_view,
+         name="decide-person-merge"),
     path("clients/<str:client_id>/prices/<str:symbol>", views.price_chart, name="price-chart"),
 ]

@@ -22,6 +22,7 @@ from marketdata.charts import mentions_chart
 from marketdata.services.drift import remembered_prices_for
 from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
+from memory.services import entities
 from advisor.permissions import reader_for
 from memory.services.retrieval import InvalidQuery, search
 
@@ -49,11 +50,13 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
     moment = as_of_form.moment()
     context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
                "form": SessionNotesForm(), "facts": [], "prices": [], "memory_error": None,
-               "as_of_form": as_of_form, "moment": moment, "profile": None, "profile_versions": []}
+               "as_of_form": as_of_form, "moment": moment, "profile": None, "profile_versions": [],
+               "pending_merges": []}
     try:
         context["facts"] = memory_selectors.client_facts(reader, **moment)
         context["profile"] = memory_selectors.client_profile(reader, **moment)
         context["profile_versions"] = memory_selectors.profile_history(reader)
+        context["pending_merges"] = entities.pending_merges(reader)
         context["prices"] = remembered_prices_for(reader)
     except GraphUnavailable as error:
         context["memory_error"] = _memory_unavailable(error)
@@ -78,6 +81,29 @@ def record_session_view(request: HttpRequest, client_id: str) -> HttpResponse:
     context = {"client": client, "sessions": client.sessions.all()[:50], "holdings": client.holdings.all(),
                "form": form, "facts": [], "prices": [], "memory_error": None}
     return render(request, "advisor/client_detail.html", context, status=400)
+
+
+@require_http_methods(["POST"])
+def decide_person_merge_view(request: HttpRequest, client_id: str, merge_id: str) -> HttpResponse:
+    """An advisor confirms or rejects a possible 'same person' from the review queue."""
+    client = client_for(request.user, client_id)
+    if request.user.role != User.Role.ADVISOR:
+        raise PermissionDenied("Only advisors decide whether two people are one.")
+    decision = request.POST.get("decision")
+    if decision not in ("confirm", "reject"):
+        messages.error(request, "Choose confirm or reject.")
+        return redirect("client-detail", client_id=client.external_id)
+    try:
+        decided = entities.decide_merge(reader_for(request.user, client), merge_id, confirm=decision == "confirm",
+                                        actor=request.user.username)
+    except entities.MergeNotFound as error:
+        messages.info(request, str(error))
+    except GraphUnavailable as error:
+        messages.error(request, _memory_unavailable(error))
+    else:
+        messages.success(request, f"“{decided.absorb_name}” and “{decided.keep_name}” are "
+                                  + ("now one person." if decision == "confirm" else "kept apart."))
+    return redirect("client-detail", client_id=client.external_id)
 
 
 def _memory_unavailable(error: GraphUnavailable) -> str:

@@ -122,3 +122,158 @@ def memory_counts(scopes: list[str] | None = None) -> dict[str, int]:
         return {record["status"]: record["n"] for record in result}
 
     return driver.read(_read)
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    id: str
+    key: str
+    name: str
+    relations: list[str]
+    status: str
+    mentions: int
+
+
+@dataclass(frozen=True)
+class MergeProposal:
+    """A possible 'same person', waiting for (or decided by) an advisor."""
+
+    id: str
+    keep_id: str
+    keep_name: str
+    absorb_id: str
+    absorb_name: str
+    confidence: float
+    reason: str
+    status: str  # pending | confirmed | rejected | automatic
+
+
+def write_people(scope: str, people: list[dict], mentions: list[dict[str, str]]) -> None:
+    """`people`: {id, key, name, relation}; `mentions`: {turn, person}. MERGEs: writing twice changes nothing."""
+
+    def _write(tx: ManagedTransaction) -> None:
+        tx.run(
+            """
+            UNWIND $people AS row
+            MERGE (p:Entity {id: row.id})
+            ON CREATE SET p:Person, p.kind = 'person', p.key = row.key, p.name = row.name, p.scope = $scope,
+                          p.status = 'active', p.relations = []
+            SET p.relations = CASE WHEN row.relation IS NULL OR row.relation IN p.relations THEN p.relations
+                                   ELSE p.relations + row.relation END
+            """,
+            people=people, scope=scope,
+        ).consume()
+        tx.run(
+            "UNWIND $rows AS row MATCH (t:Memory {id: row.turn}), (p:Entity {id: row.person}) MERGE (t)-[:MENTIONS]->(p)",
+            rows=mentions,
+        ).consume()
+
+    driver.write(_write)
+
+
+def people(scope: str) -> list[PersonRow]:
+    def _read(tx: ManagedTransaction) -> list[PersonRow]:
+        result = tx.run(
+            """
+            MATCH (p:Person) WHERE p.scope = $scope
+            RETURN p.id AS id, p.key AS key, p.name AS name, coalesce(p.relations, []) AS relations,
+                   coalesce(p.status, 'active') AS status, COUNT { (:Memory)-[:MENTIONS|ABOUT]->(p) } AS mentions
+            ORDER BY p.key
+            """,
+            scope=scope,
+        )
+        return [PersonRow(**record.data()) for record in result]
+
+    return driver.read(_read)
+
+
+def merge_proposals(scopes: list[str], *, status: str | None = None) -> list[MergeProposal]:
+    def _read(tx: ManagedTransaction) -> list[MergeProposal]:
+        result = tx.run(
+            """
+            MATCH (a:Person)-[r:SAME_PERSON]->(k:Person) WHERE k.scope IN $scopes AND ($status IS NULL OR r.status = $status)
+            RETURN r.id AS id, k.id AS keep_id, k.name AS keep_name, a.id AS absorb_id, a.name AS absorb_name,
+                   r.confidence AS confidence, r.reason AS reason, r.status AS status
+            ORDER BY r.confidence DESC, r.id
+            """,
+            scopes=scopes, status=status,
+        )
+        return [MergeProposal(**record.data()) for record in result]
+
+    return driver.read(_read)
+
+
+def propose_merges(rows: list[dict]) -> None:
+    """`rows`: {id, keep, absorb, confidence, reason, status}; an existing proposal is never reopened."""
+
+    def _write(tx: ManagedTransaction) -> None:
+        tx.run(
+            """
+            UNWIND $rows AS row
+            MATCH (a:Entity {id: row.absorb}), (k:Entity {id: row.keep})
+            MERGE (a)-[r:SAME_PERSON {id: row.id}]->(k)
+            ON CREATE SET r.confidence = row.confidence, r.reason = row.reason, r.status = row.status,
+                          r.proposed_at = datetime()
+            """,
+            rows=rows,
+        ).consume()
+
+    driver.write(_write)
+
+
+def decide_merge(proposal_id: str, scopes: list[str], *, confirm: bool, decided_by: str, at: datetime
+                 ) -> MergeProposal | None:
+    """Confirm (merge) or reject a pending proposal; None if there is no such pending proposal in `scopes`.
+
+    A merge copies every MENTIONS and ABOUT link of the absorbed person to the kept one (marked `via`),
+    keeps the absorbed node and its own links, and marks it merged: provenance is never lost. A
+    rejection changes nothing but the proposal.
+    """
+
+    def _write(tx: ManagedTransaction) -> MergeProposal | None:
+        record = tx.run(
+            """
+            MATCH (a:Person)-[r:SAME_PERSON {id: $id}]->(k:Person)
+            WHERE k.scope IN $scopes AND r.status = 'pending'
+            SET r.status = CASE WHEN $confirm THEN 'confirmed' ELSE 'rejected' END, r.decided_by = $by, r.decided_at = $at
+            RETURN r.id AS id, k.id AS keep_id, k.name AS keep_name, a.id AS absorb_id, a.name AS absorb_name,
+                   r.confidence AS confidence, r.reason AS reason, r.status AS status
+            """,
+            id=proposal_id, scopes=scopes, confirm=confirm, by=decided_by, at=at,
+        ).single()
+        if record is None:
+            return None
+        if confirm:
+            _merge(tx, record["keep_id"], record["absorb_id"], at)
+        return MergeProposal(**record.data())
+
+    return driver.write(_write)
+
+
+def merge_automatically(rows: list[dict], at: datetime) -> None:
+    """`rows`: {keep, absorb}: confident merges, recorded as proposals with status 'automatic'."""
+
+    def _write(tx: ManagedTransaction) -> None:
+        for row in rows:
+            _merge(tx, row["keep"], row["absorb"], at)
+
+    driver.write(_write)
+
+
+def _merge(tx: ManagedTransaction, keep: str, absorb: str, at: datetime) -> None:
+    tx.run(
+        """
+        MATCH (a:Person {id: $absorb}), (k:Person {id: $keep}) WHERE a.status = 'active'
+        CALL (a, k) {
+          MATCH (m:Memory)-[:MENTIONS]->(a) MERGE (m)-[r:MENTIONS]->(k) ON CREATE SET r.via = a.id
+        }
+        CALL (a, k) {
+          MATCH (m:Memory)-[:ABOUT]->(a) MERGE (m)-[r:ABOUT]->(k) ON CREATE SET r.via = a.id
+        }
+        SET a.status = 'merged', a.merged_at = $at,
+            k.aliases = [x IN coalesce(k.aliases, []) WHERE x <> a.name] + a.name,
+            k.relations = coalesce(k.relations, []) + [x IN coalesce(a.relations, []) WHERE NOT x IN coalesce(k.relations, [])]
+        MERGE (a)-[m:MERGED_INTO]->(k) ON CREATE SET m.at = $at
+        """,
+        keep=keep, absorb=absorb, at=at,
+    ).consume()

@@ -4,6 +4,7 @@ From the turns, facts and observations ingestion wrote, consolidation derives
 - a summary per session (what was established, and the turns that said most),
 - a summary per topic (one per kind of fact: how risk tolerance, goals, exclusions... evolved),
 - a summary per period (a calendar quarter: its sessions),
+- one person per person in the client's life (memory/services/entities.py),
 - the client profile (objectives, risk tolerance, horizon, liquidity, constraints, preferences, open
   concerns), versioned: a new version whenever what the client said changes it, linked to the one it
   replaces, with what changed and from which turns.
@@ -33,6 +34,7 @@ from memory.graph import summaries as graph
 from memory.graph.summaries import ClientMaterial, DerivedRow, TurnRow
 from memory.ids import stable_id
 from memory.nodes import memory_properties
+from memory.services import entities
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ def _consolidate_client(material: ClientMaterial) -> tuple[int, int, int]:
     derived_ids = {p.id for p in profiles}
     retire = [memory_id for memory_id in material.existing if memory_id.startswith("profile:") and memory_id not in derived_ids]
     graph.write_levels(material.scope, summary_rows, profile_rows, retire, now)
+    entities.resolve_people(scope=material.scope, turns=material.turns,
+                            participants={t.speaker for t in material.turns} | {material.name or ""})
     return len(changed), len(planned) - len(changed), len(profiles)
 
 
