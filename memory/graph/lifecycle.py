@@ -43,7 +43,7 @@ class RetentionRow:
     kind: str
     text: str
     importance: float  # its own, or (a turn) the highest of the memories derived from it
-    recorded_at: datetime
+    created_at: datetime  # when the twin took it in: decay runs on the twin's clock
     last_accessed_at: datetime | None
     access_count: int
     protected: str | None  # why it may not be forgotten
@@ -65,7 +65,7 @@ def retention_rows(scope: str) -> list[RetentionRow]:
             RETURN m.id AS id, m.level AS level, coalesce(m.kind, m.level) AS kind, m.text AS text,
                    CASE WHEN derived_importance > coalesce(m.importance, 0.3) THEN derived_importance
                         ELSE coalesce(m.importance, 0.3) END AS importance,
-                   m.recorded_at AS recorded_at, m.last_accessed_at AS last_accessed_at,
+                   coalesce(m.created_at, m.recorded_at) AS created_at, m.last_accessed_at AS last_accessed_at,
                    coalesce(m.access_count, 0) AS access_count, {_PROTECTION} AS protected, covered_by
             ORDER BY m.recorded_at, m.id
             """,

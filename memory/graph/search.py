@@ -151,7 +151,8 @@ def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] 
 
     Returns (summaries ranked by fused full-text and vector rank, the memories beneath the best
     `drill` of them: their facts, observations and turns, each summary's ranked by cosine, interleaved
-    in the summaries' order). One read transaction.
+    in the summaries' order; a turn forgotten as redundant is represented by the summary covering it).
+    One read transaction.
     """
 
     def _read(tx: ManagedTransaction) -> tuple[list[Candidate], list[Candidate]]:
@@ -190,8 +191,13 @@ def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] 
             f"""
             UNWIND range(0, size($ids) - 1) AS position
             MATCH (s:Memory {{id: $ids[position]}})-[:SUMMARISES|DERIVED_FROM]->(m:Memory)
-            WHERE m.scope IN $scopes AND {_VISIBLE}
-            WITH DISTINCT position, m, vector.similarity.cosine(m.embedding, $vector) AS score
+            WHERE m.scope IN $scopes AND NOT m.level IN ['summary', 'profile']
+            WITH position, s, m, vector.similarity.cosine(m.embedding, $vector) AS score,
+                 $known_at IS NULL AND m.status = 'forgotten' AND m.forgotten_reason = 'redundant' AS covered
+            WHERE covered OR ({_VISIBLE})
+            // A turn forgotten as redundant is answered for by the summary that covers it.
+            WITH position, CASE WHEN covered THEN s ELSE m END AS m, score
+            WITH position, m, max(score) AS score
             ORDER BY position, score DESC
             WITH position, collect({{m: m, score: score}})[..$per_summary] AS best
             UNWIND range(0, size(best) - 1) AS rank

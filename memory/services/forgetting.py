@@ -1,8 +1,9 @@
 """Forgetting: decay by importance and access, per level; redundancy; and a dry run that shows both.
 
 Decay follows FinMem's layered memory (Yu et al., 2023): each layer has its own stability Q, and a
-memory's retention is its importance times exp(-age / Q), where age counts from its last access (or
-from when it was said). Short-lived observations have a small Q, profile facts a large one; each
+memory's retention is its importance times exp(-age / Q). Age runs on the twin's own clock: from its
+last access, or from when the twin took it in (`created_at`), never from when it was said, so that
+importing years of a client's history does not forget it on the next run. Short-lived observations have a small Q, profile facts a large one; each
 access raises importance a little. A memory whose retention falls below RETENTION_FLOOR is forgotten
 with reason 'decayed'.
 
@@ -58,8 +59,8 @@ class ForgettingReport:
 
 
 def retention(row: RetentionRow, at: datetime) -> float:
-    """importance (raised by access) x exp(-age / Q of its layer); age from the last access or statement."""
-    last = max(filter(None, (row.recorded_at, row.last_accessed_at)))
+    """importance (raised by access) x exp(-age / Q of its layer); age from the last access or intake."""
+    last = max(filter(None, (row.created_at, row.last_accessed_at)))
     age_days = max((at - last).total_seconds() / 86400, 0.0)
     stability = STABILITY_DAYS.get(row.kind, STABILITY_DAYS.get(row.level, 365))
     importance = min(1.0, row.importance + ACCESS_IMPORTANCE * row.access_count)

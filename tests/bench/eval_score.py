@@ -1,5 +1,6 @@
 """Score `memory_search --queries` output against gold evidence turns: `python tests/bench/eval_score.py
-QUERIES.jsonl RESULTS.jsonl` (run from the repository, against the Neo4j the results came from).
+QUERIES.jsonl RESULTS.jsonl` (run from the repository, against the Neo4j the results came from);
+`--clear-access FIRM` forgets the access counts searches left, before a forgetting simulation.
 
 Turn ids are unique only within a session, so each result's sources are resolved to (session, turn)
 pairs in the graph. Two measures:
@@ -37,7 +38,18 @@ def source_pairs(ids: list[str]) -> dict[str, list[tuple[str, str]]]:
     return driver.read(_read)
 
 
-def main(queries_path: str, results_path: str) -> None:
+def active_memories(firm: str) -> dict[str, int]:
+    return dict(driver.read(lambda tx: tx.run(
+        "MATCH (m:Memory) WHERE m.firm_id = $firm AND m.status = 'active' RETURN m.level AS level, count(*) AS n "
+        "ORDER BY level", firm=firm).values()))
+
+
+def clear_access(firm: str) -> None:
+    driver.write(lambda tx: tx.run("MATCH (m:Memory) WHERE m.firm_id = $firm REMOVE m.access_count, m.last_accessed_at",
+                                   firm=firm).consume())
+
+
+def main(queries_path: str, results_path: str, firm: str = "eval") -> None:
     gold = {q["qid"]: q for q in map(json.loads, open(queries_path))}
     rows = [json.loads(line) for line in open(results_path)]
     pairs = source_pairs(sorted({r["id"] for row in rows for r in row["results"]}))
@@ -54,8 +66,12 @@ def main(queries_path: str, results_path: str) -> None:
         by_category[question["category"]].append(bool(evidence & set(turns[:10])))
     total = len(gold)
     print(json.dumps({"questions": total, **{key: round(value / total, 3) for key, value in sorted(hits.items())},
+                      "active memories": active_memories(firm),
                       "turns@10 by category": {c: round(sum(v) / len(v), 2) for c, v in sorted(by_category.items())}}))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if sys.argv[1] == "--clear-access":
+        clear_access(sys.argv[2])
+    else:
+        main(*sys.argv[1:3])

@@ -10,7 +10,7 @@ from memory.api import search
 from memory.graph import driver as graph_driver
 from memory.services.consolidation import consolidate
 from memory.services.forgetting import forget
-from tests.integration.test_memory_graph import ANN_MARCH, ANN_SEPTEMBER
+from tests.integration.test_memory_graph import ANN_MARCH, ANN_SEPTEMBER, session_line
 
 pytestmark = pytest.mark.django_db
 TEN_YEARS_ON = datetime(2034, 9, 12, tzinfo=timezone.utc)
@@ -94,3 +94,27 @@ def test_access_slows_decay(clean_graph):
     forget(firm_id="acme", at=TEN_YEARS_ON, dry_run=False)
 
     assert statuses()["s1-0"] == ("active", None)
+
+
+def test_importing_years_old_history_forgets_none_of_it_on_the_next_run(clean_graph):
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")  # said in 2024, taken in today
+
+    report = forget(firm_id="acme", dry_run=False)
+
+    assert (report.forgotten, report.by_reason) == (0, {})
+
+
+def test_a_turn_forgotten_as_redundant_is_answered_for_by_the_summary_that_quotes_it(clean_graph):
+    trip = session_line("ann", "v1", "2024-05-05T10:00:00Z", [
+        ("Alex Morgan", "How was the trip?"),
+        ("Ann Carter", "We loved the vineyard tour in Napa, the Cabernet was superb."),
+    ])
+    import_sessions([trip], "acme")
+    consolidate(firm_id="acme")
+    report = forget(firm_id="acme", dry_run=False)
+    assert report.by_reason == {"redundant": 2}
+
+    results = search(firm_id="acme", client_id="ann", query="vineyard tour in Napa", k=5)
+
+    assert not any(r.level == "turn" for r in results)
+    assert any(r.level == "summary" and "v1-1" in r.sources for r in results)

@@ -13,7 +13,7 @@ NOW = datetime(2027, 1, 1, tzinfo=timezone.utc)
 def row(memory_id: str, *, kind: str = "turn", level: str = "turn", importance: float = 0.3, age_days: float = 365,
         accessed_days_ago: float | None = None, access_count: int = 0, protected: str | None = None,
         covered_by: str | None = None) -> RetentionRow:
-    return RetentionRow(memory_id, level, kind, "text", importance, NOW - timedelta(days=age_days),
+    return RetentionRow(memory_id, level, kind, "text", importance, NOW - timedelta(days=age_days),  # taken in then
                         None if accessed_days_ago is None else NOW - timedelta(days=accessed_days_ago),
                         access_count, protected, covered_by)
 
