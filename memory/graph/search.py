@@ -216,6 +216,44 @@ def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] 
     return driver.read(_read)
 
 
+def covered_candidates(*, scopes: list[str], lucene: str | None, vector: list[float] | None, limit: int
+                       ) -> dict[str, list[Candidate]]:
+    """Turns forgotten as redundant left the candidate pool; the session summary that quotes them takes
+    their place: ranked as the turn would have been (full text, vector), returned as the summary.
+    Current view only (in the past the turns themselves are in view)."""
+
+    def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
+        params = {"scopes": scopes, "limit": limit, "as_of": None, "known_at": None}
+        covering = """
+            MATCH (m:Summary {kind: 'session'})-[:DERIVED_FROM]->(t)
+            WHERE m.status = 'active' AND m.superseded_at IS NULL AND m.text CONTAINS t.text
+            WITH m, max(score) AS score ORDER BY score DESC LIMIT $limit
+        """
+        ranked: dict[str, list[Candidate]] = {}
+        if lucene:
+            ranked["fulltext"] = _candidates(tx.run(
+                f"""
+                CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
+                YIELD node AS t, score
+                WHERE t.scope IN $scopes AND t.status = 'forgotten' AND t.forgotten_reason = 'redundant'
+                {covering}
+                RETURN {_CANDIDATE}
+                """,
+                lucene=lucene, fetch=limit * 3, **params))
+        if vector is not None:
+            ranked["vector"] = _candidates(tx.run(
+                f"""
+                MATCH (t:Memory) WHERE t.scope IN $scopes AND t.status = 'forgotten' AND t.forgotten_reason = 'redundant'
+                WITH t, vector.similarity.cosine(t.embedding, $vector) AS score
+                {covering}
+                RETURN {_CANDIDATE}
+                """,
+                vector=vector, **params))
+        return ranked
+
+    return driver.read(_read)
+
+
 def _candidates(result) -> list[Candidate]:
     return [Candidate(r["id"], float(r["score"]), r["level"], _importance(r["importance"]), r["recorded"],
                       _reply(r["reply"])) for r in result]

@@ -31,7 +31,7 @@ from memory.scope import Reader
 MODES = ("hybrid", "fulltext", "vector")
 RRF_K = 60
 WEIGHTS = {"fulltext": 1.0, "vector": 0.6, "graph": 0.8, "recent": 0.15, "period": 1.0,
-           "beneath": 0.5, "summary": 3.0}  # "summary" only for broad questions: they are answered from summaries
+           "beneath": 0.5, "summary": 3.0, "covered-fulltext": 1.0, "covered-vector": 0.6}  # "summary" only for broad questions: they are answered from summaries
 SUMMARY_DRILL = 3  # summaries whose facts and turns are drilled into
 REPLY_SHARE = 0.8  # of a matching turn's score, given to the reply that follows it
 PERIOD_BOOST = 1.5  # a memory recorded in the month the question names
@@ -168,11 +168,16 @@ def _note_access(ids: list[str]) -> None:
 def _summary_level(scopes: list[str], words: list[str], topic: str, pool: int, as_of: datetime | None,
                    known_at: datetime | None) -> dict[str, list[graph_search.Candidate]]:
     """Coarse to fine: the best-matching summaries lead to the facts and turns beneath them ("beneath"),
-    so the returned sources are still turns; a broad question also gets the summaries themselves."""
+    so the returned sources are still turns; a broad question also gets the summaries themselves; a
+    summary stands in for the turns it covers once they are forgotten as redundant ("covered-...")."""
     summaries, beneath = graph_search.summary_level(
         scopes=scopes, lucene=lucene_query(words, scopes) if words else None, vector=embed_query(topic),
         limit=pool, as_of=as_of, drill=SUMMARY_DRILL, known_at=known_at)
     ranked = {"beneath": beneath} if beneath else {}
+    if as_of is None and known_at is None:  # turns forgotten as redundant: their summary stands in
+        covered = graph_search.covered_candidates(scopes=scopes, lucene=lucene_query(words, scopes) if words else None,
+                                                  vector=embed_query(topic), limit=pool)
+        ranked.update({f"covered-{method}": found for method, found in covered.items() if found})
     if summaries and (any(w in BROAD_HINTS for w in words) or " over time" in topic.lower()):
         ranked["summary"] = summaries
     return ranked

@@ -12,7 +12,10 @@ PY=${PY:-.venv/bin/python}
 OUT=${OUT:-var/eval-recall}
 QUERIES="$EVAL_DIR/advisor_queries.jsonl"
 mkdir -p "$OUT"
-search() { $PY manage.py memory_search --queries "$QUERIES" --firm eval --k 10 > "$OUT/$1.jsonl"; }
+search() {
+  $PY manage.py memory_search --queries "$QUERIES" --firm eval --k 10 > "$OUT/$1.jsonl"
+  PYTHONPATH=. $PY tests/bench/eval_score.py "$QUERIES" "$OUT/$1.jsonl" > "$OUT/$1.score"
+}
 $PY manage.py migrate --noinput -v0
 $PY manage.py graph_migrate >/dev/null
 $PY manage.py memory_import "$EVAL_DIR/advisor_conversations.jsonl" --firm eval
@@ -23,6 +26,4 @@ search with-summaries
 PYTHONPATH=. $PY tests/bench/eval_score.py --clear-access eval
 $PY manage.py forget_memory_report --firm eval --apply --limit 0 --at "$($PY -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) + d.timedelta(days=365)).isoformat())')"
 search after-a-year
-for run in turns-only with-summaries after-a-year; do
-  echo "$run: $(PYTHONPATH=. $PY tests/bench/eval_score.py "$QUERIES" "$OUT/$run.jsonl")"
-done
+for run in turns-only with-summaries after-a-year; do echo "$run: $(cat "$OUT/$run.score")"; done

@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-recall", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quotes", action="store_true")
+    parser.add_argument("--skip-lifecycle", action="store_true")
     parser.add_argument("--quote-mentions", default="100000,1000000")
     parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
     args = parser.parse_args(argv)
@@ -72,6 +73,22 @@ def main(argv: list[str] | None = None) -> None:
                   f"({imported['turns']} turns in {imported['seconds']} s, after a 1,920-turn warm-up import; "
                   "a freshly started Neo4j runs its first import at about half speed).")
         update_section("Memory recall and import throughput", body, command)
+        print(body)
+    if not args.skip_lifecycle:
+        from tests.bench.lifecycle_bench import lifecycle_run
+
+        start_empty()
+        result = lifecycle_run(generate(seed=7, clients=20, sessions_per_client=12, turns_per_session=30))
+        rows = [{"stage": s["stage"], "active memories": s["active memories"], "recall@5": s[5], "recall@10": s[10]}
+                for s in result["stages"]]
+        speed = result["consolidation"]
+        body = ("Seeded corpus (seed 7, 20 clients x 12 sessions x 30 turns): hybrid recall and graph size as memory "
+                "organises itself (`tests/bench/lifecycle_bench.py`).\n\n"
+                + table(rows, ["stage", "active memories", "recall@5", "recall@10"])
+                + f"\n\nForgotten: {result['forgotten']}; kept because cited: {result['kept_cited']}. "
+                  f"Consolidation: {speed['sessions_per_second']} sessions/s ({speed['sessions']} sessions in "
+                  f"{speed['seconds']} s).")
+        update_section("Memory levels, forgetting and consolidation throughput", body, command)
         print(body)
     if not args.skip_latency:
         start_empty()
