@@ -57,6 +57,10 @@ BROAD_HINTS = {"overview", "summary", "summarise", "summarize", "recap", "overal
                "evolved", "evolution", "trajectory", "story"}
 # Words asking what was believed before, not now: superseded memories are then candidates too.
 HISTORY_HINTS = {"originally", "original", "initially", "first", "previously", "before", "earlier", "used", "old", "changed"}
+# Words asking for what holds now: newer memories first.
+CURRENT_HINTS = {"current", "currently", "now", "latest", "today", "lately", "recent", "recently", "anymore", "still",
+                 "newest", "nowadays", "present"}
+TIME_DIRECTION_BOOST = 0.3  # at most, for the newest (or, asked about the past, the oldest) candidate
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december"]
@@ -145,6 +149,7 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         now = (as_of or known_at or timezone.now()).timestamp()
         for memory_id in fused:
             fused[memory_id] *= _structure_factor(known[memory_id], now, period)
+        _time_direction(fused, known, words)
     best = sorted(fused, key=lambda memory_id: (-fused[memory_id], memory_id))[:k]
     details = graph_search.details(best, scopes)
     if as_of is None and known_at is None:
@@ -158,6 +163,27 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         )
         for memory_id in best if (row := details.get(memory_id)) is not None
     ]
+
+
+def _time_direction(fused: dict[str, float], known: dict[str, graph_search.Candidate], words: list[str]) -> None:
+    """A question about now favours the newer candidates, one about the past the older ones.
+
+    Position in time is relative to the candidates themselves (0 the oldest, 1 the newest), so it works
+    the same for a client of two years and one of twenty.
+    """
+    current = any(w in CURRENT_HINTS for w in words)
+    past = any(w in HISTORY_HINTS for w in words)
+    if current == past:
+        return
+    times = sorted({c.recorded for c in known.values() if c.recorded is not None})
+    if len(times) < 2:
+        return
+    place = {moment: index / (len(times) - 1) for index, moment in enumerate(times)}
+    for memory_id in fused:
+        recorded = known[memory_id].recorded
+        if recorded is not None:
+            newness = place[recorded]
+            fused[memory_id] *= 1 + TIME_DIRECTION_BOOST * (newness if current else 1 - newness)
 
 
 def _note_access(ids: list[str]) -> None:

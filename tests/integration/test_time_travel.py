@@ -73,3 +73,23 @@ def test_a_retraction_leaves_the_past_too_but_not_what_the_twin_knew_before_it(c
 
     assert "s1-0" not in turn_ids(search(firm_id="acme", client_id="ann", query=query, as_of=JUNE_2024))
     assert "s1-0" in turn_ids(search(firm_id="acme", client_id="ann", query=query, known_at=before_retraction))
+
+
+def test_memory_search_known_at_before_an_import_finds_nothing_of_it_and_a_bad_date_is_refused(clean_graph, tmp_path):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    before_import = django_timezone.now()
+    import_sessions([ANN_MARCH], "acme")
+
+    def run(*args: str) -> list[dict]:
+        out = io.StringIO()
+        call_command("memory_search", "--client", "ann", "--firm", "acme", "--query", "Apple", *args, stdout=out)
+        return json.loads(out.getvalue())
+
+    assert run("--known-at", before_import.isoformat()) == []
+    assert any("s1-2" in r["sources"] for r in run("--known-at", django_timezone.now().isoformat()))
+    with pytest.raises(CommandError, match="--known-at 'yesterday' is not"):
+        run("--known-at", "yesterday")
