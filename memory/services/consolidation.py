@@ -283,14 +283,13 @@ def _writer() -> str:
 
 def _write_texts(changed: list[_Planned], material: ClientMaterial) -> None:
     """With TWIN_LLM, a chat model writes the session summaries about to be (re)written."""
-    if not settings.TWIN_LLM:
+    sessions = [item for item in changed if item.kind == "session" and item.llm_input]
+    if not settings.TWIN_LLM or not sessions:
         return
     from langchain.chat_models import init_chat_model
 
     model = init_chat_model(settings.TWIN_LLM)
-    for item in changed:
-        if item.kind != "session" or not item.llm_input:
-            continue
+    for item in sessions:
         answer = model.invoke(
             "Summarise this conversation between a financial advisor and their client in at most five "
             "sentences: the client's goals, risk attitude, constraints, concerns, decisions and prices "

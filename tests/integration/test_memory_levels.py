@@ -117,3 +117,40 @@ def test_a_precise_question_drills_to_the_turn_beneath_the_summary(clean_graph):
     assert {r.level for r in results} <= {"turn", "fact", "observation"}
     assert "s1-2" in {source for r in results for source in r.sources}
     assert "beneath" in {method for r in results for method in r.methods}
+
+
+def test_with_twin_llm_a_model_writes_session_summaries_once_per_input(clean_graph, settings, monkeypatch):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    model = FakeListChatModel(responses=["Ann wants to retire in 2035, takes moderate risk and holds Apple.",
+                                         "a second answer", "a third answer"])
+    calls = []
+
+    def init_chat_model(name):
+        calls.append(name)
+        return model
+
+    monkeypatch.setattr("langchain.chat_models.init_chat_model", init_chat_model)
+    import_sessions([ANN_MARCH], "acme")  # extracted by the rules
+    settings.TWIN_LLM = "scripted:model"
+
+    first = consolidate(firm_id="acme")
+    second = consolidate(firm_id="acme")
+
+    [summary] = summaries("session")
+    assert summary["text"] == "Session of 03 Mar 2024 (meeting): Ann wants to retire in 2035, takes moderate risk and holds Apple."
+    assert sorted(summary["sources"]) == ["s1/s1-0", "s1/s1-1", "s1/s1-2"]
+    assert calls == ["scripted:model"] and model.i == 1  # asked once, not again for the same input
+    assert second.written == 0 and first.written > 0
+
+
+def test_consolidation_and_forgetting_are_scheduled_beat_tasks_on_the_ingest_queue():
+    from django.conf import settings as django_settings
+
+    from config.celery import app
+
+    scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"memory.consolidate", "memory.forget"} <= scheduled
+    app.loader.import_default_modules()
+    assert {"memory.consolidate", "memory.forget"} <= set(app.tasks)
+    assert app.amqp.router.route({}, "memory.consolidate")["queue"].name == "ingest"
