@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import codecs
+from datetime import datetime, time
+from datetime import timezone as dt_timezone
 
 from django import forms
 from django.utils import timezone
@@ -74,3 +76,20 @@ class ViewpointForm(forms.Form):
     target_price = forms.DecimalField(required=False, min_value=0.01, max_digits=18, decimal_places=4)
     horizon_months = forms.IntegerField(required=False, min_value=1, max_value=120)
     rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
+
+
+class MemoryAsOfForm(forms.Form):
+    """The client page's memory "as of" a date, on one of the two clocks (memory/graph/search.py IN_VIEW)."""
+
+    CLOCKS = [("said", "what was said and true then"), ("known", "what the twin knew then")]
+    as_of = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                            error_messages={"invalid": "Give the date as YYYY-MM-DD."})
+    clock = forms.ChoiceField(choices=CLOCKS, required=False, initial="said")
+
+    def moment(self) -> dict:
+        """Keyword arguments for the memory selectors: the end of the chosen day (UTC) on the chosen clock."""
+        day = self.cleaned_data.get("as_of") if self.is_valid() else None
+        if day is None:
+            return {}
+        end_of_day = datetime.combine(day, time.max, tzinfo=dt_timezone.utc)
+        return {"known_at" if self.cleaned_data.get("clock") == "known" else "as_of": end_of_day}

@@ -15,5 +15,7 @@ urlpatterns = [
     path("clients/<str:client_id>/export", views.client_export, name="client-export"),
     path("clients/<str:client_id>/erasure", views.client_erasure, name="client-erasure"),
     path("clients/<str:client_id>/memory", views.memory_search_view, name="memory-search"),
+    path("clients/<str:client_id>/people/merges/<str:merge_id>", views.decide_person_merge_view,
+         name="decide-person-merge"),
     path("clients/<str:client_id>/prices/<str:symbol>", views.price_chart, name="price-chart"),
 ]

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from advisor.forms import SessionCorrectionForm, SessionNotesForm, ViewpointForm
+from advisor.forms import MemoryAsOfForm, SessionCorrectionForm, SessionNotesForm, ViewpointForm
 from advisor.models import User, Viewpoint
 from advisor.health import check_health, may_see_details, public_view
 from advisor.selectors import client_for, clients_with_pending_memory, current_sessions, session_versions
@@ -29,6 +29,7 @@ from marketdata.charts import mentions_chart
 from marketdata.services.drift import remembered_prices_for
 from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
+from memory.services import entities
 from advisor.permissions import reader_for
 from audit.access import client_ip, log_client_view
 from memory.services.retrieval import InvalidQuery, search
@@ -56,10 +57,17 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
     client = client_for(request.user, client_id)
     reader = reader_for(request.user, client)
     log_client_view(request, firm_id=client.firm.slug, client_id=client.external_id, page="client")
+    as_of_form = MemoryAsOfForm(request.GET or None)
+    moment = as_of_form.moment()
     context = {"client": client, "sessions": current_sessions(client)[:50], "holdings": client.holdings.all(),
-               "form": SessionNotesForm(), "facts": [], "prices": [], "memory_error": None}
+               "form": SessionNotesForm(), "facts": [], "prices": [], "memory_error": None,
+               "as_of_form": as_of_form, "moment": moment, "profile": None, "profile_versions": [],
+               "pending_merges": []}
     try:
-        context["facts"] = memory_selectors.client_facts(reader)
+        context["facts"] = memory_selectors.client_facts(reader, **moment)
+        context["profile"] = memory_selectors.client_profile(reader, **moment)
+        context["profile_versions"] = memory_selectors.profile_history(reader)
+        context["pending_merges"] = entities.pending_merges(reader)
         context["prices"] = remembered_prices_for(reader)
     except GraphUnavailable as error:
         context["memory_error"] = _memory_unavailable(error)
@@ -84,6 +92,29 @@ def record_session_view(request: HttpRequest, client_id: str) -> HttpResponse:
     context = {"client": client, "sessions": current_sessions(client)[:50], "holdings": client.holdings.all(),
                "form": form, "facts": [], "prices": [], "memory_error": None}
     return render(request, "advisor/client_detail.html", context, status=400)
+
+
+@require_http_methods(["POST"])
+def decide_person_merge_view(request: HttpRequest, client_id: str, merge_id: str) -> HttpResponse:
+    """An advisor confirms or rejects a possible 'same person' from the review queue."""
+    client = client_for(request.user, client_id)
+    if request.user.role != User.Role.ADVISOR:
+        raise PermissionDenied("Only advisors decide whether two people are one.")
+    decision = request.POST.get("decision")
+    if decision not in ("confirm", "reject"):
+        messages.error(request, "Choose confirm or reject.")
+        return redirect("client-detail", client_id=client.external_id)
+    try:
+        decided = entities.decide_merge(reader_for(request.user, client), merge_id, confirm=decision == "confirm",
+                                        actor=request.user.username)
+    except entities.MergeNotFound as error:
+        messages.info(request, str(error))
+    except GraphUnavailable as error:
+        messages.error(request, _memory_unavailable(error))
+    else:
+        messages.success(request, f"“{decided.absorb_name}” and “{decided.keep_name}” are "
+                                  + ("now one person." if decision == "confirm" else "kept apart."))
+    return redirect("client-detail", client_id=client.external_id)
 
 
 def _memory_unavailable(error: GraphUnavailable) -> str:

@@ -248,6 +248,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "records.purge_due_erasures",
         "schedule": env.float("ERASURE_PURGE_SECONDS", default=86400.0),
     },
+    # Summaries and profile versions; idempotent, so the interval only sets how fresh they are.
+    "consolidate-memory": {
+        "task": "memory.consolidate",
+        "schedule": env.float("CONSOLIDATE_SECONDS", default=3600.0),
+    },
+    # Decay and redundancy (memory/services/forgetting.py): a status with a reason, never a deletion.
+    "forget-memory": {
+        "task": "memory.forget",
+        "schedule": env.float("FORGET_SECONDS", default=86400.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

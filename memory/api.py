@@ -17,8 +17,8 @@ __all__ = ["SearchResult", "search", "remember", "update_memory", "forget_memory
 
 
 def search(*, firm_id: str, client_id: str | None, query: str, k: int = 10, as_of: datetime | None = None,
-           mode: str = "hybrid") -> list[SearchResult]:
-    return _search(Reader(firm_id, client_id), query, k=k, as_of=as_of, mode=mode)
+           mode: str = "hybrid", known_at: datetime | None = None) -> list[SearchResult]:
+    return _search(Reader(firm_id, client_id), query, k=k, as_of=as_of, mode=mode, known_at=known_at)
 
 
 def remember(*, firm_id: str, client_id: str | None, text: str, source: str, importance: float = 0.5) -> str:

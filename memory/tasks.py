@@ -7,6 +7,8 @@ from celery import shared_task
 
 from memory.extraction import ExtractionUnavailable
 from memory.graph.driver import GraphUnavailable
+from memory.services.consolidation import consolidate
+from memory.services.forgetting import forget
 from memory.services.ingest import drain_outbox
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,30 @@ logger = logging.getLogger(__name__)
 def drain_memory_outbox(max_sessions: int = 200) -> dict[str, int]:
     report = drain_outbox(max_sessions=max_sessions)
     return {"sessions": report.sessions, "turns": report.turns, "remaining": report.remaining}
+
+
+@shared_task(
+    name="memory.consolidate",
+    acks_late=True,
+    autoretry_for=(GraphUnavailable,),
+    retry_backoff=30,
+    max_retries=5,
+    soft_time_limit=1800,
+    time_limit=1900,
+)
+def consolidate_memory() -> dict[str, float]:
+    """Summaries and profile versions for every client; idempotent, so a repeated run is harmless."""
+    report = consolidate()
+    return {"clients": report.clients, "sessions": report.sessions, "written": report.written,
+            "seconds": report.seconds}
+
+
+@shared_task(name="memory.forget", acks_late=True, autoretry_for=(GraphUnavailable,), retry_backoff=30, max_retries=5,
+             soft_time_limit=1800, time_limit=1900)
+def forget_memory() -> dict[str, int]:
+    """Forget what has decayed or is redundant (statuses with reasons; nothing is deleted)."""
+    report = forget(dry_run=False)
+    return {"considered": report.considered, "forgotten": report.forgotten}
 
 
 # Queueing a drain from a web request is a nudge, not a duty: the outbox already holds the record and

@@ -13,6 +13,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.search import IN_VIEW
 from memory.graph.values import native
 
 
@@ -96,18 +97,18 @@ def apply_supersessions(
 
 
 def facts_for_client(
-    scopes: list[str], *, as_of: datetime | None = None, include_history: bool = False
+    scopes: list[str], *, as_of: datetime | None = None, include_history: bool = False,
+    known_at: datetime | None = None,
 ) -> list[FactRow]:
-    """Facts readable in `scopes`: those believed at `as_of` (default now), or all with history."""
+    """Facts readable in `scopes`: those believed at `as_of` (default now), or all with history; with
+    `known_at`, those the twin itself knew then (memory/graph/search.py IN_VIEW: both clocks)."""
 
     def _read(tx: ManagedTransaction) -> list[FactRow]:
         result = tx.run(
-            """
-            MATCH (f:Fact) WHERE f.scope IN $scopes AND f.status = 'active'
-              AND ($history OR (
-                    ($as_of IS NULL AND f.superseded_at IS NULL)
-                 OR ($as_of IS NOT NULL AND f.recorded_at <= $as_of
-                     AND (f.superseded_at IS NULL OR f.superseded_at > $as_of))))
+            f"""
+            MATCH (m:Fact) WHERE m.scope IN $scopes
+              AND (($history AND m.status = 'active') OR (NOT $history AND {IN_VIEW}))
+            WITH m AS f
             OPTIONAL MATCH (f)-[:DERIVED_FROM]->(t:Turn)
             OPTIONAL MATCH (f)-[:SUPERSEDES]->(older:Fact)
             WITH f, collect(DISTINCT t.turn_id) AS sources, collect(DISTINCT older.id) AS supersedes
@@ -120,6 +121,8 @@ def facts_for_client(
             """,
             scopes=scopes,
             as_of=as_of,
+            known_at=known_at,
+            superseded=False,
             history=include_history,
         )
         return [FactRow(**native(record.data())) for record in result]

@@ -10,6 +10,11 @@ The graph, in one picture:
     (:Memory:PriceMention)-[:PRICE_OF]->(:Entity:Security)
     (:Memory:Viewpoint)-[:ON]->(:Entity:Security)
     (:Rollback)-[:WITHDREW]->(:Memory), (:Rollback)-[:REOPENED {valid_to, superseded_at}]->(:Memory:Fact)
+    (:Memory:Summary|Profile)-[:SUMMARISES]->(:Memory)    consolidation (memory/graph/summaries.py)
+    (:Memory:Summary|Profile)-[:DERIVED_FROM]->(:Memory:Turn)
+    (:Memory:Profile)-[:SUPERSEDES]->(:Memory:Profile)
+    (:Entity:Person)-[:SAME_PERSON {status}]->(:Entity:Person)  people resolution (memory/graph/lifecycle.py)
+    (:Entity:Person)-[:MERGED_INTO]->(:Entity:Person)
 
 Every `:Memory` node carries `scope`: one opaque token per partition of visibility ("c…" for one
 client's private memory, "f…" for memory shared across a firm). Reads are always constrained to a

@@ -13,7 +13,8 @@
 - recent: the newest memories of the partition;
 - period: when the question names a month, the memories recorded in it, by cosine similarity.
 
-`as_of` (transaction time) keeps only what had been recorded by then and not yet superseded.
+`as_of` keeps what had been said by then and not yet contradicted; `known_at` what the twin itself
+had taken in by then and not yet forgotten or seen superseded (see IN_VIEW).
 """
 from __future__ import annotations
 
@@ -26,11 +27,28 @@ from neo4j import ManagedTransaction
 from memory.graph import driver
 from memory.graph.schema import FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
 
-_VISIBLE = """
-  m.status = 'active'
-  AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
-  AND ($as_of IS NOT NULL OR $superseded OR m.superseded_at IS NULL)
+# Which memories are in view, on either clock (memory/graph/lifecycle.py explains both):
+# - now: active and not superseded (superseded too when `$superseded`, for questions about the past);
+# - `$as_of`, what was said and believed true by then: what had been said by then and not yet
+#   contradicted; a memory forgotten later for decay or redundancy was still true then, a retracted one
+#   never was;
+# - `$known_at`, what the twin knew then: what the graph had taken in by then and had not yet
+#   forgotten, revised or seen superseded (by a memory it had itself taken in by then).
+# Any other status (e.g. a withdrawn chat round) is out of every view.
+IN_VIEW = """
+  (($known_at IS NULL
+    AND (m.status = 'active' OR ($as_of IS NOT NULL AND m.status = 'forgotten'
+                                 AND m.forgotten_reason IN ['decayed', 'redundant']))
+    AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
+    AND ($as_of IS NOT NULL OR $superseded OR m.superseded_at IS NULL))
+   OR ($known_at IS NOT NULL AND m.status IN ['active', 'forgotten', 'revised']
+    AND m.created_at <= $known_at
+    AND (coalesce(m.believed_until, m.forgotten_at) IS NULL OR coalesce(m.believed_until, m.forgotten_at) > $known_at)
+    AND NOT EXISTS { MATCH (newer:Memory)-[:SUPERSEDES]->(m) WHERE newer.created_at <= $known_at }))
 """
+# Summaries and profile versions are not candidates of the base lists: `summary_level` reaches them.
+_VISIBLE = "NOT m.level IN ['summary', 'profile'] AND " + IN_VIEW
+_COARSE = "m.level IN ['summary', 'profile'] AND " + IN_VIEW
 # What re-scoring needs about a candidate, and the reply to it when it is a question someone answered
 # (the answer often shares no word with the query). Text and sources are fetched for the winners only.
 _CANDIDATE = """
@@ -88,13 +106,15 @@ def candidates(
     include_recent: bool,
     include_superseded: bool = False,
     period: tuple[datetime, datetime] | None = None,
+    known_at: datetime | None = None,
 ) -> dict[str, list[Candidate]]:
     """Ranked candidates per method, from one read transaction."""
     use_index = vector is not None and as_of is None and filtered_vector_search()
 
     def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
         ranked: dict[str, list[Candidate]] = {}
-        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "superseded": include_superseded}
+        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at,
+                  "superseded": include_superseded}
         if lucene:
             ranked["fulltext"] = _candidates(tx.run(
                 f"""
@@ -146,6 +166,115 @@ def candidates(
                 """,
                 vector=vector, start=period[0], end=period[1], **params,
             ))
+        return ranked
+
+    return driver.read(_read)
+
+
+def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] | None, limit: int,
+                  as_of: datetime | None, drill: int, known_at: datetime | None = None) -> tuple[list[Candidate], list[Candidate]]:
+    """Coarse-to-fine: the summaries (and current profile) that best match, then what lies beneath them.
+
+    Returns (summaries ranked by fused full-text and vector rank, the memories beneath the best
+    `drill` of them: their facts, observations and turns, each summary's ranked by cosine, interleaved
+    in the summaries' order; a turn forgotten as redundant is represented by the summary covering it).
+    One read transaction.
+    """
+
+    def _read(tx: ManagedTransaction) -> tuple[list[Candidate], list[Candidate]]:
+        visible = _COARSE
+        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at, "superseded": False}
+        lists: list[list[Candidate]] = []
+        if lucene:
+            lists.append(_candidates(tx.run(
+                f"""
+                CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
+                YIELD node AS m, score
+                WHERE m.scope IN $scopes AND {visible}
+                WITH m, score LIMIT $limit
+                RETURN {_CANDIDATE}
+                """,
+                lucene=lucene, fetch=limit * 10, **params)))
+        if vector is not None:
+            lists.append(_candidates(tx.run(
+                f"""
+                MATCH (m:Memory) WHERE m.scope IN $scopes AND {visible}
+                WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+                ORDER BY score DESC LIMIT $limit
+                RETURN {_CANDIDATE}
+                """,
+                vector=vector, **params)))
+        fused: dict[str, float] = {}
+        found: dict[str, Candidate] = {}
+        for ranked in lists:
+            for rank, candidate in enumerate(ranked):
+                fused[candidate.id] = fused.get(candidate.id, 0.0) + 1 / (60 + rank + 1)
+                found.setdefault(candidate.id, candidate)
+        summaries = [found[i] for i in sorted(fused, key=lambda i: (-fused[i], i))]
+        if not summaries or vector is None:
+            return summaries, []
+        beneath = tx.run(
+            f"""
+            UNWIND range(0, size($ids) - 1) AS position
+            MATCH (s:Memory {{id: $ids[position]}})-[:SUMMARISES|DERIVED_FROM]->(m:Memory)
+            WHERE m.scope IN $scopes AND NOT m.level IN ['summary', 'profile']
+            WITH position, s, m, vector.similarity.cosine(m.embedding, $vector) AS score,
+                 $known_at IS NULL AND m.status = 'forgotten' AND m.forgotten_reason = 'redundant' AS covered
+            WHERE covered OR ({_VISIBLE})
+            // A turn forgotten as redundant is answered for by the summary that covers it.
+            WITH position, CASE WHEN covered THEN s ELSE m END AS m, score
+            WITH position, m, max(score) AS score
+            ORDER BY position, score DESC
+            WITH position, collect({{m: m, score: score}})[..$per_summary] AS best
+            UNWIND range(0, size(best) - 1) AS rank
+            WITH best[rank].m AS m, best[rank].score AS score, rank, position
+            ORDER BY rank, position
+            RETURN {_CANDIDATE}
+            """,
+            ids=[c.id for c in summaries[:drill]], vector=vector, per_summary=max(limit // max(drill, 1), 3), **params)
+        children, seen = [], set()
+        for candidate in _candidates(beneath):
+            if candidate.id not in seen:
+                seen.add(candidate.id)
+                children.append(candidate)
+        return summaries, children
+
+    return driver.read(_read)
+
+
+def covered_candidates(*, scopes: list[str], lucene: str | None, vector: list[float] | None, limit: int
+                       ) -> dict[str, list[Candidate]]:
+    """Turns forgotten as redundant left the candidate pool; the session summary that quotes them takes
+    their place: ranked as the turn would have been (full text, vector), returned as the summary.
+    Current view only (in the past the turns themselves are in view)."""
+
+    def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
+        params = {"scopes": scopes, "limit": limit, "as_of": None, "known_at": None}
+        covering = """
+            MATCH (m:Summary {kind: 'session'})-[:DERIVED_FROM]->(t)
+            WHERE m.status = 'active' AND m.superseded_at IS NULL AND m.text CONTAINS t.text
+            WITH m, max(score) AS score ORDER BY score DESC LIMIT $limit
+        """
+        ranked: dict[str, list[Candidate]] = {}
+        if lucene:
+            ranked["fulltext"] = _candidates(tx.run(
+                f"""
+                CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
+                YIELD node AS t, score
+                WHERE t.scope IN $scopes AND t.status = 'forgotten' AND t.forgotten_reason = 'redundant'
+                {covering}
+                RETURN {_CANDIDATE}
+                """,
+                lucene=lucene, fetch=limit * 3, **params))
+        if vector is not None:
+            ranked["vector"] = _candidates(tx.run(
+                f"""
+                MATCH (t:Memory) WHERE t.scope IN $scopes AND t.status = 'forgotten' AND t.forgotten_reason = 'redundant'
+                WITH t, vector.similarity.cosine(t.embedding, $vector) AS score
+                {covering}
+                RETURN {_CANDIDATE}
+                """,
+                vector=vector, **params))
         return ranked
 
     return driver.read(_read)

@@ -24,12 +24,15 @@ from django.utils import timezone
 
 from memory.embeddings import embed_query
 from memory.extraction.securities import find_securities
+from memory.graph import lifecycle
 from memory.graph import search as graph_search
 from memory.scope import Reader
 
 MODES = ("hybrid", "fulltext", "vector")
 RRF_K = 60
-WEIGHTS = {"fulltext": 1.0, "vector": 0.6, "graph": 0.8, "recent": 0.15, "period": 1.0}
+WEIGHTS = {"fulltext": 1.0, "vector": 0.6, "graph": 0.8, "recent": 0.15, "period": 1.0,
+           "beneath": 0.5, "summary": 3.0, "covered-fulltext": 1.0, "covered-vector": 0.6}  # "summary" only for broad questions: they are answered from summaries
+SUMMARY_DRILL = 3  # summaries whose facts and turns are drilled into
 REPLY_SHARE = 0.8  # of a matching turn's score, given to the reply that follows it
 PERIOD_BOOST = 1.5  # a memory recorded in the month the question names
 LEVEL_BOOST = {"fact": 1.25, "observation": 1.1, "turn": 1.0}
@@ -49,8 +52,15 @@ SLOT_HINTS: dict[str, tuple[str, ...]] = {
     "holding": ("own", "hold", "shares", "position", "bought"),
     "liquidity_need": ("cash", "liquidity", "withdraw"),
 }
+# Words asking for the big picture: the summaries and the profile themselves are then results.
+BROAD_HINTS = {"overview", "summary", "summarise", "summarize", "recap", "overall", "profile", "background",
+               "evolved", "evolution", "trajectory", "story"}
 # Words asking what was believed before, not now: superseded memories are then candidates too.
 HISTORY_HINTS = {"originally", "original", "initially", "first", "previously", "before", "earlier", "used", "old", "changed"}
+# Words asking for what holds now: newer memories first.
+CURRENT_HINTS = {"current", "currently", "now", "latest", "today", "lately", "recent", "recently", "anymore", "still",
+                 "newest", "nowadays", "present"}
+TIME_DIRECTION_BOOST = 0.3  # at most, for the newest (or, asked about the past, the oldest) candidate
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december"]
@@ -82,7 +92,10 @@ class SearchResult:
 
 
 def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = None,
-           mode: str = "hybrid") -> list[SearchResult]:
+           mode: str = "hybrid", known_at: datetime | None = None) -> list[SearchResult]:
+    """The k best memories for `query`. Two clocks: `as_of` answers from what had been said and was
+    believed true by then; `known_at` from what the twin itself knew then (a session imported later,
+    or a memory forgotten later, is told apart)."""
     if mode not in MODES:
         raise InvalidQuery(f"mode must be one of {', '.join(MODES)}")
     if not 1 <= k <= 100:
@@ -94,6 +107,8 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         raise InvalidQuery(f"the query is too long ({len(query)} characters; at most {MAX_QUERY_CHARS})")
     if as_of is not None and as_of.tzinfo is None:
         raise InvalidQuery("as_of needs a time zone")
+    if known_at is not None and known_at.tzinfo is None:
+        raise InvalidQuery("known_at needs a time zone")
 
     scopes = reader.scopes
     period = named_period(query) if mode == "hybrid" else None
@@ -115,7 +130,10 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         include_recent=mode == "hybrid",
         include_superseded=mode == "hybrid" and any(w in HISTORY_HINTS for w in words),
         period=period,
+        known_at=known_at,
     )
+    if mode == "hybrid":
+        ranked.update(_summary_level(scopes, words, topic, pool, as_of, known_at))
     fused: dict[str, float] = {}
     methods: dict[str, list[str]] = {}
     known: dict[str, graph_search.Candidate] = {}
@@ -128,11 +146,14 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         return []
     if mode == "hybrid":
         _credit_replies(ranked, fused, methods, known)
-        now = (as_of or timezone.now()).timestamp()
+        now = (as_of or known_at or timezone.now()).timestamp()
         for memory_id in fused:
             fused[memory_id] *= _structure_factor(known[memory_id], now, period)
+        _time_direction(fused, known, words)
     best = sorted(fused, key=lambda memory_id: (-fused[memory_id], memory_id))[:k]
     details = graph_search.details(best, scopes)
+    if as_of is None and known_at is None:
+        _note_access(best)
     return [
         SearchResult(
             id=memory_id, text=row["text"], level=row["level"], kind=row["kind"] or row["level"],
@@ -142,6 +163,50 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         )
         for memory_id in best if (row := details.get(memory_id)) is not None
     ]
+
+
+def _time_direction(fused: dict[str, float], known: dict[str, graph_search.Candidate], words: list[str]) -> None:
+    """A question about now favours the newer candidates, one about the past the older ones.
+
+    Position in time is relative to the candidates themselves (0 the oldest, 1 the newest), so it works
+    the same for a client of two years and one of twenty.
+    """
+    current = any(w in CURRENT_HINTS for w in words)
+    past = any(w in HISTORY_HINTS for w in words)
+    if current == past:
+        return
+    times = sorted({c.recorded for c in known.values() if c.recorded is not None})
+    if len(times) < 2:
+        return
+    place = {moment: index / (len(times) - 1) for index, moment in enumerate(times)}
+    for memory_id in fused:
+        recorded = known[memory_id].recorded
+        if recorded is not None:
+            newness = place[recorded]
+            fused[memory_id] *= 1 + TIME_DIRECTION_BOOST * (newness if current else 1 - newness)
+
+
+def _note_access(ids: list[str]) -> None:
+    """What retrieval returns is used: access slows its decay (memory/services/forgetting.py)."""
+    lifecycle.record_access(ids, timezone.now())
+
+
+def _summary_level(scopes: list[str], words: list[str], topic: str, pool: int, as_of: datetime | None,
+                   known_at: datetime | None) -> dict[str, list[graph_search.Candidate]]:
+    """Coarse to fine: the best-matching summaries lead to the facts and turns beneath them ("beneath"),
+    so the returned sources are still turns; a broad question also gets the summaries themselves; a
+    summary stands in for the turns it covers once they are forgotten as redundant ("covered-...")."""
+    summaries, beneath = graph_search.summary_level(
+        scopes=scopes, lucene=lucene_query(words, scopes) if words else None, vector=embed_query(topic),
+        limit=pool, as_of=as_of, drill=SUMMARY_DRILL, known_at=known_at)
+    ranked = {"beneath": beneath} if beneath else {}
+    if as_of is None and known_at is None:  # turns forgotten as redundant: their summary stands in
+        covered = graph_search.covered_candidates(scopes=scopes, lucene=lucene_query(words, scopes) if words else None,
+                                                  vector=embed_query(topic), limit=pool)
+        ranked.update({f"covered-{method}": found for method, found in covered.items() if found})
+    if summaries and (any(w in BROAD_HINTS for w in words) or " over time" in topic.lower()):
+        ranked["summary"] = summaries
+    return ranked
 
 
 def lucene_query(words: list[str], scopes: list[str]) -> str:

@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-recall", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quotes", action="store_true")
+    parser.add_argument("--skip-lifecycle", action="store_true")
     parser.add_argument("--quote-mentions", default="100000,1000000")
     parser.add_argument("--twin", action="store_true", help="also time the twin's ask and brief (tests/bench/twin_bench.py)")
     parser.add_argument("--twin-memories", type=int, default=5000, help="memory nodes of the twin bench's client")
@@ -102,6 +103,22 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                  + table(write_cost, ["vector_path", "rounds", "turns_per_round", "turns_per_second",
                                       "neo4j_cpu_seconds", "median_neo4j_cpu_seconds"]))
         update_section("Memory recall and import throughput" + variant, body, command)
+        print(body)
+    if not args.skip_lifecycle:
+        from tests.bench.lifecycle_bench import lifecycle_run
+
+        start_empty()
+        result = lifecycle_run(generate(seed=7, clients=20, sessions_per_client=12, turns_per_session=30))
+        rows = [{"stage": s["stage"], "active memories": s["active memories"], "recall@5": s[5], "recall@10": s[10]}
+                for s in result["stages"]]
+        speed = result["consolidation"]
+        body = ("Seeded corpus (seed 7, 20 clients x 12 sessions x 30 turns): hybrid recall and graph size as memory "
+                "organises itself (`tests/bench/lifecycle_bench.py`).\n\n"
+                + table(rows, ["stage", "active memories", "recall@5", "recall@10"])
+                + f"\n\nForgotten: {result['forgotten']}; kept because cited: {result['kept_cited']}. "
+                  f"Consolidation: {speed['sessions_per_second']} sessions/s ({speed['sessions']} sessions in "
+                  f"{speed['seconds']} s).")
+        update_section("Memory levels, forgetting and consolidation throughput", body, command)
         print(body)
     if not args.skip_latency:
         start_empty()

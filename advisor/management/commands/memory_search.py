@@ -20,7 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--query", help="what to look for")
         parser.add_argument("--queries", type=Path, help='JSON Lines of {"qid", "client_id", "query"}')
         parser.add_argument("--k", type=int, default=10)
-        parser.add_argument("--as-of", dest="as_of", help="ISO 8601: what the twin knew at that moment")
+        parser.add_argument("--as-of", dest="as_of", help="ISO 8601: what had been said and was believed true then")
+        parser.add_argument("--known-at", dest="known_at",
+                            help="ISO 8601: what the twin itself knew then (sessions it took in later, and "
+                                 "forgetting after it, are told apart)")
         parser.add_argument("--firm", help="firm slug, when the same client id exists in several firms")
         parser.add_argument("--mode", default="hybrid", choices=["hybrid", "fulltext", "vector"])
         # Part of the public contract (`... --json`), which outside tools pass; JSON is the only output.
@@ -29,12 +32,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         self._firms: dict[str, str] = {}  # client id -> firm slug, looked up once per run
         as_of = _as_of(options["as_of"]) if options["as_of"] is not None else None
+        known_at = _as_of(options["known_at"], "--known-at") if options["known_at"] is not None else None
+
         def run(client_id: str, query: str) -> list[dict]:
             firm_id = self._firm_for(client_id, options["firm"])
             if is_restricted(firm_id=firm_id, client_id=client_id):  # an erasure request: nothing to find
                 return []
             return [r.to_contract() for r in api.search(firm_id=firm_id, client_id=client_id, query=query,
-                                                        k=options["k"], as_of=as_of, mode=options["mode"])]
+                                                        k=options["k"], as_of=as_of, mode=options["mode"],
+                                                        known_at=known_at)]
 
         try:
             if options["queries"]:
@@ -79,12 +85,12 @@ class Command(BaseCommand):
         return firms[client_id]
 
 
-def _as_of(text: str) -> datetime:
+def _as_of(text: str, option: str = "--as-of") -> datetime:
     expected = "an ISO 8601 date-time with a time zone, e.g. 2024-03-01T00:00:00Z"
     try:
         moment = parse_datetime(text)
     except ValueError as error:  # well formed, but no such moment (e.g. 30 February)
-        raise CommandError(f"--as-of {text!r} is not a real date-time ({error}); give {expected}") from error
+        raise CommandError(f"{option} {text!r} is not a real date-time ({error}); give {expected}") from error
     if moment is None or moment.tzinfo is None:
-        raise CommandError(f"--as-of {text!r} is not {expected}")
+        raise CommandError(f"{option} {text!r} is not {expected}")
     return moment

@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from memory.graph.driver import GraphUnavailable
+from memory.services.consolidation import consolidate
+
+
+class Command(BaseCommand):
+    help = ("Consolidate clients' memory into session, topic and period summaries and a versioned profile. "
+            "Idempotent: a second run changes nothing.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--firm", help="only this firm's clients (its slug); all firms when omitted")
+
+    def handle(self, *args, firm: str | None, **options) -> None:
+        try:
+            report = consolidate(firm_id=firm)
+        except GraphUnavailable as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(
+            f"consolidated {report.clients} clients ({report.sessions} sessions) in {report.seconds:.1f} s: "
+            f"{report.written} summaries or profile versions written, {report.unchanged} unchanged, "
+            f"{report.profile_versions} profile versions in all")

@@ -1,0 +1,120 @@
+"""Forgetting against the real Neo4j: statuses with reasons, never deletion, never what is cited."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from advisor.services.importer import import_sessions
+from memory.api import search
+from memory.graph import driver as graph_driver
+from memory.services.consolidation import consolidate
+from memory.services.forgetting import forget
+from tests.integration.test_memory_graph import ANN_MARCH, ANN_SEPTEMBER, session_line
+
+pytestmark = pytest.mark.django_db
+TEN_YEARS_ON = datetime(2034, 9, 12, tzinfo=timezone.utc)
+
+
+def statuses() -> dict[str, tuple[str, str | None]]:
+    return {r["key"]: (r["status"], r["reason"]) for r in graph_driver.read(lambda tx: tx.run(
+        "MATCH (m:Memory) WHERE m.scope IS NOT NULL RETURN coalesce(m.turn_id, m.id) AS key, m.status AS status, "
+        "m.forgotten_reason AS reason").data())}
+
+
+def test_forgetting_never_forgets_a_cited_memory_and_deletes_nothing(clean_graph):
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    consolidate(firm_id="acme")
+    before = statuses()
+
+    report = forget(firm_id="acme", at=TEN_YEARS_ON, dry_run=False)
+
+    after = statuses()
+    assert after.keys() == before.keys()  # nothing deleted
+    # s1-1 (risk + retirement, cited by the first profile version), s2-0/s2-1 (current facts) stay;
+    # s1-0, the advisor's small talk, is cited by nothing.
+    assert after["s1-0"][0] == "forgotten" and after["s1-0"][1] in ("decayed", "redundant")
+    assert {key: after[key][0] for key in ("s1-1", "s2-0", "s2-1")} == dict.fromkeys(("s1-1", "s2-0", "s2-1"), "active")
+    cited = graph_driver.read(lambda tx: tx.run(
+        """MATCH (m:Memory) WHERE m.status = 'forgotten' AND (
+             EXISTS { (:Profile)-[:SUMMARISES|DERIVED_FROM]->(m) }
+             OR EXISTS { (f:Fact)-[:DERIVED_FROM]->(m) WHERE f.status = 'active' AND f.superseded_at IS NULL }
+             OR (m:Fact AND m.superseded_at IS NULL)) RETURN count(m) AS n""").single()["n"])
+    assert cited == 0
+    assert report.forgotten == len(report.items) > 0
+
+
+def test_the_dry_run_reports_what_forgetting_then_does_and_changes_nothing(clean_graph):
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    consolidate(firm_id="acme")
+    before = statuses()
+
+    dry = forget(firm_id="acme", at=TEN_YEARS_ON)
+
+    assert statuses() == before
+    applied = forget(firm_id="acme", at=TEN_YEARS_ON, dry_run=False)
+    assert [i.id for i in dry.items] == [i.id for i in applied.items]
+    forgotten = graph_driver.read(lambda tx: tx.run(
+        "MATCH (m:Memory {status: 'forgotten'}) RETURN collect(m.id) AS ids").single()["ids"])
+    assert sorted(forgotten) == sorted(i.id for i in dry.items) and applied.forgotten == len(dry.items)
+
+
+def test_stored_advice_that_cites_a_turn_keeps_it(clean_graph):
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    graph_driver.write(lambda tx: tx.run(
+        "MATCH (t:Turn {turn_id: 's1-0'}) CREATE (:Advice {id: 'advice-1'})-[:CITES]->(t)").consume())
+
+    forget(firm_id="acme", at=TEN_YEARS_ON, dry_run=False)
+
+    assert statuses()["s1-0"] == ("active", None)
+
+
+def test_a_forgotten_turn_leaves_retrieval_but_stays_a_summary_source(clean_graph):
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    consolidate(firm_id="acme")
+    assert "s1-0" in {s for r in search(firm_id="acme", client_id="ann", query="feeling about the markets", k=10)
+                      for s in r.sources if r.level == "turn"}
+
+    forget(firm_id="acme", at=TEN_YEARS_ON, dry_run=False)
+
+    found = search(firm_id="acme", client_id="ann", query="feeling about the markets", k=10)
+    assert "s1-0" not in {s for r in found if r.level == "turn" for s in r.sources}
+    sources = graph_driver.read(lambda tx: tx.run(
+        "MATCH (:Summary {session_id: 's1', kind: 'session'})-[:DERIVED_FROM]->(t:Turn) RETURN collect(t.turn_id) AS ids"
+    ).single()["ids"])
+    assert sorted(sources) == ["s1-0", "s1-1", "s1-2"]
+
+
+def test_access_slows_decay(clean_graph):
+    import_sessions([ANN_MARCH], "acme")
+    graph_driver.write(lambda tx: tx.run(
+        "MATCH (t:Turn {turn_id: 's1-0'}) SET t.last_accessed_at = $at, t.access_count = 3",
+        at=TEN_YEARS_ON - timedelta(days=1)).consume())
+
+    forget(firm_id="acme", at=TEN_YEARS_ON, dry_run=False)
+
+    assert statuses()["s1-0"] == ("active", None)
+
+
+def test_importing_years_old_history_forgets_none_of_it_on_the_next_run(clean_graph):
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")  # said in 2024, taken in today
+
+    report = forget(firm_id="acme", dry_run=False)
+
+    assert (report.forgotten, report.by_reason) == (0, {})
+
+
+def test_a_turn_forgotten_as_redundant_is_answered_for_by_the_summary_that_quotes_it(clean_graph):
+    trip = session_line("ann", "v1", "2024-05-05T10:00:00Z", [
+        ("Alex Morgan", "How was the trip?"),
+        ("Ann Carter", "We loved the vineyard tour in Napa, the Cabernet was superb."),
+    ])
+    import_sessions([trip], "acme")
+    consolidate(firm_id="acme")
+    report = forget(firm_id="acme", dry_run=False)
+    assert report.by_reason == {"redundant": 2}
+
+    results = search(firm_id="acme", client_id="ann", query="vineyard tour in Napa", k=5)
+
+    assert not any(r.level == "turn" for r in results)
+    assert any(r.level == "summary" and "v1-1" in r.sources for r in results)
