@@ -86,9 +86,10 @@ def test_client_digest_on_the_replayed_market_has_the_remembered_prices_page_num
     citations = {c["id"]: c for c in digest.content["citations"]}
     for item, row in zip(remembered, expected, strict=True):
         assert row.id in item["cites"] and citations[row.id]["text"] == row.text
-    # MSFT is held and was mentioned without a price: shown from its quote, not as a remembered price.
+    # KO and MSFT are held (the demo's Ann holds both) with no price discussed: shown from their quotes,
+    # not as remembered prices.
     held = [m for m in moves if m["data"].get("held")]
-    assert [m["data"]["symbol"] for m in held] == ["MSFT"]
+    assert [m["data"]["symbol"] for m in held] == ["KO", "MSFT"]
 
 
 def test_client_digest_is_sent_as_html_with_text_alternative_disclosure_and_an_inline_chart(demo, settings):
