@@ -99,7 +99,8 @@ def _routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPatte
     return found
 
 
-SAMPLE_VALUES = {"client_id": "ann", "symbol": "AAPL", "session_id": "s1", "advice_id": "adv_x", "pk": "1"}
+SAMPLE_VALUES = {"client_id": "ann", "symbol": "AAPL", "session_id": "s1", "advice_id": "adv_x", "pk": "1",
+                 "digest_id": "1", "run_id": "1", "fingerprint": "f1"}
 
 
 def own_post_endpoints() -> list[str]:
