@@ -10,8 +10,10 @@ class TwinConfig(AppConfig):
         # advisor may not import the twin: the twin adds its advice to exports and retention purges.
         from advisor.services.erasure import register_purger
         from advisor.services.export import register_section
-        from twin.services.export import advice_section
+        from twin.services.export import advice_section, chat_section, digests_section
         from twin.services.retention import purge_client_advice
 
         register_section("advice", advice_section)
+        register_section("chat", chat_section)
+        register_section("digests", digests_section)
         register_purger("advice", purge_client_advice)

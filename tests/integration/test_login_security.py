@@ -100,7 +100,7 @@ def _routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPatte
 
 
 SAMPLE_VALUES = {"client_id": "ann", "symbol": "AAPL", "session_id": "s1", "advice_id": "adv_x", "pk": "1",
-                 "digest_id": "1", "run_id": "1", "fingerprint": "f1"}
+                 "digest_id": "1", "run_id": "1", "fingerprint": "f1", "merge_id": "m1"}
 
 
 def own_post_endpoints() -> list[str]:

@@ -15,7 +15,7 @@ from twin.models import Advice
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE_VALUES = {"symbol": "AAPL", "session_id": "s1", "advice_id": "adv_x"}
+SAMPLE_VALUES = {"symbol": "AAPL", "session_id": "s1", "advice_id": "adv_x", "merge_id": "m1"}
 
 
 def client_routes(resolver: URLResolver | None = None, prefix: str = "") -> list[str]:
@@ -99,20 +99,20 @@ def test_the_same_pages_open_for_the_clients_the_role_may_see(client, people, gr
     client.force_login(people[role])
 
     pages = {path_for(route, mine): client.get(path_for(route, mine)).status_code
-             for route in client_routes() if not route.endswith("/sessions/new") and "<str:advice_id>" not in route
+             for route in client_routes() if not route.endswith("/sessions/new")
              for mine in ALLOWED[role]}
 
     # Every page opens (200) but: an action that only takes POST (405); compliance's audit trail and export,
-    # refused to others (403), the export asking for its date range (400); Ann's advice on Bob's pages, and a
-    # comparison naming no advice (404).
+    # refused to others (403), the export asking for its date range (400); Ann's advice on Bob's pages (404).
     def expected(path: str) -> int:
-        if path.endswith(("/retry-memory", "/correct", "/ask", "/brief", "/erasure")):
+        if path.endswith(("/retry-memory", "/correct", "/ask", "/brief", "/erasure", "/say", "/back", "/corrections",
+                          "/merges/m1")) or path.startswith("/digests/preferences/"):
             return 405
         if path.endswith(("/audit/", "/export")) and role != "compliance":
             return 403
         if path.endswith("/export"):
             return 400
-        if (path.endswith("/advice/adv_x") and "/ann/" not in path) or path.endswith("/advice/compare"):
+        if path.endswith("/advice/adv_x") and "/ann/" not in path:
             return 404
         return 200
 

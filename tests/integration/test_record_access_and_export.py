@@ -107,7 +107,7 @@ def test_the_export_holds_sessions_with_versions_turns_memory_versions_advice_wi
     record = export_client_record(client=ann["client"], since=since, until=until, actor="carla")
 
     sections = record["sections"]
-    assert set(section_names()) == {"sessions", "turns", "memory", "audit", "advice"}
+    assert set(section_names()) == {"sessions", "turns", "memory", "audit", "advice", "chat", "digests"}
     assert [(s["session_id"], s["version"], s["correction_reason"]) for s in sections["sessions"]] == [
         ("ann-s1", 1, ""), ("ann-s1", 2, "wrong retirement year")]
     assert [(t["version"], t["text"]) for t in sections["turns"]] == [
@@ -127,7 +127,7 @@ def test_the_export_leaves_out_what_is_outside_the_range(ann):
     since = MET + timedelta(days=1)
     record = export_client_record(client=ann["client"], since=since, until=since + timedelta(days=1), actor="carla")
     assert {name: len(rows) for name, rows in record["sections"].items() if name != "audit"} == {
-        "sessions": 0, "turns": 0, "memory": 0, "advice": 0}
+        "sessions": 0, "turns": 0, "memory": 0, "advice": 0, "chat": 0, "digests": 0}
 
 
 def test_the_command_writes_json_and_a_zip_of_csvs(ann, tmp_path):
@@ -171,3 +171,20 @@ def test_compliance_downloads_the_export_from_the_portal_and_others_cannot(clien
     assert client.get("/clients/ann/export", {"since": "2024-02-30", "until": "2024-03-01"}).status_code == 400
     client.force_login(ann["advisor"])
     assert client.get("/clients/ann/export", {"since": "2024-01-01", "until": "2030-01-01"}).status_code == 403
+
+
+def test_the_export_holds_the_chat_as_it_was_said_and_answered(ann):
+    from twin.services import chat
+
+    client_user = User.objects.create_user("ann-c", password="pw-123456789", role="client", firm=ann["client"].firm)
+    ann["client"].user = client_user
+    ann["client"].save(update_fields=["user"])
+    conversation = chat.conversation_for(client=ann["client"], actor=client_user)
+    said = chat.say(conversation=conversation, text="When did I say I want to retire?", actor=client_user)
+    since, until = _range()
+
+    rounds = export_client_record(client=ann["client"], since=since, until=until, actor="carla")["sections"]["chat"]
+
+    assert [(r["round"], r["said_by"], r["text"], r["status"]) for r in rounds] == [
+        (said.number, "ann-c", "When did I say I want to retire?", said.status)]
+    assert rounds[0]["answer"] == said.answer and rounds[0]["answer"]

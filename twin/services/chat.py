@@ -340,7 +340,7 @@ def apply_all_pending_withdrawals(*, limit: int = 200) -> int:
 def _pending_rewinds() -> QuerySet[ChatRewind]:
     return ChatRewind.objects.filter(
         withdrawn_rounds__memory_withdrawn_at__isnull=True,
-        withdrawn_rounds__session__memory_status=ConversationSession.MemoryStatus.STORED,
+        withdrawn_rounds__session__memory_state__status=ConversationSession.MemoryStatus.STORED,
     ).distinct().select_related("conversation__client__firm", "actor")
 
 

@@ -1,10 +1,10 @@
-"""The twin's section of a compliance export: every piece of advice in the range, with its basis."""
+"""The twin's sections of a compliance export: advice with its basis, the chat, and the digests sent."""
 from __future__ import annotations
 
 from typing import Any
 
 from advisor.services.export import ExportScope
-from twin.models import Advice
+from twin.models import Advice, ChatRound, SentDigest
 
 
 def advice_section(scope: ExportScope) -> list[dict[str, Any]]:
@@ -14,3 +14,27 @@ def advice_section(scope: ExportScope) -> list[dict[str, Any]]:
              "actor": a.actor.username if a.actor else "", "profile_facts": a.profile_facts, "quotes": a.quotes,
              "viewpoint_ids": a.viewpoint_ids, "tool_calls": a.tool_calls, "model_check": a.model_check,
              "memory_id": a.memory_id} for a in advice]
+
+
+def chat_section(scope: ExportScope) -> list[dict[str, Any]]:
+    """Every chat round in the range as it was said and answered, withdrawn and refused rounds included."""
+    rounds = (ChatRound.objects.filter(conversation__client=scope.client, said_at__gte=scope.since,
+                                       said_at__lte=scope.until)
+              .select_related("said_by", "withdrawn_by", "session").order_by("said_at", "pk"))
+    return [{"conversation": r.conversation_id, "round": r.number, "said_at": r.said_at.isoformat(),
+             "said_by": r.said_by.username if r.said_by else "", "text": r.text, "status": r.status,
+             "answer": r.answer, "disclosure": r.disclosure, "refusal_reason": r.refusal_reason,
+             "citations": r.contract.get("citations", []), "advice_id": r.contract.get("advice_id"),
+             "session": r.session.external_id if r.session else "",
+             "withdrawn_by_going_back_at": r.withdrawn_by.at.isoformat() if r.withdrawn_by else ""}
+            for r in rounds]
+
+
+def digests_section(scope: ExportScope) -> list[dict[str, Any]]:
+    """Every digest sent to the client in the range, exactly as sent (the append-only archive)."""
+    sent = (SentDigest.objects.filter(digest__client=scope.client, sent_at__gte=scope.since, sent_at__lte=scope.until)
+            .select_related("approval__approved_by").order_by("sent_at", "pk"))
+    return [{"digest": s.digest_id, "sent_at": s.sent_at.isoformat(), "to": s.to_address, "subject": s.subject,
+             "text": s.text, "content_hash": s.content_hash,
+             "approved_by": s.approval.approved_by.username if s.approval else "",
+             "approved_at": s.approval.approved_at.isoformat() if s.approval else ""} for s in sent]
