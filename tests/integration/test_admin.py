@@ -16,7 +16,7 @@ def test_a_threshold_set_in_the_admin_is_the_one_the_quote_refresh_uses(client):
     client.force_login(staff)
 
     response = client.post(f"/admin/advisor/client/{ann.pk}/change/", {
-        "name": "Ann", "advisor": "", "user": "", "significant_move_percent": "2.5",
+        "name": "Ann", "advisor": "", "user": "", "significant_move_percent": "2.5", "digest_frequency": "weekly",
         "holdings-TOTAL_FORMS": "0", "holdings-INITIAL_FORMS": "0"})
 
     assert response.status_code == 302
