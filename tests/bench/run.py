@@ -1,5 +1,6 @@
-"""`make bench`: memory recall, search latency and import throughput, the quote refresh cycle, and
-(with --twin) the twin's answer and brief latency.
+"""`make bench`: memory recall, search latency and import throughput, the quote refresh cycle,
+(with --twin) the twin's answer and brief latency, and (with --load) the portal, chat and an import
+together under load from signed-in users.
 
 It empties the graph and the relational database it runs against (imports skip sessions the
 database already holds), so it refuses any Neo4j but the project's own benchmark instance and any
@@ -21,6 +22,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quote-mentions", default="100000,1000000")
     parser.add_argument("--twin", action="store_true", help="also time the twin's ask and brief (tests/bench/twin_bench.py)")
     parser.add_argument("--twin-memories", type=int, default=5000, help="memory nodes of the twin bench's client")
+    parser.add_argument("--load", action="store_true",
+                        help="also run the portal, chat and an import together under load (tests/bench/load.py)")
+    parser.add_argument("--load-seconds", type=float, default=60.0, help="the load test's measured window")
+    parser.add_argument("--load-users", type=int, default=20, help="signed-in users at once (4 of them advisors)")
+    parser.add_argument("--load-max-requests", type=int, default=20_000, help="the window also ends at this count")
     parser.add_argument("--exact-vector-scan", action="store_true",
                         help="measure what a Neo4j 5.x server gets: no vector index, an exact scan of the scope")
     parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
@@ -51,7 +57,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
         sys.exit(f"refusing to empty the database {database}: run through `make bench`, or pass the flag")
     call_command("migrate", "--noinput", verbosity=0)
     from memory.graph import schema
-    from tests.bench import memory_bench, quotes_bench, twin_bench
+    from tests.bench import load, memory_bench, quotes_bench, twin_bench
     from tests.bench.corpus import generate
     from tests.bench.report import table, update_section
     from memory.graph import driver as graph_driver
@@ -143,6 +149,12 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                 "Target: p95 under 300 ms.\n\n"
                 + table(result["rows"], ["call", "client_memory_nodes", "calls", "p50_ms", "p95_ms", "mean_ms"]))
         update_section("Twin answer and brief latency", body, command)
+        print(body)
+    if args.load:
+        start_empty()
+        report = load.run(duration=args.load_seconds, users=args.load_users, max_requests=args.load_max_requests)
+        body = load.report_body(report)
+        update_section("Portal, chat and import under load", body, command)
         print(body)
 
 
