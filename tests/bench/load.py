@@ -59,8 +59,11 @@ class Servers:
 
 
 def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_requests: int = 20_000,
-        web_workers: int = 3, import_sessions_count: int = 240, drain_timeout: float = 900.0) -> dict:
+        web_workers: int = 3, import_sessions_count: int = 400, drain_timeout: float = 900.0) -> dict:
     """Seed, serve, load, drain, verify. Returns the report `report_body()` formats."""
+    from django.utils import timezone
+
+    from memory.models import OutboxEntry
     from tests.bench.corpus import generate
 
     var = ROOT / "var" / "load"
@@ -87,7 +90,7 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
                   timeout=warm_up + 300, what="the users to log in")
         cpu = CpuMeter(roles={"gunicorn": servers.web.pid, "celery worker": servers.worker.pid,
                               "locust driver": driver.pid, "neo4j": _neo4j_pid()})
-        import_started = time.monotonic()
+        import_started, window_opened = time.monotonic(), timezone.now()
         importer = subprocess.Popen(
             [PYTHON, "manage.py", "memory_import", str(import_file), "--firm", IMPORT_FIRM, "--defer"],
             cwd=ROOT, stdout=open(var / "import.log", "w"), stderr=subprocess.STDOUT)
@@ -100,6 +103,8 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
                 _nudge_worker()  # as the beat sweep would: the deferred import's sessions are waiting
             time.sleep(1.0)
         window_cpu = cpu.finish()
+        drained_in_window = OutboxEntry.objects.filter(processed_at__gte=window_opened,
+                                                       processed_at__lte=timezone.now()).count()
         if driver.returncode != 0:
             raise RuntimeError(f"the locust driver failed (exit {driver.returncode}); see {var / 'driver.log'}")
         importer.wait(timeout=drain_timeout)
@@ -117,13 +122,14 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
     checks = verify(imported=imported, said=result["said"], asked=result["asked"])
     return {"result": result, "cpu": window_cpu, "checks": checks, "import_seconds": round(import_seconds, 1),
             "imported_sessions": len(imported), "imported_turns": sum(len(s["turns"]) for s in imported),
-            "drain_seconds": drain_seconds, "users": users, "advisors": ADVISORS, "clients": clients,
+            "drain_seconds": drain_seconds, "drained_in_window": drained_in_window, "users": users,
+            "advisors": ADVISORS, "clients": clients,
             "web_workers": web_workers, "duration": duration, "warm_up": warm_up, "max_requests": max_requests,
             "database": _database_label()}
 
 
 def seed(*, clients: int) -> dict:
-    """A firm of ADVISORS advisors sharing `clients` client users; each client has 3 sessions in memory.
+    """A firm of ADVISORS advisors sharing `clients` client users; each client has 4 sessions in memory.
 
     Returns the plan the driver needs: who logs in, and which client pages and questions are theirs.
     """
@@ -131,7 +137,7 @@ def seed(*, clients: int) -> dict:
     from advisor.services.importer import import_sessions
     from tests.bench.corpus import generate
 
-    corpus = generate(seed=23, clients=clients, sessions_per_client=3, turns_per_session=20, id_prefix="ld")
+    corpus = generate(seed=23, clients=clients, sessions_per_client=4, turns_per_session=16, id_prefix="ld")
     report = import_sessions((json.dumps(s) for s in corpus.sessions), FIRM)
     if report.errors or report.pending:
         raise RuntimeError(f"seeding the load firm failed: {report.errors[:3]}, {report.pending} pending")
@@ -462,7 +468,7 @@ def drive(plan_path: str, result_path: str) -> None:
         def chat_page(self) -> None:
             with self.client.get(f"/chat/{self.client_id}/", name=CHAT_PAGE, catch_response=True) as response:
                 # A lost session would be redirected to the login page, which answers 200 too.
-                if response.status_code != 200 or f"/chat/{self.client_id}/back".encode() not in response.content:
+                if response.status_code != 200 or f"/chat/{self.client_id}/say".encode() not in response.content:
                     response.failure(f"chat page: {response.status_code}")
 
         @task(1)
@@ -545,6 +551,7 @@ def report_body(report: dict) -> str:
     total_rps = round(result["total_requests"] / result["seconds"], 1)
     lost = "none" if not checks["problems"] else "; ".join(checks["problems"][:10])
     parts = ", ".join(f"{name} {seconds} s" for name, seconds in cpu["cpu_seconds"].items())
+    web_cpu_ms = round(1000 * cpu["cpu_seconds"].get("gunicorn", 0) / max(1, result["total_requests"]))
     return (
         f"{report['users']} signed-in users at once on loopback ({report['advisors']} advisors opening their "
         f"clients' pages; {report['clients']} clients opening their chat (2 of 4 requests), saying something "
@@ -555,8 +562,9 @@ def report_body(report: dict) -> str:
         f"Measured window: {result['seconds']} s after a {report['warm_up']:.0f} s warm-up (bounded at "
         f"{report['duration']:.0f} s and {report['max_requests']:,} requests). During it `manage.py memory_import "
         f"--defer` recorded {report['imported_sessions']} sessions ({report['imported_turns']} turns, "
-        f"{report['import_seconds']} s) that the worker drained while the users worked, besides every chat round; "
-        f"the outbox was empty {report['drain_seconds']} s after the window.\n\n"
+        f"{report['import_seconds']} s) for the worker to drain besides every chat round: it stored "
+        f"{report['drained_in_window']} sessions during the window, and the outbox was empty "
+        f"{report['drain_seconds']} s after it.\n\n"
         f"Throughput: {total_rps} requests/s, {result['total_failures']} errors in {result['total_requests']:,} "
         f"requests; logins: {len(result['login_failures'])} failed.\n\n"
         + table(rows, ["endpoint", "requests", "failures", "requests_per_second", "p50_ms", "p95_ms", "max_ms",
@@ -569,7 +577,8 @@ def report_body(report: dict) -> str:
           f"{checks['answers']} answers the API returned, {checks['answers_in_db']} stored.\n\n"
           f"CPU over the window: the machine's {cpu['cores']} cores were {cpu['machine_busy_percent']}% busy "
           f"(1-minute load average up to {cpu['peak_load_1min']}, other engineers' work included); CPU seconds "
-          f"spent: {parts}."
+          f"spent: {parts}; gunicorn spent {web_cpu_ms} ms of CPU per request on average. The latencies above "
+          "are wall-clock times on that shared machine."
     )
 
 
