@@ -45,7 +45,7 @@ CHAT_PAGE = "GET /chat/<id>/ (chat page)"
 SAY = "POST /chat/<id>/say"
 ASK = "POST /api/clients/<id>/ask"
 LOGIN = "POST /login/"
-TARGETS_MS = {PAGE: 150, ASK: 300}
+TARGETS_MS = {PAGE: 150, ASK: 300, SAY: 300}  # the targets: the client page, the twin's answer
 
 
 @dataclass
@@ -71,7 +71,7 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
     clients = users - ADVISORS
     plan = seed(clients=clients)
     import_file = var / "import.jsonl"
-    imported = generate(seed=31, clients=max(1, import_sessions_count // 8), sessions_per_client=8,
+    imported = generate(seed=31, clients=import_sessions_count // 8, sessions_per_client=8,
                         turns_per_session=20, id_prefix="imp").sessions
     import_file.write_text("".join(json.dumps(session) + "\n" for session in imported))
     servers = start_servers(web_workers=web_workers, log_dir=var)
@@ -91,14 +91,15 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
         cpu = CpuMeter(roles={"gunicorn": servers.web.pid, "celery worker": servers.worker.pid,
                               "locust driver": driver.pid, "neo4j": _neo4j_pid()})
         import_started, window_opened = time.monotonic(), timezone.now()
-        importer = subprocess.Popen(
-            [PYTHON, "manage.py", "memory_import", str(import_file), "--firm", IMPORT_FIRM, "--defer"],
-            cwd=ROOT, stdout=open(var / "import.log", "w"), stderr=subprocess.STDOUT)
-        cpu.add_role("import", importer.pid)
+        if imported:
+            importer = subprocess.Popen(
+                [PYTHON, "manage.py", "memory_import", str(import_file), "--firm", IMPORT_FIRM, "--defer"],
+                cwd=ROOT, stdout=open(var / "import.log", "w"), stderr=subprocess.STDOUT)
+            cpu.add_role("import", importer.pid)
         import_seconds = None
         while driver.poll() is None:
             cpu.sample()
-            if import_seconds is None and importer.poll() is not None:
+            if importer is not None and import_seconds is None and importer.poll() is not None:
                 import_seconds = time.monotonic() - import_started
                 _nudge_worker()  # as the beat sweep would: the deferred import's sessions are waiting
             time.sleep(1.0)
@@ -107,11 +108,12 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
                                                        processed_at__lte=timezone.now()).count()
         if driver.returncode != 0:
             raise RuntimeError(f"the locust driver failed (exit {driver.returncode}); see {var / 'driver.log'}")
-        importer.wait(timeout=drain_timeout)
-        if import_seconds is None:
-            import_seconds = time.monotonic() - import_started
-        if importer.returncode != 0:
-            raise RuntimeError(f"memory_import failed (exit {importer.returncode}); see {var / 'import.log'}")
+        if importer is not None:
+            importer.wait(timeout=drain_timeout)
+            if import_seconds is None:
+                import_seconds = time.monotonic() - import_started
+            if importer.returncode != 0:
+                raise RuntimeError(f"memory_import failed (exit {importer.returncode}); see {var / 'import.log'}")
         stop(servers.web)
         result = json.loads(result_file.read_text())
         drain_seconds = wait_for_drain(timeout=drain_timeout)
@@ -120,7 +122,8 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
             if process is not None:
                 stop(process)
     checks = verify(imported=imported, said=result["said"], asked=result["asked"])
-    return {"result": result, "cpu": window_cpu, "checks": checks, "import_seconds": round(import_seconds, 1),
+    return {"result": result, "cpu": window_cpu, "checks": checks,
+            "import_seconds": round(import_seconds, 1) if import_seconds is not None else None,
             "imported_sessions": len(imported), "imported_turns": sum(len(s["turns"]) for s in imported),
             "drain_seconds": drain_seconds, "drained_in_window": drained_in_window, "users": users,
             "advisors": ADVISORS, "clients": clients,
@@ -550,6 +553,9 @@ def report_body(report: dict) -> str:
         row["met"] = ("yes" if row["p95_ms"] < target and not row["failures"] else "no") if target else ""
     total_rps = round(result["total_requests"] / result["seconds"], 1)
     lost = "none" if not checks["problems"] else "; ".join(checks["problems"][:10])
+    imported = (f"{checks['imported_sessions_in_db']} imported sessions in the database and "
+                f"{checks['imported_turns_in_neo4j']} of their turns in Neo4j, each exactly once; "
+                if report["imported_sessions"] else "")
     parts = ", ".join(f"{name} {seconds} s" for name, seconds in cpu["cpu_seconds"].items())
     web_cpu_ms = round(1000 * cpu["cpu_seconds"].get("gunicorn", 0) / max(1, result["total_requests"]))
     return (
@@ -560,18 +566,17 @@ def report_body(report: dict) -> str:
         f"gunicorn (config.wsgi, {report['web_workers']} sync workers) and a Celery worker (concurrency 2) "
         f"started by the bench; database: {report['database']}; the deterministic composer (no LLM). "
         f"Measured window: {result['seconds']} s after a {report['warm_up']:.0f} s warm-up (bounded at "
-        f"{report['duration']:.0f} s and {report['max_requests']:,} requests). During it `manage.py memory_import "
-        f"--defer` recorded {report['imported_sessions']} sessions ({report['imported_turns']} turns, "
-        f"{report['import_seconds']} s) for the worker to drain besides every chat round: it stored "
-        f"{report['drained_in_window']} sessions during the window, and the outbox was empty "
-        f"{report['drain_seconds']} s after it.\n\n"
-        f"Throughput: {total_rps} requests/s, {result['total_failures']} errors in {result['total_requests']:,} "
+        f"{report['duration']:.0f} s and {report['max_requests']:,} requests). "
+        + (f"During it `manage.py memory_import --defer` recorded {report['imported_sessions']} sessions "
+           f"({report['imported_turns']} turns, {report['import_seconds']} s) for the worker to drain besides "
+           "every chat round" if report["imported_sessions"] else "No import: the worker drains the chat rounds only")
+        + f"; it stored {report['drained_in_window']} sessions during the window, and the outbox was empty "
+          f"{report['drain_seconds']} s after it.\n\n"
+        + f"Throughput: {total_rps} requests/s, {result['total_failures']} errors in {result['total_requests']:,} "
         f"requests; logins: {len(result['login_failures'])} failed.\n\n"
         + table(rows, ["endpoint", "requests", "failures", "requests_per_second", "p50_ms", "p95_ms", "max_ms",
                        "target_p95_ms", "met"])
-        + f"\n\nLost or doubled writes: {lost}. Checked after the drain: {checks['imported_sessions_in_db']} "
-          f"imported sessions in the database and {checks['imported_turns_in_neo4j']} of their turns in Neo4j, "
-          f"each exactly once; {checks['said']} acknowledged chat rounds (warm-up included), each once in the "
+        + f"\n\nLost or doubled writes: {lost}. Checked after the drain: {imported}{checks['said']} acknowledged chat rounds (warm-up included), each once in the "
           f"database ({checks['chat_rounds_in_db']} rounds in all, {checks['refused_rounds']} refused by the "
           f"screen) with its words once in Neo4j ({checks['chat_turns_in_neo4j']} chat turns); "
           f"{checks['answers']} answers the API returned, {checks['answers_in_db']} stored.\n\n"

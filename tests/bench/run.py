@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load-seconds", type=float, default=60.0, help="the load test's measured window")
     parser.add_argument("--load-users", type=int, default=20, help="signed-in users at once (4 of them advisors)")
     parser.add_argument("--load-max-requests", type=int, default=20_000, help="the window also ends at this count")
+    parser.add_argument("--load-import-sessions", type=int, default=400,
+                        help="sessions the parallel import records (multiples of 8) for the worker to drain")
     parser.add_argument("--exact-vector-scan", action="store_true",
                         help="measure what a Neo4j 5.x server gets: no vector index, an exact scan of the scope")
     parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
@@ -151,11 +153,15 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
         update_section("Twin answer and brief latency", body, command)
         print(body)
     if args.load:
-        start_empty()
-        report = load.run(duration=args.load_seconds, users=args.load_users, max_requests=args.load_max_requests)
-        body = load.report_body(report)
-        update_section("Portal, chat and import under load", body, command)
-        print(body)
+        # First the portal and chat alone, then with an import the worker drains at the same time.
+        for title, import_sessions_count in (("Portal and chat under load", 0),
+                                             ("Portal, chat and import under load", args.load_import_sessions)):
+            start_empty()
+            report = load.run(duration=args.load_seconds, users=args.load_users, max_requests=args.load_max_requests,
+                              import_sessions_count=import_sessions_count)
+            body = load.report_body(report)
+            update_section(title + variant, body, command)
+            print(body)
 
 
 if __name__ == "__main__":
