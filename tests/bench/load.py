@@ -577,8 +577,9 @@ def report_body(report: dict) -> str:
         + table(rows, ["endpoint", "requests", "failures", "requests_per_second", "p50_ms", "p95_ms", "max_ms",
                        "target_p95_ms", "met"])
         + f"\n\nLost or doubled writes: {lost}. Checked after the drain: {imported}{checks['said']} acknowledged chat rounds (warm-up included), each once in the "
-          f"database ({checks['chat_rounds_in_db']} rounds in all, {checks['refused_rounds']} refused by the "
-          f"screen) with its words once in Neo4j ({checks['chat_turns_in_neo4j']} chat turns); "
+          f"database ({checks['chat_rounds_in_db']} rounds in all: the others were said by requests still in flight "
+          f"when the window closed; {checks['refused_rounds']} refused by the screen) with its words once in Neo4j "
+          f"({checks['chat_turns_in_neo4j']} chat turns); "
           f"{checks['answers']} answers the API returned, {checks['answers_in_db']} stored.\n\n"
           f"CPU over the window: the machine's {cpu['cores']} cores were {cpu['machine_busy_percent']}% busy "
           f"(1-minute load average up to {cpu['peak_load_1min']}, other engineers' work included); CPU seconds "
