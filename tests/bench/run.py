@@ -1,6 +1,6 @@
 """`make bench`: memory recall, search latency and import throughput, the quote refresh cycle, the
-digests' firm run, and (with --twin / --scenarios) the twin's answer and brief latency and its
-scenario suites.
+digests' firm run, (with --twin / --scenarios) the twin's answer and brief latency and its scenario
+suites, and (with --load) the portal, chat and an import together under load from signed-in users.
 
 It empties the graph and the relational database it runs against (imports skip sessions the
 database already holds), so it refuses any Neo4j but the project's own benchmark instance and any
@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quote-mentions", default="100000,1000000")
     parser.add_argument("--twin", action="store_true", help="also time the twin's ask and brief (tests/bench/twin_bench.py)")
     parser.add_argument("--twin-memories", type=int, default=5000, help="memory nodes of the twin bench's client")
+    parser.add_argument("--load", action="store_true",
+                        help="also run the portal, chat and an import together under load (tests/bench/load.py)")
+    parser.add_argument("--load-seconds", type=float, default=60.0, help="the load test's measured window")
+    parser.add_argument("--load-users", type=int, default=20, help="signed-in users at once (4 of them advisors)")
+    parser.add_argument("--load-max-requests", type=int, default=20_000, help="the window also ends at this count")
+    parser.add_argument("--load-import-sessions", type=int, default=400,
+                        help="sessions the parallel import records (multiples of 8) for the worker to drain")
     parser.add_argument("--exact-vector-scan", action="store_true",
                         help="measure what a Neo4j 5.x server gets: no vector index, an exact scan of the scope")
     parser.add_argument("--scenarios", action="store_true",
@@ -59,7 +66,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
         sys.exit(f"refusing to empty the database {database}: run through `make bench`, or pass the flag")
     call_command("migrate", "--noinput", verbosity=0)
     from memory.graph import schema
-    from tests.bench import digests_bench, memory_bench, quotes_bench, twin_bench
+    from tests.bench import digests_bench, load, memory_bench, quotes_bench, twin_bench
     from tests.bench.corpus import generate
     from tests.bench.report import table, update_section
     from memory.graph import driver as graph_driver
@@ -207,6 +214,16 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                                 "approve_and_send_seconds", "sent", "load_seconds"]))
         update_section("Research digests: a firm run", body, command)
         print(body)
+    if args.load:
+        # First the portal and chat alone, then with an import the worker drains at the same time.
+        for title, import_sessions_count in (("Portal and chat under load", 0),
+                                             ("Portal, chat and import under load", args.load_import_sessions)):
+            start_empty()
+            report = load.run(duration=args.load_seconds, users=args.load_users, max_requests=args.load_max_requests,
+                              import_sessions_count=import_sessions_count)
+            body = load.report_body(report)
+            update_section(title + variant, body, command)
+            print(body)
 
 
 if __name__ == "__main__":
