@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from memory.graph import lifecycle
@@ -67,13 +68,15 @@ def retention(row: RetentionRow, at: datetime) -> float:
     return importance * math.exp(-age_days / stability)
 
 
-def plan(rows: list[RetentionRow], at: datetime) -> tuple[list[Forgettable], Counter]:
+def plan(rows: list[RetentionRow], at: datetime, *, forget_redundant: bool = True
+         ) -> tuple[list[Forgettable], Counter]:
     """What would be forgotten, and how many were kept because they are cited (pure: easy to test)."""
     items: list[Forgettable] = []
     protected: Counter = Counter()
     for row in rows:
         score = retention(row, at)
-        reason = "redundant" if row.covered_by else "decayed" if score < RETENTION_FLOOR else None
+        redundant = forget_redundant and bool(row.covered_by)
+        reason = "redundant" if redundant else "decayed" if score < RETENTION_FLOOR else None
         if reason is None:
             continue
         if row.protected:
@@ -90,7 +93,7 @@ def forget(*, firm_id: str | None = None, scope: str | None = None, at: datetime
     report = ForgettingReport(at=at, dry_run=dry_run)
     for client_scope in [scope] if scope else graph_summaries.client_scopes(firm_id):
         rows = lifecycle.retention_rows(client_scope)
-        items, protected = plan(rows, at)
+        items, protected = plan(rows, at, forget_redundant=settings.MEMORY_FORGET_REDUNDANT)
         report.considered += len(rows)
         report.protected.update(protected)
         report.items.extend(items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.test import override_settings
 
 from advisor.services.importer import import_sessions
 from memory.api import search
@@ -104,6 +105,7 @@ def test_importing_years_old_history_forgets_none_of_it_on_the_next_run(clean_gr
     assert (report.forgotten, report.by_reason) == (0, {})
 
 
+@override_settings(MEMORY_FORGET_REDUNDANT=True)
 def test_a_turn_forgotten_as_redundant_is_answered_for_by_the_summary_that_quotes_it(clean_graph):
     trip = session_line("ann", "v1", "2024-05-05T10:00:00Z", [
         ("Alex Morgan", "How was the trip?"),
@@ -118,3 +120,16 @@ def test_a_turn_forgotten_as_redundant_is_answered_for_by_the_summary_that_quote
 
     assert not any(r.level == "turn" for r in results)
     assert any(r.level == "summary" and "v1-1" in r.sources for r in results)
+
+
+def test_by_default_a_turn_a_summary_quotes_is_not_forgotten_as_redundant(clean_graph):
+    trip = session_line("ann", "v1", "2024-05-05T10:00:00Z", [
+        ("Alex Morgan", "How was the trip?"),
+        ("Ann Carter", "We loved the vineyard tour in Napa, the Cabernet was superb."),
+    ])
+    import_sessions([trip], "acme")
+    consolidate(firm_id="acme")
+
+    report = forget(firm_id="acme", dry_run=False)
+
+    assert report.by_reason.get("redundant", 0) == 0 and report.forgotten == 0
