@@ -285,7 +285,7 @@ def verify(*, imported: list[dict], said: list[dict], asked: list[dict]) -> dict
     failed = OutboxEntry.objects.filter(status=OutboxEntry.Status.FAILED).count()
     if failed:
         problems.append(f"{failed} outbox entries failed")
-    not_stored = ConversationSession.objects.exclude(memory_status=ConversationSession.MemoryStatus.STORED).count()
+    not_stored = ConversationSession.objects.exclude(memory_state__status=ConversationSession.MemoryStatus.STORED).count()
     if not_stored:
         problems.append(f"{not_stored} sessions not stored in memory")
     return {"problems": problems, "imported_sessions_in_db": sum(stored_sessions.values()),
