@@ -36,9 +36,11 @@ def maintenance_window() -> Iterator[None]:
             yield
         finally:
             _window_open.reset(token)
-            if connection.vendor == "sqlite":
-                with connection.cursor() as cursor:
+            with connection.cursor() as cursor:
+                if connection.vendor == "sqlite":
                     cursor.execute(f"DELETE FROM {WINDOW_TABLE}")
+                elif connection.vendor == "postgresql":  # closed again, even inside a longer outer transaction
+                    cursor.execute("SELECT set_config('twin.append_only_maintenance', 'off', true)")
 
 
 def _statements(vendor: str, table: str) -> tuple[list[str], list[str]]:

@@ -35,7 +35,7 @@ from memory.graph.driver import GraphUnavailable
 from memory.models import OutboxEntry
 from memory.services import ingest
 from memory.services.ingest import drain_outbox
-from tests.conftest import REPO, TEST_OUTPUT, local_neo4j_command, uses_local_neo4j
+from tests.conftest import REPO, TEST_OUTPUT, database_url, local_neo4j_command, uses_local_neo4j
 from tests.integration.test_failures import redis_at
 from tests.unit.test_yahoo_provider import provider as yahoo_provider
 from tests.unit.test_yahoo_provider import yahoo  # noqa: F401  (the recorded-Yahoo fixture)
@@ -208,7 +208,7 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
 def start_worker(name: str) -> subprocess.Popen:
     """A real Celery worker on the private Redis, in its own process group (so SIGKILL takes it all)."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", REDIS_URL=PRIVATE_REDIS,
-               DATABASE_URL=f"sqlite:///{settings.DATABASES['default']['NAME']}")
+               DATABASE_URL=database_url(settings.DATABASES["default"]))  # SQLite or PostgreSQL, as this run
     log = open(TEST_OUTPUT / f"fault-worker-{name}.log", "w")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=1",

@@ -17,6 +17,7 @@ from advisor.models import User
 from advisor.services.export import export_client_record, section_names
 from advisor.services.sessions import correct_session
 from audit.models import AuditEntry
+from audit.triggers import maintenance_window
 from tests.integration.twin_seed import MET, seed_client
 from twin.services.advice import brief
 
@@ -71,8 +72,7 @@ def test_compliance_sees_the_clients_trail_and_that_the_chain_verifies(client, a
 
 def test_the_compliance_page_and_the_command_say_when_the_chain_was_tampered_with(client, ann):
     entry = AuditEntry.objects.filter(client_id="ann").first()
-    with connection.cursor() as cursor:  # an attacker with database access, trigger dropped
-        cursor.execute("DROP TRIGGER audit_auditentry_no_update")
+    with maintenance_window(), connection.cursor() as cursor:  # someone with the database's keys, round the trigger
         cursor.execute("UPDATE audit_auditentry SET actor = 'nobody' WHERE id = %s", [entry.pk])
     client.force_login(ann["compliance"])
 

@@ -264,7 +264,7 @@ def recipient_address(digest: Digest) -> str:
 def send_digest(*, digest: Digest, approval: DigestApproval | None, now: datetime) -> Digest:
     """E-mail the digest and archive exactly what was sent, once (a repeated call finds it sent)."""
     with transaction.atomic():
-        digest = Digest.objects.select_for_update().select_related("client__user", "advisor", "firm").get(pk=digest.pk)
+        digest = Digest.objects.select_for_update(of=("self",)).select_related("client__user", "advisor", "firm").get(pk=digest.pk)
         if digest.status not in (Status.BUILT, Status.AWAITING_APPROVAL):
             return digest
         if digest.client_id and not digest.client.digest_opt_in:
