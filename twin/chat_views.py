@@ -17,7 +17,6 @@ from django.views.decorators.http import require_http_methods
 from advisor.models import User
 from advisor.selectors import client_for
 from memory.graph.driver import GraphUnavailable
-from memory.tasks import queue_outbox_drain
 from twin.models import MemoryCorrection, ReviewItem
 from twin.services import chat
 
@@ -58,8 +57,6 @@ def chat_say(request: HttpRequest, client_id: str) -> HttpResponse:
         chat_round = chat.say(conversation=conversation, text=text, actor=request.user)
     except chat.ChatRejected as problem:
         return chat_page(request, client_id, error=str(problem), status=400, draft=text)
-    if chat_round.session_id:
-        _queue_drain()
     return redirect(reverse("twin-chat", args=[client.external_id]) + f"#round-{chat_round.number}")
 
 
@@ -130,11 +127,3 @@ def review_correction(request: HttpRequest, pk: int) -> HttpResponse:
         return review_queue(request, error="The twin's memory cannot be reached right now; nothing was changed.",
                             status=503)
     return redirect("twin-review")
-
-
-def _queue_drain() -> None:
-    """Ask a worker to take the client's words in now; if Redis is down the beat sweep will do it later."""
-    try:
-        queue_outbox_drain()
-    except Exception as error:  # the words are safe in the outbox either way
-        logger.warning("could not queue the memory drain now (%s); the beat sweep will pick it up", error)

@@ -10,6 +10,7 @@ from datetime import datetime
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.values import native
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,6 @@ class SecurityQuote:
     source: str | None
     status: str  # "fresh" | "stale" | "unknown"
     error: str | None
-
-
-def _native(value):
-    return value.to_native() if hasattr(value, "to_native") else value
 
 
 def security_quotes(symbols: list[str]) -> dict[str, SecurityQuote]:
@@ -42,7 +39,7 @@ def security_quotes(symbols: list[str]) -> dict[str, SecurityQuote]:
             symbols=symbols,
         )
         return {
-            r["symbol"]: SecurityQuote(r["symbol"], r["price"], _native(r["as_of"]), r["source"], r["status"], r["error"])
+            r["symbol"]: SecurityQuote(r["symbol"], r["price"], native(r["as_of"]), r["source"], r["status"], r["error"])
             for r in result
         }
 

@@ -16,6 +16,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.values import native
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def rollbacks_for(scope: str) -> list[RollbackRecord]:
             """,
             scope=scope,
         )
-        return [RollbackRecord(**{key: _native(value) for key, value in record.data().items()}) for record in result]
+        return [RollbackRecord(**{key: native(value) for key, value in record.data().items()}) for record in result]
 
     return driver.read(_read)
 
@@ -188,7 +189,3 @@ def _from_instant(instant: list[int] | None) -> datetime | None:
     if instant is None:
         return None
     return datetime.fromtimestamp(instant[0], tz=timezone.utc) + timedelta(microseconds=instant[1] // 1000)
-
-
-def _native(value: Any) -> Any:
-    return value.to_native() if hasattr(value, "to_native") else value

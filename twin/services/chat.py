@@ -29,6 +29,7 @@ from memory.graph.driver import GraphUnavailable
 from memory.scope import Reader
 from memory.services.corrections import CorrectionRejected, correct_fact
 from memory.services.rollback import roll_back_sessions
+from memory.tasks import nudge_outbox_drain
 from twin.models import (
     DEFAULT_DISCLOSURE,
     ChatConversation,
@@ -190,7 +191,9 @@ def _record_words(*, client: Client, conversation: ChatConversation, text: str, 
         participants={client.name: "client"},
         turns=(TurnDraft(f"{session_id}-t1", client.name, text, now),),
     )
-    return record_session(client=client, draft=draft, recorded_by=actor).session
+    session = record_session(client=client, draft=draft, recorded_by=actor).session
+    transaction.on_commit(nudge_outbox_drain)  # a worker takes the words in now; else the beat sweep does
+    return session
 
 
 def _answer(chat_round: ChatRound, actor: User) -> None:
