@@ -38,9 +38,8 @@ def reader_for(user: User, client: Client | None) -> Reader:
     """Scopes `user` may read for `client` (None: firm-shared memory only)."""
     if not user.is_authenticated or user.firm_id is None:
         raise MemoryAccessDenied("You are not a member of a firm.")
-    firm_id = user.firm.slug
     if client is None:
-        return Reader(firm_id=firm_id, client_id=None)
+        return Reader(firm_id=user.firm.slug, client_id=None)
     if client.firm_id != user.firm_id:
         raise MemoryAccessDenied("This client belongs to another firm.")
     if user.role == User.Role.CLIENT:
@@ -49,7 +48,8 @@ def reader_for(user: User, client: Client | None) -> Reader:
     elif user.role == User.Role.ANALYST:
         raise MemoryAccessDenied("Analysts see firm-shared memory, not clients' private memory.")
     _refuse_if_restricted(client)
-    return Reader(firm_id=firm_id, client_id=client.external_id)
+    # The client's firm is the user's (checked above): its row usually comes with the client, the user's not.
+    return Reader(firm_id=client.firm.slug, client_id=client.external_id)
 
 
 def reader_for_system(client: Client) -> Reader:

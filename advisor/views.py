@@ -65,8 +65,8 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
                "pending_merges": []}
     try:
         context["facts"] = memory_selectors.client_facts(reader, **moment)
-        context["profile"] = memory_selectors.client_profile(reader, **moment)
-        context["profile_versions"] = memory_selectors.profile_history(reader)
+        context["profile"], context["profile_versions"] = memory_selectors.client_profile_with_history(
+            reader, **moment)
         context["pending_merges"] = entities.pending_merges(reader)
         context["prices"] = remembered_prices_for(reader)
     except GraphUnavailable as error:

@@ -18,6 +18,16 @@ def client_facts(reader: Reader, *, as_of: datetime | None = None, known_at: dat
     return rows
 
 
+def client_facts_with_history(reader: Reader) -> tuple[list[FactRow], list[FactRow]]:
+    """(the current facts as `client_facts` orders them, every active fact with its history), from one
+    read: the current facts are the history's unsuperseded part, so a caller that needs both (the twin
+    leaves replaced statements out of what it recalls) does not read the facts twice."""
+    history = graph_facts.facts_for_client(reader.scopes, include_history=True)
+    current = sorted((row for row in history if row.superseded_at is None),
+                     key=lambda r: (r.slot, r.valid_from), reverse=True)
+    return current, history
+
+
 def client_fact_history(*, firm_id: str, client_id: str, since: datetime | None = None,
                         until: datetime | None = None) -> list[FactHistoryRow]:
     """Every version of every fact about one client (current, superseded, forgotten, corrected): the
@@ -29,6 +39,16 @@ def client_profile(reader: Reader, *, as_of: datetime | None = None, known_at: d
                    ) -> ProfileVersion | None:
     """The profile version in view on either clock (None before the first consolidation)."""
     return graph_summaries.profile_at(reader.scopes, as_of=as_of, known_at=known_at)
+
+
+def client_profile_with_history(reader: Reader, *, as_of: datetime | None = None, known_at: datetime | None = None
+                                ) -> tuple[ProfileVersion | None, list[ProfileVersion]]:
+    """(`client_profile`, `profile_history`) for a page that shows both: one read when it shows now (the
+    current version is the newest unsuperseded one of the history, in the same order), two for a moment."""
+    versions = profile_history(reader)
+    if as_of is None and known_at is None:
+        return next((v for v in versions if v.superseded_at is None), None), versions
+    return client_profile(reader, as_of=as_of, known_at=known_at), versions
 
 
 def profile_history(reader: Reader) -> list[ProfileVersion]:

@@ -119,10 +119,11 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
     symbols = [ref.key for ref, _ in find_securities(query)] if mode == "hybrid" else []
     slots = [slot for slot, stems in SLOT_HINTS.items() if any(w.startswith(stems) for w in words)] if mode == "hybrid" else []
     pool = max(k * 4, 40)
+    vector = embed_query(topic) if use_vector else None  # once: every level below ranks by the same vector
     ranked = graph_search.candidates(
         scopes=scopes,
         lucene=lucene_query(words, scopes) if use_text and words else None,
-        vector=embed_query(topic) if use_vector else None,
+        vector=vector,
         symbols=symbols,
         slots=slots,
         limit=pool,
@@ -133,7 +134,7 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         known_at=known_at,
     )
     if mode == "hybrid":
-        ranked.update(_summary_level(scopes, words, topic, pool, as_of, known_at))
+        ranked.update(_summary_level(scopes, words, topic, vector, pool, as_of, known_at))
     fused: dict[str, float] = {}
     methods: dict[str, list[str]] = {}
     known: dict[str, graph_search.Candidate] = {}
@@ -191,18 +192,18 @@ def _note_access(ids: list[str]) -> None:
     lifecycle.record_access(ids, timezone.now())
 
 
-def _summary_level(scopes: list[str], words: list[str], topic: str, pool: int, as_of: datetime | None,
-                   known_at: datetime | None) -> dict[str, list[graph_search.Candidate]]:
+def _summary_level(scopes: list[str], words: list[str], topic: str, vector: list[float], pool: int,
+                   as_of: datetime | None, known_at: datetime | None) -> dict[str, list[graph_search.Candidate]]:
     """Coarse to fine: the best-matching summaries lead to the facts and turns beneath them ("beneath"),
     so the returned sources are still turns; a broad question also gets the summaries themselves; a
     summary stands in for the turns it covers once they are forgotten as redundant ("covered-...")."""
     summaries, beneath = graph_search.summary_level(
-        scopes=scopes, lucene=lucene_query(words, scopes) if words else None, vector=embed_query(topic),
+        scopes=scopes, lucene=lucene_query(words, scopes) if words else None, vector=vector,
         limit=pool, as_of=as_of, drill=SUMMARY_DRILL, known_at=known_at)
     ranked = {"beneath": beneath} if beneath else {}
     if as_of is None and known_at is None:  # turns forgotten as redundant: their summary stands in
         covered = graph_search.covered_candidates(scopes=scopes, lucene=lucene_query(words, scopes) if words else None,
-                                                  vector=embed_query(topic), limit=pool)
+                                                  vector=vector, limit=pool)
         ranked.update({f"covered-{method}": found for method, found in covered.items() if found})
     if summaries and (any(w in BROAD_HINTS for w in words) or " over time" in topic.lower()):
         ranked["summary"] = summaries

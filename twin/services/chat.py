@@ -112,6 +112,7 @@ def conversation_for(*, client: Client, actor: User) -> ChatConversation:
     conversation = client.chat_conversations.order_by("-started_at", "-pk").first()
     if conversation is None:
         conversation = ChatConversation.objects.create(client=client, started_by=actor)
+    conversation.client = client  # the row the caller holds (with its firm): not read again
     return conversation
 
 
@@ -206,10 +207,11 @@ def _answer(chat_round: ChatRound, actor: User) -> None:
     except GraphUnavailable as error:
         logger.warning("chat round %s not answered: memory graph unavailable: %s", chat_round.pk, error)
         return  # the round stays "unanswered"; what the client said is recorded and queued for memory
-    reason = review_reason(contract, _settings(client).review_policy)
+    firm_settings = _settings(client)
+    reason = review_reason(contract, firm_settings.review_policy)
     chat_round.answer = contract.get("answer", "")
     chat_round.contract = contract
-    chat_round.disclosure = disclosure_for(client)
+    chat_round.disclosure = firm_settings.disclosure_text()
     chat_round.status = ChatRound.Status.AWAITING_REVIEW if reason else ChatRound.Status.ANSWERED
     chat_round.save(update_fields=["answer", "contract", "disclosure", "status"])
     if reason:

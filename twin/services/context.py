@@ -23,7 +23,8 @@ from memory.graph import advice as graph_advice
 from memory.graph import facts as graph_facts
 from memory.ids import stable_id
 from memory.scope import Reader
-from memory.selectors import client_facts
+from memory.graph.facts import FactRow
+from memory.selectors import client_facts, client_facts_with_history
 from memory.services.retrieval import search
 from marketdata.services.risk import RiskFigures, portfolio_risk
 from memory.extraction.securities import SecurityInfo, security_info
@@ -171,10 +172,9 @@ def _target_of(attribute: str, slot: str, value: str) -> date | None:
     return None
 
 
-def _replaced_statements(reader: Reader, moment: datetime) -> tuple[set[str], set[tuple[str, str]]]:
+def _replaced_statements(history: list[FactRow], moment: datetime) -> tuple[set[str], set[tuple[str, str]]]:
     """Ids of facts a newer statement had replaced by `moment`, and the turns (as (session source, turn
     id): turn ids repeat across sessions) that said nothing but those replaced facts."""
-    history = graph_facts.facts_for_client(reader.scopes, include_history=True)
     replaced = [f for f in history if f.superseded_at is not None and f.superseded_at <= moment]
     standing = {(f.source, turn) for f in history if f not in replaced for turn in f.sources}
     return {f.id for f in replaced}, {(f.source, turn) for f in replaced for turn in f.sources} - standing
@@ -194,14 +194,15 @@ def gather_context(*, client: Client, reader: Reader, as_of: datetime | None = N
     # The graph reads are independent: run them side by side (the driver is thread-safe), keeping the
     # relational reads on this thread, where Django's connection lives.
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="twin-context") as pool:
-        facts_read = pool.submit(_profile_facts, reader, as_of)
+        facts_read = pool.submit(_facts_and_history, reader, as_of, with_history=bool(question))
         prices_read = pool.submit(_remembered_prices, reader, as_of)
         recall_read = pool.submit(search, reader, question, k=RECALL_K, as_of=as_of) if question else None
-        replaced_read = pool.submit(_replaced_statements, reader, moment) if question else None
         positions = tuple(_positions(client, as_of))
-        facts, prices = tuple(facts_read.result()), tuple(prices_read.result())
+        (current, history), prices = facts_read.result(), tuple(prices_read.result())
+        facts = tuple(_profile_facts(current))
+        replaced = _replaced_statements(history, moment) if question else None
         recalled = tuple(Recalled(r.id, r.text, r.kind, tuple(r.sources)) for r in recall_read.result()
-                         if not _replaced(r, *replaced_read.result())) if recall_read else ()
+                         if not _replaced(r, *replaced)) if recall_read else ()
     if as_of is not None:
         prices = tuple(_priced_at(prices, as_of))
     discussed = {p.symbol for p in prices} | {f.slot.split(":", 1)[1] for f in facts if f.attribute == "holding"}
@@ -214,9 +215,21 @@ def gather_context(*, client: Client, reader: Reader, as_of: datetime | None = N
     )
 
 
-def _profile_facts(reader: Reader, as_of: datetime | None) -> list[ProfileFact]:
+def _facts_and_history(reader: Reader, as_of: datetime | None, *, with_history: bool
+                       ) -> tuple[list[FactRow], list[FactRow]]:
+    """The facts in view (now or at `as_of`) and, for a question, every active fact with its history (to
+    leave replaced statements out of what is recalled). Now, both come from one read of the history."""
+    if not with_history:
+        return client_facts(reader, as_of=as_of), []
+    if as_of is None:
+        return client_facts_with_history(reader)
+    # At an earlier moment the facts in view include some since forgotten, which the history leaves out.
+    return client_facts(reader, as_of=as_of), graph_facts.facts_for_client(reader.scopes, include_history=True)
+
+
+def _profile_facts(rows: list[FactRow]) -> list[ProfileFact]:
     facts = []
-    for row in client_facts(reader, as_of=as_of):
+    for row in rows:
         if row.attribute == "viewpoint":
             continue  # firm-shared analyst views are read from their own records below
         named = tuple(dict.fromkeys(ref.key for ref, _ in find_securities(row.text))) \
