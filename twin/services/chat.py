@@ -174,12 +174,20 @@ def _names_another_client(client: Client, text: str) -> bool:
     as a person ("Ben's goals", "what does Ben plan"): "retire in May" names a month, not May Lin."""
     own = set(client.name.split())
     lowered = text.lower()
+    # A firm has thousands of clients: a pattern is tried only when its words occur in the text at all (the
+    # substring tests are implied by the patterns, so the answer is the same without a regex per name; an id
+    # is tested by lower() only in ASCII, where it agrees with the pattern's IGNORECASE).
+    plain = text.isascii()
     for other_name, other_id in Client.objects.filter(firm_id=client.firm_id).exclude(pk=client.pk).values_list(
             "name", "external_id"):
-        if other_name.lower() in lowered or re.search(rf"\b{re.escape(other_id)}\b", text, re.IGNORECASE):
+        if other_name.lower() in lowered:
+            return True
+        if (other_id.lower() in lowered or not (plain and other_id.isascii())) \
+                and re.search(rf"\b{re.escape(other_id)}\b", text, re.IGNORECASE):
             return True
         for part in other_name.split():
-            if len(part) >= 3 and part not in own and re.search(_AS_PERSON.format(name=re.escape(part)), text):
+            if len(part) >= 3 and part not in own and part in text \
+                    and re.search(_AS_PERSON.format(name=re.escape(part)), text):
                 return True
     return False
 
