@@ -59,7 +59,8 @@ class Servers:
 
 
 def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_requests: int = 20_000,
-        web_workers: int = 3, import_sessions_count: int = 400, drain_timeout: float = 900.0) -> dict:
+        web_workers: int = 3, web_threads: int = 1, import_sessions_count: int = 400,
+        drain_timeout: float = 900.0) -> dict:
     """Seed, serve, load, drain, verify. Returns the report `report_body()` formats."""
     from django.utils import timezone
 
@@ -74,7 +75,7 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
     imported = generate(seed=31, clients=import_sessions_count // 8, sessions_per_client=8,
                         turns_per_session=20, id_prefix="imp").sessions
     import_file.write_text("".join(json.dumps(session) + "\n" for session in imported))
-    servers = start_servers(web_workers=web_workers, log_dir=var)
+    servers = start_servers(web_workers=web_workers, web_threads=web_threads, log_dir=var)
     plan.update(base_url=f"http://127.0.0.1:{servers.port}", duration=duration, warm_up=warm_up,
                 max_requests=max_requests)
     plan_file, result_file = var / "plan.json", var / "result.json"
@@ -127,7 +128,7 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
             "imported_sessions": len(imported), "imported_turns": sum(len(s["turns"]) for s in imported),
             "drain_seconds": drain_seconds, "drained_in_window": drained_in_window, "users": users,
             "advisors": ADVISORS, "clients": clients,
-            "web_workers": web_workers, "duration": duration, "warm_up": warm_up, "max_requests": max_requests,
+            "web_workers": web_workers, "web_threads": web_threads, "duration": duration, "warm_up": warm_up, "max_requests": max_requests,
             "database": _database_label()}
 
 
@@ -167,14 +168,15 @@ def seed(*, clients: int) -> dict:
     return {"password": PASSWORD, "advisors": advisors, "clients": plan_clients}
 
 
-def start_servers(*, web_workers: int, log_dir: Path) -> Servers:
-    """gunicorn on a free loopback port and a Celery worker on every queue, as the Procfile runs them."""
+def start_servers(*, web_workers: int, log_dir: Path, web_threads: int = 1) -> Servers:
+    """gunicorn on a free loopback port and a Celery worker on every queue, as the Procfile runs them.
+    `web_threads` above 1 makes gunicorn's workers gthread workers with that many threads each."""
     port = _free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING"}
     venv_bin = Path(PYTHON).parent
     web = subprocess.Popen(
         [str(venv_bin / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers),
-         "--timeout", "60"], cwd=ROOT, env=env, stdout=open(log_dir / "gunicorn.log", "w"),
+         "--threads", str(web_threads), "--timeout", "60"], cwd=ROOT, env=env, stdout=open(log_dir / "gunicorn.log", "w"),
         stderr=subprocess.STDOUT, start_new_session=True)
     worker = subprocess.Popen(
         [str(venv_bin / "celery"), "-A", "config", "worker", "--loglevel=WARNING", "--concurrency=2",
@@ -542,6 +544,13 @@ def _stats_rows(stats, seconds: float | None = None) -> list[dict]:
 # ---- the report ---------------------------------------------------------------------------------
 
 
+def _web_server(report: dict) -> str:
+    threads = report.get("web_threads", 1)
+    if threads > 1:
+        return f"{report['web_workers']} gthread workers x {threads} threads"
+    return f"{report['web_workers']} sync workers"
+
+
 def report_body(report: dict) -> str:
     from tests.bench.report import table
 
@@ -563,7 +572,7 @@ def report_body(report: dict) -> str:
         f"clients' pages; {report['clients']} clients opening their chat (2 of 4 requests), saying something "
         "to the twin (POST /chat/<id>/say, 1 of 4) and asking it over the JSON API with their session and CSRF "
         "token (POST /api/clients/<id>/ask, 1 of 4)), 0.5-1.5 s think time per user, each user logged in once. "
-        f"gunicorn (config.wsgi, {report['web_workers']} sync workers) and a Celery worker (concurrency 2) "
+        f"gunicorn (config.wsgi, {_web_server(report)}) and a Celery worker (concurrency 2) "
         f"started by the bench; database: {report['database']}; the deterministic composer (no LLM). "
         f"Measured window: {result['seconds']} s after a {report['warm_up']:.0f} s warm-up (bounded at "
         f"{report['duration']:.0f} s and {report['max_requests']:,} requests). "

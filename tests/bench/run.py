@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load-seconds", type=float, default=60.0, help="the load test's measured window")
     parser.add_argument("--load-users", type=int, default=20, help="signed-in users at once (4 of them advisors)")
     parser.add_argument("--load-max-requests", type=int, default=20_000, help="the window also ends at this count")
+    parser.add_argument("--load-web-workers", type=int, default=3, help="gunicorn workers in the load test")
+    parser.add_argument("--load-web-threads", type=int, default=1,
+                        help="threads per gunicorn worker in the load test (above 1: gthread workers)")
+    parser.add_argument("--cost", action="store_true",
+                        help="also count what one request costs (tests/bench/request_cost.py)")
     parser.add_argument("--load-import-sessions", type=int, default=400,
                         help="sessions the parallel import records (multiples of 8) for the worker to drain")
     parser.add_argument("--exact-vector-scan", action="store_true",
@@ -214,13 +219,21 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                                 "approve_and_send_seconds", "sent", "load_seconds"]))
         update_section("Research digests: a firm run", body, command)
         print(body)
+    if args.cost:
+        from tests.bench import request_cost
+
+        start_empty()
+        body = request_cost.report_body(request_cost.run(), 20)
+        update_section("Request cost: round trips, queries and CPU per request", body, command)
+        print(body)
     if args.load:
         # First the portal and chat alone, then with an import the worker drains at the same time.
         for title, import_sessions_count in (("Portal and chat under load", 0),
                                              ("Portal, chat and import under load", args.load_import_sessions)):
             start_empty()
             report = load.run(duration=args.load_seconds, users=args.load_users, max_requests=args.load_max_requests,
-                              import_sessions_count=import_sessions_count)
+                              import_sessions_count=import_sessions_count, web_workers=args.load_web_workers,
+                              web_threads=args.load_web_threads)
             body = load.report_body(report)
             update_section(title + variant, body, command)
             print(body)
