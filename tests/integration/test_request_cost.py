@@ -140,3 +140,29 @@ def test_the_profile_from_its_history_is_the_current_read(ann):
 
     assert len(versions) >= 2 and profile is not None and profile.superseded_at is None
     assert (profile, versions) == (selectors.client_profile(reader), selectors.profile_history(reader))
+
+
+def test_portfolio_risk_is_computed_once_a_day_until_a_quote_refresh_rewrites_todays_close(ann, monkeypatch):
+    from django.core.cache import cache
+
+    from advisor.services.quotes import refresh_client_quotes
+    from tests.integration.twin_seed import FixedProvider
+    from twin.services import context
+
+    cache.clear()
+    computed: list[dict[str, float]] = []
+    real = context.portfolio_risk
+
+    def counting(**kwargs):  # noqa: ANN003, ANN202
+        computed.append(kwargs["weights"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(context, "portfolio_risk", counting)
+
+    brief(client=ann)
+    brief(client=ann)
+    assert len(computed) == 1
+    # the same prices quoted again later: the weights are the same, the closes behind them are not
+    refresh_client_quotes(FixedProvider({"AAPL": 200.0, "MO": 50.0, "KO": 50.0}, NOW + timedelta(minutes=5)))
+    brief(client=ann)
+    assert computed == [{"AAPL": 0.5, "KO": 0.25, "MO": 0.25}] * 2

@@ -300,13 +300,17 @@ def _viewpoints(client: Client, symbols: set[str], moment: datetime) -> list[Ana
 
 
 def _risk(positions: tuple[Position, ...], moment: datetime) -> RiskFigures | None:
-    """A year of daily risk barely moves within a day: cached per weights (to 0.1%) and day."""
+    """A year of daily risk barely moves within a day: cached per weights (to 0.1%) and day, and per the
+    quotes' moments: a quote refresh also rewrites today's close (marketdata.services.history.record_bars),
+    so a risk figure never outlives the closes it was computed from."""
     values = {p.symbol: p.value for p in positions if p.value}
     total = sum(values.values())
     if not total:
         return None
     weights = {s: round(v / total, 3) for s, v in sorted(values.items())}
-    key = "twin:risk:" + hashlib.sha1(repr((weights, moment.date().isoformat(), RISK_WINDOW_DAYS)).encode()).hexdigest()
+    quoted = sorted((p.symbol, p.as_of.isoformat() if p.as_of else None) for p in positions if p.value)
+    key = "twin:risk:" + hashlib.sha1(repr((weights, quoted, moment.date().isoformat(), RISK_WINDOW_DAYS))
+                                      .encode()).hexdigest()
     figures = cache.get(key)
     if figures is None:
         figures = portfolio_risk(weights=weights, as_of=moment.date(), window_days=RISK_WINDOW_DAYS)
