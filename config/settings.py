@@ -268,10 +268,10 @@ TWIN_LLM = env.str("TWIN_LLM", default="")
 # "wordllama" (offline, weights ship in the wheel) or a dotted path to a langchain Embeddings class.
 MEMORY_EMBEDDINGS = env.str("MEMORY_EMBEDDINGS", default="wordllama")
 MEMORY_EMBEDDING_DIMENSIONS = env.int("MEMORY_EMBEDDING_DIMENSIONS", default=256)
-# Forget turns a summary quotes whole ('redundant'). Off by default: measured on the independent
-# evaluation set, a simulated year of it cut evidence turns found in the first 10 from 0.90 to 0.77
-# (BENCHMARKS.md, "Memory levels"), because the turns summaries quote are the informative ones.
-MEMORY_FORGET_REDUNDANT = env.bool("MEMORY_FORGET_REDUNDANT", default=False)
+# Forget turns a summary quotes whole ('redundant'): they leave the candidate pool and are found again
+# only through a summary that matches the question (memory/services/retrieval.py). On by default:
+# measured, a simulated year of it shrinks the active graph and keeps recall (BENCHMARKS.md, "Memory levels").
+MEMORY_FORGET_REDUNDANT = env.bool("MEMORY_FORGET_REDUNDANT", default=True)
 
 # --- Market data ---------------------------------------------------------------------------------
 # "replay" (real historical prices shipped in a package, played on a market clock) or "yfinance".

@@ -47,14 +47,18 @@ IN_VIEW = """
     AND NOT EXISTS { MATCH (newer:Memory)-[:SUPERSEDES]->(m) WHERE newer.created_at <= $known_at }))
 """
 # Summaries and profile versions are not candidates of the base lists: `summary_level` reaches them.
-_VISIBLE = "NOT m.level IN ['summary', 'profile'] AND " + IN_VIEW
+# `$covered`: turns forgotten as redundant that a matching summary led to (`summary_level`): out of the
+# pool, they come back only through their summary, and are then ranked as any turn.
+_VISIBLE = "NOT m.level IN ['summary', 'profile'] AND (m.id IN $covered OR " + IN_VIEW + ")"
 _COARSE = "m.level IN ['summary', 'profile'] AND " + IN_VIEW
+# A turn forgotten as redundant (a summary quotes it whole), now: reachable only through that summary.
+_COVERED = "($as_of IS NULL AND $known_at IS NULL AND m.status = 'forgotten' AND m.forgotten_reason = 'redundant')"
 # What re-scoring needs about a candidate, and the reply to it when it is a question someone answered
 # (the answer often shares no word with the query). Text and sources are fetched for the winners only.
 _CANDIDATE = """
   m.id AS id, score, m.level AS level, m.importance AS importance, m.recorded_at.epochSeconds AS recorded,
   [(m)-[:NEXT]->(r) WHERE m.level = 'turn' AND m.text CONTAINS '?' AND r.speaker <> m.speaker
-     AND r.status = 'active' AND ($as_of IS NULL OR r.recorded_at <= $as_of)
+     AND (r.status = 'active' OR r.id IN $covered) AND ($as_of IS NULL OR r.recorded_at <= $as_of)
    | r {.id, .level, .importance, recorded: r.recorded_at.epochSeconds}][0] AS reply
 """
 
@@ -107,14 +111,16 @@ def candidates(
     include_superseded: bool = False,
     period: tuple[datetime, datetime] | None = None,
     known_at: datetime | None = None,
+    covered: list[str] | None = None,
 ) -> dict[str, list[Candidate]]:
-    """Ranked candidates per method, from one read transaction."""
+    """Ranked candidates per method, from one read transaction. `covered`: turns forgotten as redundant
+    that are candidates again because a summary quoting them matched (`summary_level`)."""
     use_index = vector is not None and as_of is None and filtered_vector_search()
 
     def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
         ranked: dict[str, list[Candidate]] = {}
         params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at,
-                  "superseded": include_superseded}
+                  "superseded": include_superseded, "covered": covered or []}
         if lucene:
             ranked["fulltext"] = _candidates(tx.run(
                 f"""
@@ -134,6 +140,13 @@ def candidates(
                 # Superseded facts leave the index's top-k afterwards: fetch a margin for them.
                 vector=vector, fetch=limit * 2, **params,
             ))
+            if use_index and covered:  # the index filters on 'active': score the covered turns exactly
+                ranked["vector"] = sorted(ranked["vector"] + _candidates(tx.run(
+                    f"""
+                    MATCH (m:Memory) WHERE m.id IN $covered AND m.scope IN $scopes
+                    WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+                    RETURN {_CANDIDATE}
+                    """, vector=vector, **params)), key=lambda c: -c.score)[:limit]
         if symbols or slots:
             ranked["graph"] = _candidates(tx.run(
                 f"""
@@ -172,25 +185,24 @@ def candidates(
 
 
 def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] | None, limit: int,
-                  as_of: datetime | None, drill: int, known_at: datetime | None = None) -> tuple[list[Candidate], list[Candidate]]:
-    """Coarse-to-fine: the summaries (and current profile) that best match, then what lies beneath them.
+                  as_of: datetime | None, known_at: datetime | None = None) -> tuple[list[Candidate], list[str]]:
+    """The summaries (and current profile) that best match, and the turns they lead back to.
 
-    Returns (summaries ranked by fused full-text and vector rank, the memories beneath the best
-    `drill` of them: their facts, observations and turns, each summary's ranked by cosine, interleaved
-    in the summaries' order; a turn forgotten as redundant is represented by the summary covering it).
-    One read transaction.
+    Returns (summaries ranked by fused full-text and vector rank; the ids of the turns forgotten as
+    redundant that a matching summary quotes: now only, for `candidates(covered=...)`, which ranks them
+    as turns: they left the candidate pool, not the summaries' sources). One read transaction.
     """
 
-    def _read(tx: ManagedTransaction) -> tuple[list[Candidate], list[Candidate]]:
-        visible = _COARSE
-        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at, "superseded": False}
+    def _read(tx: ManagedTransaction) -> tuple[list[Candidate], list[str]]:
+        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at, "superseded": False,
+                  "covered": []}
         lists: list[list[Candidate]] = []
         if lucene:
             lists.append(_candidates(tx.run(
                 f"""
                 CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
                 YIELD node AS m, score
-                WHERE m.scope IN $scopes AND {visible}
+                WHERE m.scope IN $scopes AND {_COARSE}
                 WITH m, score LIMIT $limit
                 RETURN {_CANDIDATE}
                 """,
@@ -198,7 +210,7 @@ def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] 
         if vector is not None:
             lists.append(_candidates(tx.run(
                 f"""
-                MATCH (m:Memory) WHERE m.scope IN $scopes AND {visible}
+                MATCH (m:Memory) WHERE m.scope IN $scopes AND {_COARSE}
                 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
                 ORDER BY score DESC LIMIT $limit
                 RETURN {_CANDIDATE}
@@ -211,71 +223,12 @@ def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] 
                 fused[candidate.id] = fused.get(candidate.id, 0.0) + 1 / (60 + rank + 1)
                 found.setdefault(candidate.id, candidate)
         summaries = [found[i] for i in sorted(fused, key=lambda i: (-fused[i], i))]
-        if not summaries or vector is None:
-            return summaries, []
-        beneath = tx.run(
+        covered = tx.run(
             f"""
-            UNWIND range(0, size($ids) - 1) AS position
-            MATCH (s:Memory {{id: $ids[position]}})-[:SUMMARISES|DERIVED_FROM]->(m:Memory)
-            WHERE m.scope IN $scopes AND NOT m.level IN ['summary', 'profile']
-            WITH position, s, m, vector.similarity.cosine(m.embedding, $vector) AS score,
-                 $known_at IS NULL AND m.status = 'forgotten' AND m.forgotten_reason = 'redundant' AS covered
-            WHERE covered OR ({_VISIBLE})
-            // A turn forgotten as redundant is answered for by the summary that covers it.
-            WITH position, CASE WHEN covered THEN s ELSE m END AS m, score
-            WITH position, m, max(score) AS score
-            ORDER BY position, score DESC
-            WITH position, collect({{m: m, score: score}})[..$per_summary] AS best
-            UNWIND range(0, size(best) - 1) AS rank
-            WITH best[rank].m AS m, best[rank].score AS score, rank, position
-            ORDER BY rank, position
-            RETURN {_CANDIDATE}
-            """,
-            ids=[c.id for c in summaries[:drill]], vector=vector, per_summary=max(limit // max(drill, 1), 3), **params)
-        children, seen = [], set()
-        for candidate in _candidates(beneath):
-            if candidate.id not in seen:
-                seen.add(candidate.id)
-                children.append(candidate)
-        return summaries, children
-
-    return driver.read(_read)
-
-
-def covered_candidates(*, scopes: list[str], lucene: str | None, vector: list[float] | None, limit: int
-                       ) -> dict[str, list[Candidate]]:
-    """Turns forgotten as redundant left the candidate pool; the session summary that quotes them takes
-    their place: ranked as the turn would have been (full text, vector), returned as the summary.
-    Current view only (in the past the turns themselves are in view)."""
-
-    def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
-        params = {"scopes": scopes, "limit": limit, "as_of": None, "known_at": None}
-        covering = """
-            MATCH (m:Summary {kind: 'session'})-[:DERIVED_FROM]->(t)
-            WHERE m.status = 'active' AND m.superseded_at IS NULL AND m.text CONTAINS t.text
-            WITH m, max(score) AS score ORDER BY score DESC LIMIT $limit
-        """
-        ranked: dict[str, list[Candidate]] = {}
-        if lucene:
-            ranked["fulltext"] = _candidates(tx.run(
-                f"""
-                CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
-                YIELD node AS t, score
-                WHERE t.scope IN $scopes AND t.status = 'forgotten' AND t.forgotten_reason = 'redundant'
-                {covering}
-                RETURN {_CANDIDATE}
-                """,
-                lucene=lucene, fetch=limit * 3, **params))
-        if vector is not None:
-            ranked["vector"] = _candidates(tx.run(
-                f"""
-                MATCH (t:Memory) WHERE t.scope IN $scopes AND t.status = 'forgotten' AND t.forgotten_reason = 'redundant'
-                WITH t, vector.similarity.cosine(t.embedding, $vector) AS score
-                {covering}
-                RETURN {_CANDIDATE}
-                """,
-                vector=vector, **params))
-        return ranked
+            MATCH (s:Memory)-[:DERIVED_FROM]->(m:Memory) WHERE s.id IN $ids AND m.scope IN $scopes AND {_COVERED}
+            RETURN collect(DISTINCT m.id) AS ids
+            """, ids=[c.id for c in summaries], **params).single()["ids"]
+        return summaries, covered
 
     return driver.read(_read)
 
@@ -317,8 +270,9 @@ def people_named(scopes: list[str]) -> set[str]:
     return driver.read(_read)
 
 
-def details(ids: list[str], scopes: list[str]) -> dict[str, dict[str, Any]]:
-    """What a result shows about each memory, re-checking scope (defence in depth)."""
+def details(ids: list[str], scopes: list[str], vector: list[float] | None = None) -> dict[str, dict[str, Any]]:
+    """What a result shows about each memory, re-checking scope (defence in depth). With the query's
+    `vector`, a memory's source turns come best match first (a session summary cites all its turns)."""
 
     def _read(tx: ManagedTransaction) -> dict[str, dict[str, Any]]:
         result = tx.run(
@@ -326,13 +280,14 @@ def details(ids: list[str], scopes: list[str]) -> dict[str, dict[str, Any]]:
             UNWIND $ids AS wanted
             MATCH (m:Memory {id: wanted}) WHERE m.scope IN $scopes
             OPTIONAL MATCH (m)-[:DERIVED_FROM]->(t:Turn)
+            WITH m, t ORDER BY coalesce(-vector.similarity.cosine(t.embedding, $vector), 0.0), t.recorded_at, t.position
             WITH m, collect(t.turn_id) AS derived
             RETURN m.id AS id, m.text AS text, m.level AS level, m.kind AS kind, m.importance AS importance,
                    m.valid_from AS valid_from, m.valid_to AS valid_to, m.recorded_at AS recorded_at,
                    m.superseded_at AS superseded_at, m.session_id AS session_id, m.source AS source,
                    CASE WHEN m.level = 'turn' THEN [m.turn_id] ELSE derived END AS sources
             """,
-            ids=ids, scopes=scopes,
+            ids=ids, scopes=scopes, vector=vector,
         )
         return {record["id"]: record.data() for record in result}
 

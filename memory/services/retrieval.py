@@ -31,8 +31,7 @@ from memory.scope import Reader
 MODES = ("hybrid", "fulltext", "vector")
 RRF_K = 60
 WEIGHTS = {"fulltext": 1.0, "vector": 0.6, "graph": 0.8, "recent": 0.15, "period": 1.0,
-           "beneath": 0.5, "summary": 3.0, "covered-fulltext": 1.0, "covered-vector": 0.6}  # "summary" only for broad questions: they are answered from summaries
-SUMMARY_DRILL = 3  # summaries whose facts and turns are drilled into
+           "summary": 3.0}  # "summary" only for broad questions: they are answered from summaries
 REPLY_SHARE = 0.8  # of a matching turn's score, given to the reply that follows it
 PERIOD_BOOST = 1.5  # a memory recorded in the month the question names
 LEVEL_BOOST = {"fact": 1.25, "observation": 1.1, "turn": 1.0}
@@ -120,6 +119,8 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
     slots = [slot for slot, stems in SLOT_HINTS.items() if any(w.startswith(stems) for w in words)] if mode == "hybrid" else []
     pool = max(k * 4, 40)
     vector = embed_query(topic) if use_vector else None  # once: every level below ranks by the same vector
+    coarse, covered = (_summary_level(scopes, words, topic, vector, pool, as_of, known_at) if mode == "hybrid"
+                       else ({}, []))
     ranked = graph_search.candidates(
         scopes=scopes,
         lucene=lucene_query(words, scopes) if use_text and words else None,
@@ -132,9 +133,9 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         include_superseded=mode == "hybrid" and any(w in HISTORY_HINTS for w in words),
         period=period,
         known_at=known_at,
+        covered=covered,
     )
-    if mode == "hybrid":
-        ranked.update(_summary_level(scopes, words, topic, vector, pool, as_of, known_at))
+    ranked.update(coarse)
     fused: dict[str, float] = {}
     methods: dict[str, list[str]] = {}
     known: dict[str, graph_search.Candidate] = {}
@@ -152,7 +153,7 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
             fused[memory_id] *= _structure_factor(known[memory_id], now, period)
         _time_direction(fused, known, words)
     best = sorted(fused, key=lambda memory_id: (-fused[memory_id], memory_id))[:k]
-    details = graph_search.details(best, scopes)
+    details = graph_search.details(best, scopes, vector=vector)
     if as_of is None and known_at is None:
         _note_access(best)
     return [
@@ -193,21 +194,22 @@ def _note_access(ids: list[str]) -> None:
 
 
 def _summary_level(scopes: list[str], words: list[str], topic: str, vector: list[float], pool: int,
-                   as_of: datetime | None, known_at: datetime | None) -> dict[str, list[graph_search.Candidate]]:
-    """Coarse to fine: the best-matching summaries lead to the facts and turns beneath them ("beneath"),
-    so the returned sources are still turns; a broad question also gets the summaries themselves; a
-    summary stands in for the turns it covers once they are forgotten as redundant ("covered-...")."""
-    summaries, beneath = graph_search.summary_level(
+                   as_of: datetime | None, known_at: datetime | None) -> tuple[dict[str, list[graph_search.Candidate]], list[str]]:
+    """Summaries as keys that lead to turns, beside the turns (not instead of them).
+
+    The summaries that match lead back to the turns forgotten as redundant that they quote (returned as
+    ids for `graph_search.candidates`): out of the pool, such a turn is found again only through a
+    summary that matched, and is then scored against the query as any turn, so forgetting shrinks the
+    pool without losing the turn. Only a broad question gets the summaries themselves ("summary"),
+    their sources best turn first (`graph_search.details`). Measured, also ranking every turn beneath
+    the best summaries as a list of its own lowered recall (BENCHMARKS.md, "Memory levels"): a
+    summary's match does not displace the turns that match directly.
+    """
+    summaries, covered = graph_search.summary_level(
         scopes=scopes, lucene=lucene_query(words, scopes) if words else None, vector=vector,
-        limit=pool, as_of=as_of, drill=SUMMARY_DRILL, known_at=known_at)
-    ranked = {"beneath": beneath} if beneath else {}
-    if as_of is None and known_at is None:  # turns forgotten as redundant: their summary stands in
-        covered = graph_search.covered_candidates(scopes=scopes, lucene=lucene_query(words, scopes) if words else None,
-                                                  vector=vector, limit=pool)
-        ranked.update({f"covered-{method}": found for method, found in covered.items() if found})
-    if summaries and (any(w in BROAD_HINTS for w in words) or " over time" in topic.lower()):
-        ranked["summary"] = summaries
-    return ranked
+        limit=pool, as_of=as_of, known_at=known_at)
+    broad = any(w in BROAD_HINTS for w in words) or " over time" in topic.lower()
+    return ({"summary": summaries} if summaries and broad else {}), covered
 
 
 def lucene_query(words: list[str], scopes: list[str]) -> str:

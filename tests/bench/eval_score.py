@@ -5,8 +5,9 @@ QUERIES.jsonl RESULTS.jsonl` (run from the repository, against the Neo4j the res
 Turn ids are unique only within a session, so each result's sources are resolved to (session, turn)
 pairs in the graph. Two measures:
 - results@k: some result among the first k has an evidence turn among its sources (as `make bench`);
-- turns@k: an evidence turn is among the first k distinct source turns, in result order: a summary
-  citing forty turns spends forty of them, so coarse results cannot inflate it.
+- turns@k: an evidence turn is among the first k distinct source turns, in result order and, within a
+  result, in the order of its `sources` (best match first): a summary citing forty turns spends them
+  all, so coarse results cannot inflate it, but it spends its best ones first.
 """
 from __future__ import annotations
 
@@ -38,6 +39,13 @@ def source_pairs(ids: list[str]) -> dict[str, list[tuple[str, str]]]:
     return driver.read(_read)
 
 
+def ordered(pairs: list[tuple[str, str]], sources: list[str]) -> list[tuple[str, str]]:
+    """A result's (session, turn) pairs in the order of its `sources` (search returns a summary's turns
+    best match first); pairs whose turn id appears twice (two sessions) keep their time order."""
+    rank = {turn: index for index, turn in reversed(list(enumerate(sources)))}
+    return sorted(pairs, key=lambda pair: rank.get(pair[1], len(sources)))
+
+
 def active_memories(firm: str) -> dict[str, int]:
     return dict(driver.read(lambda tx: tx.run(
         "MATCH (m:Memory) WHERE m.firm_id = $firm AND m.status = 'active' RETURN m.level AS level, count(*) AS n "
@@ -58,7 +66,7 @@ def main(queries_path: str, results_path: str, firm: str = "eval") -> None:
     for row in rows:
         question = gold[row["qid"]]
         evidence = {(e["session_id"], e["turn_id"]) for e in question["evidence"]}
-        ranked = [pairs.get(r["id"], []) for r in row["results"]]
+        ranked = [ordered(pairs.get(r["id"], []), r.get("sources", [])) for r in row["results"]]
         turns = list(dict.fromkeys(p for sources in ranked for p in sources))
         for k in (5, 10):
             hits[f"results@{k}"] += any(evidence & set(sources) for sources in ranked[:k])

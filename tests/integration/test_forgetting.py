@@ -70,7 +70,8 @@ def test_stored_advice_that_cites_a_turn_keeps_it(clean_graph):
     assert statuses()["s1-0"] == ("active", None)
 
 
-def test_a_forgotten_turn_leaves_retrieval_but_stays_a_summary_source(clean_graph):
+@override_settings(MEMORY_FORGET_REDUNDANT=False)  # decayed, not redundant: no summary leads back to it
+def test_a_decayed_turn_leaves_retrieval_but_stays_a_summary_source(clean_graph):
     import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
     consolidate(firm_id="acme")
     assert "s1-0" in {s for r in search(firm_id="acme", client_id="ann", query="feeling about the markets", k=10)
@@ -78,6 +79,7 @@ def test_a_forgotten_turn_leaves_retrieval_but_stays_a_summary_source(clean_grap
 
     forget(firm_id="acme", at=TEN_YEARS_ON, dry_run=False)
 
+    assert statuses()["s1-0"] == ("forgotten", "decayed")
     found = search(firm_id="acme", client_id="ann", query="feeling about the markets", k=10)
     assert "s1-0" not in {s for r in found if r.level == "turn" for s in r.sources}
     sources = graph_driver.read(lambda tx: tx.run(
@@ -105,29 +107,48 @@ def test_importing_years_old_history_forgets_none_of_it_on_the_next_run(clean_gr
     assert (report.forgotten, report.by_reason) == (0, {})
 
 
-@override_settings(MEMORY_FORGET_REDUNDANT=True)
-def test_a_turn_forgotten_as_redundant_is_answered_for_by_the_summary_that_quotes_it(clean_graph):
-    trip = session_line("ann", "v1", "2024-05-05T10:00:00Z", [
-        ("Alex Morgan", "How was the trip?"),
-        ("Ann Carter", "We loved the vineyard tour in Napa, the Cabernet was superb."),
-    ])
-    import_sessions([trip], "acme")
+TRIP = session_line("ann", "v1", "2024-05-05T10:00:00Z", [
+    ("Alex Morgan", "How was the trip?"),
+    ("Ann Carter", "We loved the vineyard tour in Napa, the Cabernet was superb."),
+])
+
+
+def test_by_default_a_turn_a_summary_quotes_whole_is_forgotten_as_redundant(clean_graph):
+    import_sessions([TRIP], "acme")
     consolidate(firm_id="acme")
+
     report = forget(firm_id="acme", dry_run=False)
+
     assert report.by_reason == {"redundant": 2}
+    assert (statuses()["v1-0"], statuses()["v1-1"]) == (("forgotten", "redundant"), ("forgotten", "redundant"))
+
+
+def test_a_turn_forgotten_as_redundant_is_found_again_as_itself_through_the_summary_that_quotes_it(clean_graph):
+    import_sessions([TRIP], "acme")
+    consolidate(firm_id="acme")
+    forget(firm_id="acme", dry_run=False)
 
     results = search(firm_id="acme", client_id="ann", query="vineyard tour in Napa", k=5)
 
-    assert not any(r.level == "turn" for r in results)
-    assert any(r.level == "summary" and "v1-1" in r.sources for r in results)
+    assert (results[0].level, results[0].sources) == ("turn", ["v1-1"])
+    assert not any(r.level in ("summary", "profile") for r in results)
+    assert statuses()["v1-1"] == ("forgotten", "redundant")  # found, not revived
 
 
-def test_by_default_a_turn_a_summary_quotes_is_not_forgotten_as_redundant(clean_graph):
-    trip = session_line("ann", "v1", "2024-05-05T10:00:00Z", [
-        ("Alex Morgan", "How was the trip?"),
-        ("Ann Carter", "We loved the vineyard tour in Napa, the Cabernet was superb."),
-    ])
-    import_sessions([trip], "acme")
+def test_a_turn_forgotten_as_redundant_is_out_of_reach_once_no_summary_leads_to_it(clean_graph):
+    import_sessions([TRIP], "acme")
+    consolidate(firm_id="acme")
+    forget(firm_id="acme", dry_run=False)
+    graph_driver.write(lambda tx: tx.run("MATCH (s:Summary) SET s.status = 'forgotten'").consume())
+
+    results = search(firm_id="acme", client_id="ann", query="vineyard tour in Napa", k=5)
+
+    assert "v1-1" not in {source for r in results for source in r.sources}
+
+
+@override_settings(MEMORY_FORGET_REDUNDANT=False)
+def test_with_redundancy_switched_off_a_turn_a_summary_quotes_is_not_forgotten(clean_graph):
+    import_sessions([TRIP], "acme")
     consolidate(firm_id="acme")
 
     report = forget(firm_id="acme", dry_run=False)

@@ -108,15 +108,25 @@ def test_a_broad_question_is_answered_from_summaries_whose_sources_are_turns(cle
     assert all(source.startswith(("s1-", "s2-")) for r in coarse for source in r.sources)
 
 
-def test_a_precise_question_drills_to_the_turn_beneath_the_summary(clean_graph):
+def test_a_precise_question_gets_the_matching_turn_first_never_the_summary_that_quotes_it(clean_graph):
     import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
     consolidate(firm_id="acme")
 
     results = search(firm_id="acme", client_id="ann", query="what did she pay for Apple", k=3)
 
     assert {r.level for r in results} <= {"turn", "fact", "observation"}
-    assert "s1-2" in {source for r in results for source in r.sources}
-    assert "beneath" in {method for r in results for method in r.methods}
+    assert results[0].sources[0] == "s1-2"
+
+
+def test_a_broad_question_gets_the_session_summary_citing_its_best_matching_turn_first(clean_graph):
+    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
+    consolidate(firm_id="acme")
+    march = summaries("session")[0]["id"]
+
+    results = search(firm_id="acme", client_id="ann", query="overview of her Apple purchase price", k=10)
+
+    summary = next(r for r in results if r.id == march)
+    assert summary.sources[0] == "s1-2" and sorted(summary.sources) == ["s1-0", "s1-1", "s1-2"]
 
 
 def test_with_twin_llm_a_model_writes_session_summaries_once_per_input(clean_graph, settings, monkeypatch):
