@@ -2,6 +2,7 @@
 corrections and advisor review."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -258,6 +259,9 @@ def test_a_rejected_correction_changes_no_memory(ann_history):
 
     assert MemoryCorrection.objects.get().status == "rejected"
     assert current(people["ann"]) == before
+    decided = AuditEntry.objects.get(action="chat.correction_decided")
+    assert (decided.actor, decided.detail) == ("alex", {"confirmed": False, "revised_memory_id": ""})
+    assert "Not true" not in json.dumps(decided.detail) and "agreed" not in json.dumps(decided.detail)  # no words
     with pytest.raises(chat.ChatRejected, match="already rejected"):
         chat.decide_correction(correction=correction, actor=people["advisor"], confirm=True)
 

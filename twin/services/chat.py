@@ -436,12 +436,17 @@ def decide_correction(*, correction: MemoryCorrection, actor: User, confirm: boo
             )
         except CorrectionRejected as error:
             raise ChatRejected(f"{error} Reject this correction and ask the client to look again.") from error
-    updated = MemoryCorrection.objects.filter(pk=correction.pk, status=MemoryCorrection.Status.PENDING).update(
-        status=MemoryCorrection.Status.CONFIRMED if confirm else MemoryCorrection.Status.REJECTED,
-        decided_by=actor, decided_at=timezone.now(), decision_note=note.strip(), revised_memory_id=revised_id,
-    )
-    if not updated:
-        raise ChatRejected("Someone decided this correction at the same time; reload the queue.")
+    with transaction.atomic():
+        # A request decided once (state, see docs/architecture.md); the decision itself goes to the audit trail.
+        updated = MemoryCorrection.objects.filter(pk=correction.pk, status=MemoryCorrection.Status.PENDING).update(
+            status=MemoryCorrection.Status.CONFIRMED if confirm else MemoryCorrection.Status.REJECTED,
+            decided_by=actor, decided_at=timezone.now(), decision_note=note.strip(), revised_memory_id=revised_id,
+        )
+        if not updated:
+            raise ChatRejected("Someone decided this correction at the same time; reload the queue.")
+        audit.record(action="chat.correction_decided", actor=actor.username, firm_id=client.firm.slug,
+                     client_id=client.external_id, target=f"memory-correction:{correction.pk}",
+                     detail={"confirmed": confirm, "revised_memory_id": revised_id})
     correction.refresh_from_db()
     return correction
 
