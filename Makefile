@@ -17,6 +17,9 @@ PORT ?= 8000
 TEST_NEO4J_PORT ?= 7688
 TEST_REDIS_DB ?= 15
 TEST_POSTGRES_PORT ?= 5434
+# `make bench BENCH_DATABASE=postgres` runs the benchmarks on PostgreSQL (its own cluster) instead of SQLite.
+BENCH_DATABASE ?= sqlite
+BENCH_POSTGRES_PORT ?= 5441
 
 .PHONY: up down test bench lint venv venv-dev services services-test stop-services migrate clean
 
@@ -82,9 +85,16 @@ test: lint services-test
 	echo "--- the integration tests again, on PostgreSQL ---"
 	DATABASE_URL="$$postgres_url" PYTEST_ONLY_UNDER=tests/integration $(PY) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-# The benchmarks fill and empty a Neo4j of their own (port 7689), never the one `make up` or `make test` use.
+# The benchmarks fill and empty a Neo4j of their own (port 7689), never the one `make up` or `make test` use,
+# and a database of their own: var/bench-db.sqlite3, or with BENCH_DATABASE=postgres the advisor_bench
+# database of bin/postgres-local's `postgres-bench` cluster on BENCH_POSTGRES_PORT.
 bench: venv-dev
 	@mkdir -p var/run var/log
+	if [ "$(BENCH_DATABASE)" = postgres ]; then \
+	  POSTGRES_LOCAL_PORT=$(BENCH_POSTGRES_PORT) POSTGRES_LOCAL_NAME=postgres-bench POSTGRES_LOCAL_DB=advisor_bench \
+	  bin/postgres-local start >/dev/null; \
+	  export DATABASE_URL="$$(POSTGRES_LOCAL_PORT=$(BENCH_POSTGRES_PORT) POSTGRES_LOCAL_NAME=postgres-bench \
+	    POSTGRES_LOCAL_DB=advisor_bench bin/postgres-local url)"; fi
 	if [ -z "$${REDIS_URL:-}" ]; then bin/redis-local start; fi
 	export NEO4J_LOCAL_PORT=7689 NEO4J_LOCAL_NAME=neo4j-bench NEO4J_HEAP=4g NEO4J_PAGECACHE=6g
 	bin/neo4j-local start && bin/neo4j-local wait
@@ -95,5 +105,6 @@ bench: venv-dev
 
 clean: down
 	bin/postgres-local stop || true
+	POSTGRES_LOCAL_PORT=$(BENCH_POSTGRES_PORT) POSTGRES_LOCAL_NAME=postgres-bench bin/postgres-local stop || true
 	POSTGRES_LOCAL_PORT=$(TEST_POSTGRES_PORT) POSTGRES_LOCAL_NAME=postgres-test bin/postgres-local stop || true
 	rm -rf var test-output

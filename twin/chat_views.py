@@ -31,7 +31,7 @@ def chat_page(request: HttpRequest, client_id: str, *, error: str = "", status: 
     conversation = chat.conversation_for(client=client, actor=request.user)
     chat.apply_pending_withdrawals(conversation)
     rounds = list(chat.current_rounds(conversation).select_related("conversation"))
-    withdrawn = list(conversation.rounds.filter(withdrawn_by__isnull=False).select_related("withdrawn_by__actor"))
+    withdrawn = list(conversation.rounds.filter(withdrawal__isnull=False).select_related("withdrawal__rewind__actor"))
     facts, memory_error = [], ""
     try:
         facts = chat.remembered_facts(client=client)
@@ -70,7 +70,7 @@ def chat_back(request: HttpRequest, client_id: str) -> HttpResponse:
     except ValueError as problem:  # ChatRejected is a ValueError too
         message = str(problem) if isinstance(problem, chat.ChatRejected) else "Choose a round to go back to."
         return chat_page(request, client_id, error=message, status=400)
-    withdrawn = rewind.withdrawn_rounds.count()
+    withdrawn = rewind.withdrawals.count()
     rounds = "1 later round" if withdrawn == 1 else f"{withdrawn} later rounds"
     messages.success(request, f"Back at round {rewind.to_round}: {rounds} set aside (kept in the record); "
                               "what you said there no longer counts in the twin's memory.")

@@ -9,6 +9,7 @@ and why?" always has the answer it had then.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.db import models
@@ -65,8 +66,9 @@ class Advice(AppendOnlyModel):
 
 
 # ---- Clients' chat with the twin, memory corrections and advisor review (branch `chat`) ----
-# Records here are append-only: a round is never deleted or rewritten; going back marks later rounds
-# withdrawn (by which rewind); a correction or a review is decided once. What the client says in a
+# Records here are append-only (model, queryset and database trigger): a round is never deleted or
+# rewritten; its reply, going back (a rewind and one withdrawal row per round it set aside) and the
+# memory rollback that follows are new rows that point at it. A correction or a review is decided once. What the client says in a
 # round is also recorded as an `advisor.ConversationSession` (channel "chat"): that is what becomes memory.
 
 DEFAULT_DISCLOSURE = (
@@ -105,15 +107,17 @@ class ChatConversation(models.Model):
         ordering = ["-started_at"]
 
 
-class ChatRewind(models.Model):
-    """Going back to round `to_round` (0: before the first): who did it, when, and what it withdrew."""
+class ChatRewind(AppendOnlyModel):
+    """Going back to round `to_round` (0: before the first): who did it and when.
+
+    The rounds it set aside are its `withdrawals`; the memory rollbacks that followed (once per round,
+    possibly later, when a round's words reached memory only after the rewind) are its `memory_rollbacks`.
+    """
 
     conversation = models.ForeignKey(ChatConversation, on_delete=models.CASCADE, related_name="rewinds")
     to_round = models.PositiveIntegerField()
-    actor = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
-    at = models.DateTimeField(auto_now_add=True)
-    memories_withdrawn = models.PositiveIntegerField(default=0)
-    facts_reopened = models.PositiveIntegerField(default=0)
+    actor = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-at"]
@@ -123,9 +127,22 @@ class ChatRewind(models.Model):
         """The id of the memory graph's `:Rollback` node for this rewind."""
         return f"chat-rewind:{self.pk}"
 
+    @property
+    def withdrawn_rounds(self) -> models.QuerySet[ChatRound]:
+        return ChatRound.objects.filter(withdrawal__rewind=self)
 
-class ChatRound(models.Model):
-    """One message of the client and the twin's reply to it."""
+    @property
+    def memories_withdrawn(self) -> int:
+        return sum(rollback.memories_withdrawn for rollback in self.memory_rollbacks.all())
+
+    @property
+    def facts_reopened(self) -> int:
+        return sum(rollback.facts_reopened for rollback in self.memory_rollbacks.all())
+
+
+class ChatRound(AppendOnlyModel):
+    """One message of the client, as said. The reply, the review, the withdrawal by going back and the
+    memory rollback are records of their own that point here; this row never changes."""
 
     class Status(models.TextChoices):
         ANSWERED = "answered", "Answered"
@@ -137,31 +154,98 @@ class ChatRound(models.Model):
     conversation = models.ForeignKey(ChatConversation, on_delete=models.CASCADE, related_name="rounds")
     number = models.PositiveIntegerField(help_text="Position in the conversation when it was said.")
     text = models.TextField()
-    said_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    said_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     said_at = models.DateTimeField()
     session = models.OneToOneField(
-        ConversationSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="chat_round",
+        ConversationSession, null=True, blank=True, on_delete=models.PROTECT, related_name="chat_round",
         help_text="The client's words as a chat session: what becomes memory. None when refused.",
     )
-    status = models.CharField(max_length=20, choices=Status.choices)
-    answer = models.TextField(blank=True)
-    contract = models.JSONField(default=dict, blank=True, help_text="The twin's advice contract for this reply.")
-    disclosure = models.TextField(blank=True, help_text="The disclosure shown with the answer, as shown.")
     refusal_reason = models.CharField(max_length=40, blank=True)
-    withdrawn_by = models.ForeignKey(
-        ChatRewind, null=True, blank=True, on_delete=models.PROTECT, related_name="withdrawn_rounds"
-    )
-    memory_withdrawn_at = models.DateTimeField(
-        null=True, blank=True, help_text="When this round's memory left the graph's current view."
-    )
 
     class Meta:
         ordering = ["said_at", "pk"]
-        indexes = [models.Index(fields=["conversation", "withdrawn_by", "number"], name="chat_round_line")]
+        indexes = [models.Index(fields=["conversation", "number"], name="chat_round_number")]
+
+    def _related(self, name: str):  # noqa: ANN202
+        """A reverse one-to-one record, or None while there is none (no reply yet, not withdrawn...)."""
+        return getattr(self, name, None)
+
+    @property
+    def reply(self) -> ChatAnswer | None:
+        return self._related("answer_record")
+
+    @property
+    def status(self) -> str:
+        """Derived from the records: refused, no reply yet, held for review, withheld, or answered."""
+        if self.refusal_reason:
+            return self.Status.REFUSED
+        if self.reply is None:
+            return self.Status.UNANSWERED
+        review = self._related("review")
+        if review is None or review.status == ReviewItem.Status.APPROVED:
+            return self.Status.ANSWERED
+        return self.Status.AWAITING_REVIEW if review.status == ReviewItem.Status.PENDING else self.Status.WITHHELD
+
+    @property
+    def answer(self) -> str:
+        return self.reply.answer if self.reply else ""
+
+    @property
+    def contract(self) -> dict[str, Any]:
+        return self.reply.contract if self.reply else {}
+
+    @property
+    def disclosure(self) -> str:
+        return self.reply.disclosure if self.reply else ""
+
+    @property
+    def withdrawn_by(self) -> ChatRewind | None:
+        withdrawal = self._related("withdrawal")
+        return withdrawal.rewind if withdrawal else None
 
     @property
     def withdrawn(self) -> bool:
-        return self.withdrawn_by_id is not None
+        return self._related("withdrawal") is not None
+
+    @property
+    def memory_withdrawn_at(self) -> datetime | None:
+        """When this round's memory left the graph's current view (None: not yet, or never in memory)."""
+        link = self._related("memory_rollback")
+        return link.rollback.at if link else None
+
+
+class ChatAnswer(AppendOnlyModel):
+    """The twin's reply to a round, as shown (with its disclosure); written once, when it was answered.
+    A reply under the firm's review policy also has a `ReviewItem` on its round, written with it."""
+
+    round = models.OneToOneField(ChatRound, on_delete=models.CASCADE, related_name="answer_record")
+    answer = models.TextField(blank=True)
+    contract = models.JSONField(default=dict, blank=True, help_text="The twin's advice contract for this reply.")
+    disclosure = models.TextField(blank=True, help_text="The disclosure shown with the answer, as shown.")
+    answered_at = models.DateTimeField(default=timezone.now)
+
+
+class ChatWithdrawal(AppendOnlyModel):
+    """Going back set this round aside (kept in the record, out of the conversation's current line)."""
+
+    round = models.OneToOneField(ChatRound, on_delete=models.CASCADE, related_name="withdrawal")
+    rewind = models.ForeignKey(ChatRewind, on_delete=models.CASCADE, related_name="withdrawals")
+
+
+class ChatMemoryRollback(AppendOnlyModel):
+    """The memory of some of a rewind's rounds left the graph's current view: when, and what it moved."""
+
+    rewind = models.ForeignKey(ChatRewind, on_delete=models.CASCADE, related_name="memory_rollbacks")
+    at = models.DateTimeField(default=timezone.now)
+    memories_withdrawn = models.PositiveIntegerField(default=0)
+    facts_reopened = models.PositiveIntegerField(default=0)
+
+
+class ChatMemoryRollbackRound(AppendOnlyModel):
+    """Which rounds a memory rollback covered: one row per round, so a round is rolled back once."""
+
+    rollback = models.ForeignKey(ChatMemoryRollback, on_delete=models.CASCADE, related_name="round_links")
+    round = models.OneToOneField(ChatRound, on_delete=models.CASCADE, related_name="memory_rollback")
 
 
 class MemoryCorrection(models.Model):
@@ -188,8 +272,9 @@ class MemoryCorrection(models.Model):
         ordering = ["-requested_at"]
 
 
-class ReviewItem(models.Model):
-    """A twin answer held for an advisor before it reaches the client (firm review policy)."""
+class ReviewItem(AppendOnlyModel):
+    """A twin answer held for an advisor before it reaches the client (firm review policy). The advisor's
+    decision is a `ReviewDecision` of its own (one per item), so neither row ever changes."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -198,14 +283,42 @@ class ReviewItem(models.Model):
 
     round = models.OneToOneField(ChatRound, on_delete=models.CASCADE, related_name="review")
     reason = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
-    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at"]
+
+    @property
+    def decision(self) -> ReviewDecision | None:
+        return getattr(self, "decision_record", None)
+
+    @property
+    def status(self) -> str:
+        if self.decision is None:
+            return self.Status.PENDING
+        return self.Status.APPROVED if self.decision.approved else self.Status.REJECTED
+
+    @property
+    def decided_by(self) -> User | None:
+        return self.decision.decided_by if self.decision else None
+
+    @property
+    def decided_at(self) -> datetime | None:
+        return self.decision.decided_at if self.decision else None
+
+    @property
+    def note(self) -> str:
+        return self.decision.note if self.decision else ""
+
+
+class ReviewDecision(AppendOnlyModel):
+    """An advisor released (approved) or withheld a held answer: who, when and the note to the client."""
+
+    item = models.OneToOneField(ReviewItem, on_delete=models.CASCADE, related_name="decision_record")
+    approved = models.BooleanField()
+    decided_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
 
 # ---- end of the chat block ----
 

@@ -1,9 +1,19 @@
-"""Privacy erasure of one client: their conversation records, then everything memory holds in their scope.
+"""Privacy erasure of one client, the one way: an erasure request, then the scheduled purge.
 
-The records go first, in one transaction with their audit row, so no drain can re-create memory from
-them; sessions and turns are append-only books and records, so they are deleted inside
-`audit.triggers.maintenance_window()`, the one sanctioned way past the model layer and the trigger; then memory (`memory.services.erasure`). The audit trail keeps who, when, why and how much,
-never content.
+1. `request_erasure` (portal, `manage.py erasure_request`): from its commit on, the client's memory is
+   restricted: out of search, the portal, the twin and so any language model's context
+   (advisor.permissions). Nothing is deleted yet: the records are books and records.
+2. `purge_due_erasures` (beat task `records.purge_due_erasures`): once the firm's retention period has
+   ended, and unless a legal hold stops it, every record of the client goes: each app's own records
+   (registered purgers: the twin's chat, digests and advice), then here the conversation records,
+   holdings, login and name (`erase_client`), then everything memory holds in their scope. Append-only
+   rows are deleted inside `audit.triggers.maintenance_window()`, the one sanctioned way past the model
+   layer and the trigger. What stays: the erasure request (dates and reason, no personal content, the
+   proof of the purge), the client row under its id with its name replaced, and the audit trail
+   (who, when, why and how much, never content).
+
+`manage.py memory_erase` is only the memory-graph step of an open request (memory is derived data; the
+records stay until the purge), for a firm that wants the graph gone before retention ends.
 """
 from __future__ import annotations
 
@@ -11,17 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
-from advisor.models import Client, ConversationSession, ErasureRequest, User
+from advisor.models import Client, ConversationSession, ErasureRequest, Holding, User
 from audit import services as audit
 from audit.triggers import maintenance_window
 from memory.services.erasure import ErasureIncomplete, erase_client_scope
 
 __all__ = ["ErasureIncomplete", "ErasureReport", "ErasureRequestRejected", "PurgeReport", "erase_client",
-           "purge_due_erasures", "register_purger", "request_erasure", "set_legal_hold"]
+           "erase_client_memory", "purge_due_erasures", "register_purger", "request_erasure", "set_legal_hold"]
 PURGE_ACTOR = "system:retention_purge"
+ERASED_NAME = "(erased)"
 
 
 @dataclass(frozen=True)
@@ -31,17 +44,49 @@ class ErasureReport:
 
 
 def erase_client(client: Client, *, actor: str, reason: str) -> ErasureReport:
+    """The purge's step for advisor's own records of the client, then their memory. Called by
+    `purge_due_erasures` after the other apps' purgers (the twin's chat points at these sessions)."""
     firm_id, client_id = client.firm.slug, client.external_id
     with transaction.atomic(), maintenance_window():
         sessions = ConversationSession.objects.filter(client=client)
         count = sessions.filter(version=1).count()
         versions = sessions.count()
         sessions.purge()
+        holdings = Holding.objects.filter(client=client).delete()[0]
+        login_removed = _remove_login(client)
+        Client.objects.filter(pk=client.pk).update(name=ERASED_NAME, digest_opt_in=False, user=None)
         audit.record(action="records.erase", actor=actor, firm_id=firm_id, client_id=client_id,
                      detail={"reason": reason, "sessions": count, "session_versions": versions,
-                             "maintenance_window": True})
+                             "holdings": holdings, "login_removed": login_removed, "maintenance_window": True})
     nodes = erase_client_scope(firm_id=firm_id, client_id=client_id, actor=actor, reason=reason)
     return ErasureReport(sessions=count, graph_nodes=nodes)
+
+
+def _remove_login(client: Client) -> bool:
+    """Delete the client's portal login and its login-throttling history (usernames, addresses)."""
+    user = User.objects.filter(pk=client.user_id).first() if client.user_id else None
+    if user is None:
+        return False
+    for model in (AccessAttempt, AccessLog, AccessFailureLog):
+        model.objects.filter(username=user.username).delete()
+    try:
+        with transaction.atomic():
+            user.delete()
+    except ProtectedError:  # a record of someone else's still names this login: keep the row, not the person
+        User.objects.filter(pk=user.pk).update(username=f"erased-{user.pk}", first_name="", last_name="", email="",
+                                               is_active=False, password="!")
+    return True
+
+
+def erase_client_memory(client: Client, *, actor: str, reason: str) -> int:
+    """The memory-graph step of an open erasure request, ahead of the purge: the records stay until
+    retention ends. Returns graph nodes deleted."""
+    if not ErasureRequest.objects.filter(client=client, purged_at__isnull=True).exists():
+        raise ErasureRequestRejected(
+            f"Client {client.external_id!r} has no open erasure request. Record one first "
+            "(manage.py erasure_request, or the portal): it restricts their memory at once, and the "
+            "scheduled purge deletes their records and memory when the retention period ends.")
+    return erase_client_scope(firm_id=client.firm.slug, client_id=client.external_id, actor=actor, reason=reason)
 
 
 # --- Erasure requests: restrict at once, purge when the retention period ends -----------------------

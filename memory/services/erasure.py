@@ -28,7 +28,7 @@ def erase_client_scope(*, firm_id: str, client_id: str, actor: str, reason: str)
         nodes = erasure.erase_scope(client_scope(firm_id, client_id))
     except GraphUnavailable as error:
         raise ErasureIncomplete(
-            f"The conversation records of client {client_id!r} are erased, but the memory graph is not yet: "
+            f"The memory graph of client {client_id!r} is not erased yet (anything queued for it is discarded): "
             f"{error}. Run the erasure again when Neo4j is back."
         ) from error
     audit.record(action="memory.erase_graph", actor=actor, firm_id=firm_id, client_id=client_id,

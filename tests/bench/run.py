@@ -4,7 +4,8 @@ suites, and (with --load) the portal, chat and an import together under load fro
 
 It empties the graph and the relational database it runs against (imports skip sessions the
 database already holds), so it refuses any Neo4j but the project's own benchmark instance and any
-database but `var/bench-db.sqlite3` unless --i-understand-this-empties-the-graph is given.
+database but its own (`var/bench-db.sqlite3`, or the PostgreSQL database `advisor_bench` that
+`make bench BENCH_DATABASE=postgres` starts) unless --i-understand-this-empties-the-graph is given.
 """
 from __future__ import annotations
 
@@ -60,15 +61,23 @@ def main(argv: list[str] | None = None) -> None:
         _run(args, argv, "")
 
 
+def is_bench_database(database: dict) -> bool:
+    """The bench's own database, which it may empty: var/bench-db.sqlite3 or PostgreSQL's advisor_bench."""
+    name = str(database["NAME"])
+    if database["ENGINE"].endswith("postgresql"):
+        return name == "advisor_bench"
+    return name.endswith("bench-db.sqlite3")
+
+
 def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    database = str(settings.DATABASES["default"]["NAME"])
     if not args.force and not settings.NEO4J_URI.endswith(":7689"):
         sys.exit(f"refusing to empty {settings.NEO4J_URI}: run through `make bench`, or pass the flag")
-    if not args.force and not database.endswith("bench-db.sqlite3"):
-        sys.exit(f"refusing to empty the database {database}: run through `make bench`, or pass the flag")
+    if not args.force and not is_bench_database(settings.DATABASES["default"]):
+        sys.exit(f"refusing to empty the database {settings.DATABASES['default']['NAME']}: run through "
+                 "`make bench` (BENCH_DATABASE=postgres for PostgreSQL), or pass the flag")
     call_command("migrate", "--noinput", verbosity=0)
     from memory.graph import schema
     from tests.bench import digests_bench, load, memory_bench, quotes_bench, twin_bench
@@ -87,7 +96,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
         empty_graph()
         call_command("flush", "--noinput", verbosity=0)
 
-    command = "make bench" + (f" BENCH_ARGS='{' '.join(argv or sys.argv[1:])}'" if (argv or sys.argv[1:]) else "")
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    command = "make bench" + (" BENCH_DATABASE=postgres" if on_postgres else "") + (f" BENCH_ARGS='{' '.join(argv or sys.argv[1:])}'" if (argv or sys.argv[1:]) else "")
     schema.migrate()
     if not args.skip_recall:
         start_empty()
@@ -235,7 +245,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                               import_sessions_count=import_sessions_count, web_workers=args.load_web_workers,
                               web_threads=args.load_web_threads)
             body = load.report_body(report)
-            update_section(title + variant, body, command)
+            update_section(title + (" on PostgreSQL" if on_postgres else "") + variant, body, command)
             print(body)
 
 

@@ -2,17 +2,23 @@
 corrections and advisor review."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 
 from advisor.models import Client, ConversationSession, Firm, User
 from advisor.services.sessions import SessionDraft, TurnDraft, record_session
 from memory.graph import driver as graph_driver
 from audit.models import AuditEntry
 from memory.services.ingest import drain_outbox
-from twin.models import ChatRound, MemoryCorrection, ReviewItem, TwinFirmSettings
+from advisor.services.export import ExportScope
+from audit.models import AppendOnlyError
+from twin.models import (ChatAnswer, ChatMemoryRollback, ChatRound, ChatWithdrawal, MemoryCorrection, ReviewDecision,
+                         ReviewItem, TwinFirmSettings)
 from twin.services import chat
+from twin.services.export import chat_section
 
 pytestmark = pytest.mark.django_db
 
@@ -253,6 +259,9 @@ def test_a_rejected_correction_changes_no_memory(ann_history):
 
     assert MemoryCorrection.objects.get().status == "rejected"
     assert current(people["ann"]) == before
+    decided = AuditEntry.objects.get(action="chat.correction_decided")
+    assert (decided.actor, decided.detail) == ("alex", {"confirmed": False, "revised_memory_id": ""})
+    assert "Not true" not in json.dumps(decided.detail) and "agreed" not in json.dumps(decided.detail)  # no words
     with pytest.raises(chat.ChatRejected, match="already rejected"):
         chat.decide_correction(correction=correction, actor=people["advisor"], confirm=True)
 
@@ -296,3 +305,106 @@ def test_a_withheld_answer_tells_the_client_the_advisors_note(ann_history):
     (view,) = chat.round_views([chat_round], viewer=people["ann_user"])
     assert (chat_round.status, view.answer) == ("withheld", "")
     assert view.notice == "Your advisor withheld this answer: Let's talk on Monday."
+
+
+# ---- the chat's books and records are append-only -------------------------------------------------
+
+CHAT_RECORD_TABLES = ("twin_chatround", "twin_chatanswer", "twin_chatrewind", "twin_chatwithdrawal",
+                      "twin_chatmemoryrollback", "twin_chatmemoryrollbackround", "twin_reviewitem",
+                      "twin_reviewdecision")
+
+
+def table_rows(table: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table} ORDER BY id")  # our own table names, never input
+        return cursor.fetchall()
+
+
+def a_withdrawn_reviewed_conversation(people) -> ChatRound:
+    """Every chat record at least once: an answered, reviewed round, then going back over it."""
+    TwinFirmSettings.objects.create(firm=people["ann"].firm, review_policy="all")
+    ann_says(people, "I'd call myself aggressive now.")
+    (item,) = chat.review_queue(advisor=people["advisor"])
+    chat.decide_review(item=item, actor=people["advisor"], approve=True)
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+    chat.go_back(conversation=conversation, to_round=0, actor=people["advisor"])
+    return ChatRound.objects.get()
+
+
+def test_the_database_refuses_raw_sql_updates_and_deletes_of_every_chat_record(ann_history):
+    chat_round = a_withdrawn_reviewed_conversation(ann_history)
+    assert all(table_rows(table) for table in CHAT_RECORD_TABLES)  # row triggers need a row to fire on
+
+    for table in CHAT_RECORD_TABLES:
+        for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
+            with pytest.raises(DatabaseError, match="append-only"):
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(statement)
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE twin_chatround SET text = 'I never said that' WHERE id = %s", [chat_round.pk])
+    assert ChatRound.objects.get(pk=chat_round.pk).text == "I'd call myself aggressive now."
+
+
+def test_the_model_layer_refuses_to_change_or_delete_a_chat_round(ann_history):
+    chat_round = ann_says(ann_history, "What is my risk tolerance?")
+
+    chat_round.text = "I never said that"
+    with pytest.raises(AppendOnlyError):
+        chat_round.save()
+    with pytest.raises(AppendOnlyError):
+        chat_round.delete()
+    with pytest.raises(AppendOnlyError):
+        ChatRound.objects.filter(pk=chat_round.pk).update(text="I never said that")
+    with pytest.raises(AppendOnlyError):
+        ChatAnswer.objects.all().delete()
+
+
+def test_going_back_leaves_earlier_rows_byte_identical_and_adds_the_withdrawal_with_who_and_when(ann_history):
+    people = ann_history
+    ann_says(people, "What is my risk tolerance?")
+    ann_says(people, "I'd call myself aggressive now.")
+    before = {table: table_rows(table) for table in ("twin_chatround", "twin_chatanswer")}
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+
+    rewind = chat.go_back(conversation=conversation, to_round=1, actor=people["advisor"])
+    chat.apply_pending_withdrawals(conversation)  # nothing left to do: rolled back once, at going back
+
+    assert {table: table_rows(table) for table in before} == before
+    (withdrawal,) = ChatWithdrawal.objects.all()
+    assert (withdrawal.round.number, withdrawal.rewind.actor, withdrawal.rewind.to_round) == (2, people["advisor"], 1)
+    (rollback,) = ChatMemoryRollback.objects.all()
+    assert ([link.round.number for link in rollback.round_links.all()], rollback.facts_reopened) == ([2], 1)
+    assert current(people["ann"])["risk_tolerance"] == "conservative"
+    first, second = chat_section(ExportScope(client=people["ann"], since=rewind.at - timedelta(days=1),
+                                             until=rewind.at + timedelta(days=1)))
+    assert (first["withdrawn_by"], first["withdrawn_by_going_back_at"], first["status"]) == ("", "", "answered")
+    assert (second["withdrawn_by"], second["withdrawn_by_going_back_at"], second["withdrawn_back_to_round"],
+            second["memory_withdrawn_at"]) == ("alex", rewind.at.isoformat(), 1, rollback.at.isoformat())
+    assert second["answer"] and second["status"] == "answered"  # as it was said and answered
+
+
+def test_a_held_answer_the_client_went_back_from_leaves_the_review_queue(ann_history):
+    people = ann_history
+    TwinFirmSettings.objects.create(firm=people["ann"].firm, review_policy="all")
+    ann_says(people, "What is my risk tolerance?")
+    assert len(chat.review_queue(advisor=people["advisor"])) == 1
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+
+    chat.go_back(conversation=conversation, to_round=0, actor=people["ann_user"])
+
+    assert list(chat.review_queue(advisor=people["advisor"])) == []
+
+
+def test_a_review_is_decided_once_and_a_second_decision_is_refused(ann_history):
+    people = ann_history
+    TwinFirmSettings.objects.create(firm=people["ann"].firm, review_policy="all")
+    chat_round = ann_says(people, "What is my risk tolerance?")
+    (item,) = chat.review_queue(advisor=people["advisor"])
+    chat.decide_review(item=item, actor=people["advisor"], approve=False, note="Let's talk.")
+
+    with pytest.raises(chat.ChatRejected, match="already reviewed"):
+        chat.decide_review(item=item, actor=people["advisor"], approve=True)
+
+    assert ChatRound.objects.get(pk=chat_round.pk).status == "withheld"
+    assert ReviewDecision.objects.get().note == "Let's talk."

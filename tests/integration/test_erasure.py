@@ -1,6 +1,8 @@
-"""Privacy erasure against the real Neo4j: everything of one client goes, nothing of anyone else."""
+"""`memory_erase`, the memory-graph step of an erasure request, against the real Neo4j: everything of one
+client in the graph goes, nothing of anyone else, and their records stay until the retention purge."""
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -8,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from advisor.models import Client, ConversationSession
+from advisor.services.erasure import request_erasure
 from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
@@ -38,47 +41,62 @@ def two_clients(clean_graph):
     ], "acme")
 
 
-def test_erasure_deletes_the_clients_records_and_memory_and_keeps_others_and_shared_nodes(two_clients):
+def erase(*extra: str) -> str:
+    out = io.StringIO()
+    call_command("memory_erase", "--firm", "acme", "--client", "ann", "--actor", "chris", "--reason", "GDPR request",
+                 *extra, stdout=out)
+    return out.getvalue()
+
+
+def test_memory_erase_without_an_erasure_request_is_refused_and_names_the_one_way(two_clients):
+    with pytest.raises(CommandError, match="no open erasure request. Record one first"):
+        erase("--confirm")
+
+    assert nodes_in(client_scope("acme", "ann")) > 3
+
+
+def test_memory_erase_deletes_only_the_clients_memory_graph_and_keeps_records_others_and_shared_nodes(two_clients):
     ann_scope = client_scope("acme", "ann")
     assert nodes_in(ann_scope) > 3
+    request_erasure(client=Client.objects.get(external_id="ann"), actor="chris", reason="GDPR request")
 
-    call_command("memory_erase", "--firm", "acme", "--client", "ann", "--actor", "chris", "--reason", "GDPR request",
-                 "--confirm")
+    output = erase("--confirm")
 
+    assert "memory graph only: their records are kept until the retention period ends" in output
     assert nodes_in(ann_scope) == 0
-    assert ConversationSession.objects.filter(client__external_id="ann").count() == 0
+    assert ConversationSession.objects.filter(client__external_id="ann").count() == 1  # books and records stay
     assert api.search(firm_id="acme", client_id="ann", query="retire Apple inflation", k=10) == []
     assert any("2030" in r.text for r in api.search(firm_id="acme", client_id="ben", query="retire", k=5))
     apple = graph_driver.read(lambda tx: tx.run("MATCH (s:Security {symbol: 'AAPL'}) RETURN count(s) AS n").single()["n"])
     assert apple == 1  # shared with Ben
-    audit = list(AuditEntry.objects.filter(client_id="ann", action__contains="erase").order_by("id")
+    audit = list(AuditEntry.objects.filter(client_id="ann", action__startswith="memory.erase").order_by("id")
                  .values("action", "actor", "detail"))
-    assert [a["action"] for a in audit] == ["records.erase", "memory.erase_queued", "memory.erase_graph"]
-    assert audit[2]["detail"]["graph_nodes"] > 3 and audit[0]["detail"]["sessions"] == 1
+    assert [a["action"] for a in audit] == ["memory.erase_queued", "memory.erase_graph"]
+    assert audit[1]["detail"]["graph_nodes"] > 3
     assert {a["actor"] for a in audit} == {"chris"}
     assert "Ann" not in json.dumps(audit) and "2035" not in json.dumps(audit)  # no personal content
     assert verify_chain().ok
 
 
 def test_erasure_needs_confirmation(two_clients):
+    request_erasure(client=Client.objects.get(external_id="ann"), actor="chris", reason="GDPR request")
     with pytest.raises(CommandError, match="--confirm"):
-        call_command("memory_erase", "--firm", "acme", "--client", "ann", "--actor", "chris", "--reason", "x")
+        erase()
 
-    assert ConversationSession.objects.filter(client__external_id="ann").count() == 1
+    assert nodes_in(client_scope("acme", "ann")) > 3
 
 
 def test_erasure_with_neo4j_down_says_what_is_left_and_running_it_again_finishes(two_clients):
-    Client.objects.get(external_id="ann")
+    request_erasure(client=Client.objects.get(external_id="ann"), actor="chris", reason="GDPR request")
     graph_driver.close_driver()
     try:
         with override_settings(NEO4J_URI="bolt://127.0.0.1:1", NEO4J_CONNECTION_TIMEOUT=1.0):
-            with pytest.raises(CommandError, match="records of client 'ann' are erased, but the memory graph is not yet"):
-                call_command("memory_erase", "--firm", "acme", "--client", "ann", "--actor", "chris", "--reason", "x",
-                             "--confirm")
+            with pytest.raises(CommandError, match="memory graph of client 'ann' is not erased yet"):
+                erase("--confirm")
     finally:
         graph_driver.close_driver()
     assert OutboxEntry.objects.filter(processed_at__isnull=True).count() == 0
 
-    call_command("memory_erase", "--firm", "acme", "--client", "ann", "--actor", "chris", "--reason", "x", "--confirm")
+    erase("--confirm")
 
     assert nodes_in(client_scope("acme", "ann")) == 0

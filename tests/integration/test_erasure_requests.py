@@ -96,7 +96,7 @@ def test_when_retention_ends_the_job_purges_records_advice_and_memory_and_audits
                      ("erasure.purged", "system:retention_purge")]
     trail = json.dumps(list(AuditEntry.objects.filter(client_id="ann").values("detail", "target")))
     assert "2031" not in trail and "Apple" not in trail and "Ann" not in trail
-    assert AuditEntry.objects.get(action="erasure.records_purged").detail == {"advice": 1}
+    assert AuditEntry.objects.get(action="erasure.records_purged").detail == {"chat": 0, "digests": 0, "advice": 1}
     assert verify_chain().ok
     assert purge_due_erasures().purged == []  # done once
 
@@ -151,3 +151,108 @@ def test_compliance_records_a_request_and_a_hold_from_the_audit_page_and_an_advi
     assert (request.requested_by, request.legal_hold, request.legal_hold_reason) == (compliance, True, "matter 2026-114")
     assert AuditEntry.objects.get(action="erasure.requested").ip_address == "10.0.0.7"
     assert "memory restricted" in page and "legal hold" in page and "Release the legal hold" in page
+
+
+# ---- after the purge, nothing of the client remains in any table holding client data ------------------
+
+# What the purge keeps of an erased client on purpose, and why; every other model that reaches a client
+# must hold no row of them afterwards (a model added later without a purger fails the test below).
+KEPT_AFTER_PURGE = {
+    "advisor.ErasureRequest": "the proof of the request and its purge: dates and a reason, no personal content",
+    "audit.AuditEntry": "the audit trail: who, when, why and how much, never content",
+}
+
+
+def client_lookups() -> dict[str, tuple[type, list[str]]]:
+    """Every model holding rows of a client, through the apps registry: label -> (model, lookups), each
+    lookup a foreign-key path to a Client's pk ("session__client__pk"; any of them reaching the client
+    counts), or ["client_id"] for a plain id column."""
+    from django.apps import apps
+
+    from advisor.models import Client
+
+    paths: dict[type, set[str]] = {Client: {"pk"}}
+    for _ in range(6):  # foreign-key chains up to six hops (ReviewDecision -> item -> round -> conversation...)
+        for model in apps.get_models():
+            for field in model._meta.concrete_fields:
+                if field.is_relation and field.related_model in paths and field.related_model is not model:
+                    paths.setdefault(model, set()).update(f"{field.name}__{p}" for p in paths[field.related_model]
+                                                          if p.count("__") < 6)
+    lookups = {model._meta.label: (model, sorted(found)) for model, found in paths.items() if model is not Client}
+    for model in apps.get_models():
+        if model._meta.label not in lookups and any(f.name == "client_id" and not f.is_relation
+                                                    for f in model._meta.concrete_fields):
+            lookups[model._meta.label] = (model, ["client_id"])
+    return lookups
+
+
+def rows_of(client, lookups) -> dict[str, int]:
+    from django.db.models import Q
+
+    counts = {}
+    for label, (model, paths) in lookups.items():
+        if paths == ["client_id"]:
+            match = Q(client_id=client.external_id)
+        else:
+            match = Q()
+            for path in paths:
+                match |= Q(**{path: client.pk})
+        counts[label] = model._base_manager.filter(match).distinct().count()
+    return counts
+
+
+def test_after_the_purge_no_table_holds_a_row_of_the_client_and_others_are_untouched(ann):
+    from decimal import Decimal
+
+    from advisor.models import Client, Holding
+    from twin.digests.models import Digest, SentDigest
+    from twin.models import MemoryCorrection, TwinFirmSettings
+    from twin.services import chat
+
+    ben = Client.objects.get(external_id="ben")
+    ann_user = User.objects.create_user("ann-login", password="pw-123456789", role="client", firm=ann.firm)
+    Client.objects.filter(pk=ann.pk).update(user=ann_user)
+    ann.refresh_from_db()
+    TwinFirmSettings.objects.create(firm=ann.firm, review_policy="all")
+    for client in (ann, ben):
+        Holding.objects.create(client=client, symbol="AAPL", quantity=Decimal(10))
+        digest = Digest.objects.create(firm=client.firm, audience="client", client=client, period="weekly",
+                                       recipient_key=f"client:{client.pk}", period_key="2026-W48",
+                                       covers_from=datetime.now(timezone.utc), covers_to=datetime.now(timezone.utc))
+        SentDigest.objects.create(digest=digest, firm_id=client.firm.slug, client_id=client.external_id,
+                                  recipient_key=digest.recipient_key, to_address="x@example.com", subject="Your week",
+                                  text="Apple moved.", html="<p>Apple moved.</p>", content_hash="h",
+                                  sent_at=datetime.now(timezone.utc))
+        MemoryCorrection.objects.create(client=client, memory_id="m1", memory_text="retire in 2031",
+                                        correction="2032")
+    conversation = chat.conversation_for(client=ann, actor=ann_user)
+    chat.say(conversation=conversation, text="When do I retire?", actor=ann_user)  # held for review
+    chat.say(conversation=conversation, text="I'd call myself aggressive now.", actor=ann_user)
+    (item, _) = chat.review_queue(advisor=ann.advisor)
+    chat.decide_review(item=item, actor=ann.advisor, approve=True)
+    chat.go_back(conversation=conversation, to_round=1, actor=ann_user)
+    lookups = client_lookups()
+    assert {"advisor.ConversationTurn", "twin.ChatRound", "twin.ReviewDecision", "twin.SentDigest",
+            "memory.OutboxEntry", "advisor.Holding"} <= set(lookups)
+    ann_before, ben_before = rows_of(ann, lookups), rows_of(ben, lookups)
+    populated = {label for label, n in ann_before.items() if n}
+    assert {"advisor.ConversationSession", "advisor.ConversationTurn", "advisor.Holding", "twin.Advice",
+            "twin.ChatRound", "twin.ChatAnswer", "twin.ChatWithdrawal", "twin.ReviewItem", "twin.ReviewDecision",
+            "twin.MemoryCorrection", "twin.Digest", "twin.SentDigest"} <= populated
+    request = request_erasure(client=ann, actor="carla", reason="GDPR art. 17 request")
+    ErasureRequest.objects.filter(pk=request.pk).update(retention_until=datetime.now(timezone.utc) - timedelta(seconds=1))
+
+    assert purge_due_erasures().purged == [request.pk]
+
+    ann.refresh_from_db()
+    left = {label: n for label, n in rows_of(ann, lookups).items() if n and label not in KEPT_AFTER_PURGE}
+    assert left == {}, f"rows of the erased client left in {left}: purge them or say in KEPT_AFTER_PURGE why not"
+    assert rows_of(ben, lookups) == ben_before
+    assert ann.name == "(erased)" and ann.user_id is None and not User.objects.filter(username="ann-login").exists()
+    assert graph_nodes("ann") == 0 and graph_nodes("ben") > 0
+    trail = json.dumps(list(AuditEntry.objects.filter(client_id="ann").values("action", "target", "detail")))
+    for personal in ("Ann Carter", "2031", "aggressive", "retire", "Apple", "ann-login", "example.com"):
+        assert personal not in trail, personal
+    counts = AuditEntry.objects.get(action="erasure.records_purged").detail
+    assert counts["chat"] >= 8 and counts["digests"] == 2 and counts["advice"] >= 1
+    assert verify_chain().ok

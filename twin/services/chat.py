@@ -2,9 +2,10 @@
 
 Each round's client words are recorded as a chat session (`advisor.services.sessions.record_session`),
 so the outbox and ingestion turn them into memory like any meeting: the twin grows with the client.
-Going back to round N withdraws the later rounds in the record (marked, never deleted) and rolls their
-memory back (`memory.services.rollback`): it leaves the current view, stays auditable, and the facts it
-had superseded are current again. A round that asks for another client's memory or for the firm's
+Going back to round N withdraws the later rounds (a rewind and one withdrawal record per round; the
+rounds themselves are never changed or deleted) and rolls their memory back (`memory.services.rollback`,
+recorded once per round as a ChatMemoryRollback): it leaves the current view, stays auditable, and the
+facts it had superseded are current again. A round that asks for another client's memory or for the firm's
 research to be forgotten is refused, recorded and logged. Every answer shown to a client carries the
 firm's disclosure; a firm can hold answers for an advisor's review first.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -31,11 +32,15 @@ from memory.services.corrections import CorrectionRejected, correct_fact
 from memory.services.rollback import roll_back_sessions
 from memory.tasks import nudge_outbox_drain
 from twin.models import (
-    DEFAULT_DISCLOSURE,
+    ChatAnswer,
     ChatConversation,
+    ChatMemoryRollback,
+    ChatMemoryRollbackRound,
     ChatRewind,
     ChatRound,
+    ChatWithdrawal,
     MemoryCorrection,
+    ReviewDecision,
     ReviewItem,
     TwinFirmSettings,
 )
@@ -118,7 +123,8 @@ def conversation_for(*, client: Client, actor: User) -> ChatConversation:
 
 def current_rounds(conversation: ChatConversation) -> QuerySet[ChatRound]:
     """The rounds of the conversation as it stands now: withdrawn ones are kept but not in this line."""
-    return conversation.rounds.filter(withdrawn_by__isnull=True).select_related("review").order_by("number")
+    return (conversation.rounds.filter(withdrawal__isnull=True).select_related("review__decision_record", "answer_record")
+            .order_by("number"))
 
 
 def say(*, conversation: ChatConversation, text: str, actor: User, now: datetime | None = None) -> ChatRound:
@@ -140,14 +146,14 @@ def say(*, conversation: ChatConversation, text: str, actor: User, now: datetime
         if refusal:
             chat_round = ChatRound.objects.create(
                 conversation=conversation, number=number, text=text, said_by=actor, said_at=now,
-                status=ChatRound.Status.REFUSED, refusal_reason=refusal, answer=REFUSALS[refusal],
-                disclosure=disclosure_for(client),
+                refusal_reason=refusal,
             )
+            ChatAnswer.objects.create(round=chat_round, answer=REFUSALS[refusal], disclosure=disclosure_for(client),
+                                      answered_at=now)
         else:
             session = _record_words(client=client, conversation=conversation, text=text, actor=actor, now=now)
             chat_round = ChatRound.objects.create(
                 conversation=conversation, number=number, text=text, said_by=actor, said_at=now, session=session,
-                status=ChatRound.Status.UNANSWERED,
             )
     if refusal:
         _log_refusal(chat_round, actor)
@@ -215,15 +221,13 @@ def _answer(chat_round: ChatRound, actor: User) -> None:
     except GraphUnavailable as error:
         logger.warning("chat round %s not answered: memory graph unavailable: %s", chat_round.pk, error)
         return  # the round stays "unanswered"; what the client said is recorded and queued for memory
-    firm_settings = _settings(client)
+    firm_settings = _settings(client)  # read once: the review policy and the disclosure
     reason = review_reason(contract, firm_settings.review_policy)
-    chat_round.answer = contract.get("answer", "")
-    chat_round.contract = contract
-    chat_round.disclosure = firm_settings.disclosure_text()
-    chat_round.status = ChatRound.Status.AWAITING_REVIEW if reason else ChatRound.Status.ANSWERED
-    chat_round.save(update_fields=["answer", "contract", "disclosure", "status"])
-    if reason:
-        ReviewItem.objects.create(round=chat_round, reason=reason)
+    with transaction.atomic():  # a held answer is never visible without its review item
+        ChatAnswer.objects.create(round=chat_round, answer=contract.get("answer", ""), contract=contract,
+                                  disclosure=firm_settings.disclosure_text())
+        if reason:
+            ReviewItem.objects.create(round=chat_round, reason=reason)
 
 
 def remembered_contract(*, client: Client) -> dict[str, Any]:
@@ -263,8 +267,7 @@ def _settings(client: Client) -> TwinFirmSettings:
 
 
 def disclosure_for(client: Client) -> str:
-    settings = TwinFirmSettings.objects.filter(firm_id=client.firm_id).first()
-    return settings.disclosure_text() if settings else DEFAULT_DISCLOSURE
+    return _settings(client).disclosure_text()
 
 
 def _log_refusal(chat_round: ChatRound, actor: User) -> None:
@@ -329,9 +332,8 @@ def go_back(*, conversation: ChatConversation, to_round: int, actor: User) -> Ch
             raise ChatRejected(f"There is nothing after round {to_round} to go back from "
                                f"(the conversation has {current} round{'s' if current != 1 else ''}).")
         rewind = ChatRewind.objects.create(conversation=conversation, to_round=to_round, actor=actor)
-        ChatRound.objects.filter(pk__in=[r.pk for r in later]).update(withdrawn_by=rewind)
+        ChatWithdrawal.objects.bulk_create(ChatWithdrawal(round=r, rewind=rewind) for r in later)
     _withdraw_memory(rewind)
-    rewind.refresh_from_db()
     return rewind
 
 
@@ -352,8 +354,8 @@ def apply_all_pending_withdrawals(*, limit: int = 200) -> int:
 
 def _pending_rewinds() -> QuerySet[ChatRewind]:
     return ChatRewind.objects.filter(
-        withdrawn_rounds__memory_withdrawn_at__isnull=True,
-        withdrawn_rounds__session__memory_state__status=ConversationSession.MemoryStatus.STORED,
+        withdrawals__round__memory_rollback__isnull=True,
+        withdrawals__round__session__memory_state__status=ConversationSession.MemoryStatus.STORED,
     ).distinct().select_related("conversation__client__firm", "actor")
 
 
@@ -367,8 +369,8 @@ def _apply(rewinds: QuerySet[ChatRewind]) -> int:
 def _withdraw_memory(rewind: ChatRewind) -> int:
     """Roll the graph back for the rewind's rounds already in memory; the others wait for ingestion.
     Returns 1 when something was rolled back, else 0."""
-    rounds = list(rewind.withdrawn_rounds.filter(session__isnull=False, memory_withdrawn_at__isnull=True)
-                  .select_related("session"))
+    rounds = list(rewind.withdrawn_rounds.filter(session__isnull=False, memory_rollback__isnull=True)
+                  .select_related("session__memory_state"))
     stored = [r for r in rounds if r.session.memory_status == ConversationSession.MemoryStatus.STORED]
     if not stored:
         return 0
@@ -383,11 +385,17 @@ def _withdraw_memory(rewind: ChatRewind) -> int:
     except GraphUnavailable as error:
         logger.warning("rewind %s: memory rollback deferred, graph unavailable: %s", rewind.pk, error)
         return 0
-    ChatRound.objects.filter(pk__in=[r.pk for r in stored]).update(memory_withdrawn_at=timezone.now())
-    ChatRewind.objects.filter(pk=rewind.pk).update(
-        memories_withdrawn=rewind.memories_withdrawn + outcome.withdrawn,
-        facts_reopened=rewind.facts_reopened + outcome.reopened,
-    )
+    try:
+        with transaction.atomic():
+            rollback = ChatMemoryRollback.objects.create(rewind=rewind, memories_withdrawn=outcome.withdrawn,
+                                                         facts_reopened=outcome.reopened)
+            ChatMemoryRollbackRound.objects.bulk_create(
+                ChatMemoryRollbackRound(rollback=rollback, round=r) for r in stored)
+    except IntegrityError:
+        # Another process (the beat sweep, a page view) recorded these rounds' rollback first; the graph
+        # rollback is idempotent, so this one withdrew nothing more.
+        logger.info("rewind %s: memory rollback already recorded by another process", rewind.pk)
+        return 0
     return 1
 
 
@@ -436,12 +444,17 @@ def decide_correction(*, correction: MemoryCorrection, actor: User, confirm: boo
             )
         except CorrectionRejected as error:
             raise ChatRejected(f"{error} Reject this correction and ask the client to look again.") from error
-    updated = MemoryCorrection.objects.filter(pk=correction.pk, status=MemoryCorrection.Status.PENDING).update(
-        status=MemoryCorrection.Status.CONFIRMED if confirm else MemoryCorrection.Status.REJECTED,
-        decided_by=actor, decided_at=timezone.now(), decision_note=note.strip(), revised_memory_id=revised_id,
-    )
-    if not updated:
-        raise ChatRejected("Someone decided this correction at the same time; reload the queue.")
+    with transaction.atomic():
+        # A request decided once (state, see docs/architecture.md); the decision itself goes to the audit trail.
+        updated = MemoryCorrection.objects.filter(pk=correction.pk, status=MemoryCorrection.Status.PENDING).update(
+            status=MemoryCorrection.Status.CONFIRMED if confirm else MemoryCorrection.Status.REJECTED,
+            decided_by=actor, decided_at=timezone.now(), decision_note=note.strip(), revised_memory_id=revised_id,
+        )
+        if not updated:
+            raise ChatRejected("Someone decided this correction at the same time; reload the queue.")
+        audit.record(action="chat.correction_decided", actor=actor.username, firm_id=client.firm.slug,
+                     client_id=client.external_id, target=f"memory-correction:{correction.pk}",
+                     detail={"confirmed": confirm, "revised_memory_id": revised_id})
     correction.refresh_from_db()
     return correction
 
@@ -452,9 +465,9 @@ def decide_correction(*, correction: MemoryCorrection, actor: User, confirm: boo
 def review_queue(*, advisor: User) -> QuerySet[ReviewItem]:
     """Answers waiting for this advisor, oldest first (rounds the client went back from are dropped)."""
     return ReviewItem.objects.filter(
-        status=ReviewItem.Status.PENDING, round__conversation__client__advisor=advisor,
-        round__withdrawn_by__isnull=True,
-    ).select_related("round__conversation__client")
+        decision_record__isnull=True, round__conversation__client__advisor=advisor,
+        round__withdrawal__isnull=True,
+    ).select_related("round__conversation__client", "round__answer_record")
 
 
 def correction_queue(*, advisor: User) -> QuerySet[MemoryCorrection]:
@@ -463,17 +476,13 @@ def correction_queue(*, advisor: User) -> QuerySet[MemoryCorrection]:
 
 
 def decide_review(*, item: ReviewItem, actor: User, approve: bool, note: str = "") -> ReviewItem:
-    """Release the held answer to the client, or withhold it (the note tells the client why)."""
+    """Release the held answer to the client, or withhold it (the note tells the client why). The decision
+    is a record of its own, made once: a second decision on the same item is refused."""
     if actor.role != User.Role.ADVISOR or item.round.conversation.client.advisor_id != actor.pk:
         raise ChatRejected("Only the client's advisor reviews the twin's answers to them.")
-    with transaction.atomic():
-        updated = ReviewItem.objects.filter(pk=item.pk, status=ReviewItem.Status.PENDING).update(
-            status=ReviewItem.Status.APPROVED if approve else ReviewItem.Status.REJECTED,
-            decided_by=actor, decided_at=timezone.now(), note=note.strip(),
-        )
-        if not updated:
-            raise ChatRejected("This answer was already reviewed.")
-        ChatRound.objects.filter(pk=item.round_id).update(
-            status=ChatRound.Status.ANSWERED if approve else ChatRound.Status.WITHHELD)
-    item.refresh_from_db()
-    return item
+    try:
+        with transaction.atomic():
+            ReviewDecision.objects.create(item=item, approved=approve, decided_by=actor, note=note.strip())
+    except IntegrityError:
+        raise ChatRejected("This answer was already reviewed.") from None
+    return ReviewItem.objects.select_related("decision_record").get(pk=item.pk)

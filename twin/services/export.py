@@ -17,17 +17,29 @@ def advice_section(scope: ExportScope) -> list[dict[str, Any]]:
 
 
 def chat_section(scope: ExportScope) -> list[dict[str, Any]]:
-    """Every chat round in the range as it was said and answered, withdrawn and refused rounds included."""
+    """Every chat round in the range as it was said and answered, withdrawn and refused rounds included,
+    with when and by whom going back set a round aside and when its memory left the current view."""
     rounds = (ChatRound.objects.filter(conversation__client=scope.client, said_at__gte=scope.since,
                                        said_at__lte=scope.until)
-              .select_related("said_by", "withdrawn_by", "session").order_by("said_at", "pk"))
-    return [{"conversation": r.conversation_id, "round": r.number, "said_at": r.said_at.isoformat(),
-             "said_by": r.said_by.username if r.said_by else "", "text": r.text, "status": r.status,
-             "answer": r.answer, "disclosure": r.disclosure, "refusal_reason": r.refusal_reason,
-             "citations": r.contract.get("citations", []), "advice_id": r.contract.get("advice_id"),
-             "session": r.session.external_id if r.session else "",
-             "withdrawn_by_going_back_at": r.withdrawn_by.at.isoformat() if r.withdrawn_by else ""}
-            for r in rounds]
+              .select_related("said_by", "session", "answer_record", "review__decision_record__decided_by",
+                              "withdrawal__rewind__actor",
+                              "memory_rollback__rollback").order_by("said_at", "pk"))
+    rows = []
+    for r in rounds:
+        rewind = r.withdrawn_by
+        rows.append({
+            "conversation": r.conversation_id, "round": r.number, "said_at": r.said_at.isoformat(),
+            "said_by": r.said_by.username if r.said_by else "", "text": r.text, "status": r.status,
+            "answer": r.answer, "answered_at": r.reply.answered_at.isoformat() if r.reply else "",
+            "disclosure": r.disclosure, "refusal_reason": r.refusal_reason,
+            "citations": r.contract.get("citations", []), "advice_id": r.contract.get("advice_id"),
+            "session": r.session.external_id if r.session else "",
+            "withdrawn_by_going_back_at": rewind.at.isoformat() if rewind else "",
+            "withdrawn_by": (rewind.actor.username if rewind.actor else "unknown") if rewind else "",
+            "withdrawn_back_to_round": rewind.to_round if rewind else "",
+            "memory_withdrawn_at": r.memory_withdrawn_at.isoformat() if r.memory_withdrawn_at else "",
+        })
+    return rows
 
 
 def digests_section(scope: ExportScope) -> list[dict[str, Any]]:

@@ -1,12 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from advisor.models import Client
-from advisor.services.erasure import ErasureIncomplete, erase_client
+from advisor.services.erasure import ErasureIncomplete, ErasureRequestRejected, erase_client_memory
 
 
 class Command(BaseCommand):
-    help = ("Erase one client's memory for privacy: their conversation records and everything the memory graph "
-            "holds in their scope. Irreversible; the audit trail keeps who, when, why and how much, never content.")
+    help = ("Memory-graph step only: delete everything the memory graph holds in the scope of a client who has an "
+            "open erasure request (and anything still queued for it), ahead of the scheduled purge. Their records "
+            "(sessions, chat, advice, digests) are NOT deleted: they are kept until the firm's retention period "
+            "ends, then the purge deletes them and the memory (see `erasure_request`). Irreversible; the audit "
+            "trail keeps who, when, why and how much, never content.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--firm", required=True, help="firm slug")
@@ -20,9 +23,10 @@ class Command(BaseCommand):
         if record is None:
             raise CommandError(f"no client {client!r} in firm {firm!r}")
         if not confirm:
-            raise CommandError("this erases the client's memory for good; add --confirm to go ahead")
+            raise CommandError("this erases the client's memory graph for good; add --confirm to go ahead")
         try:
-            report = erase_client(record, actor=actor, reason=reason)
-        except ErasureIncomplete as error:
+            nodes = erase_client_memory(record, actor=actor, reason=reason)
+        except (ErasureRequestRejected, ErasureIncomplete) as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"erased {report.sessions} sessions and {report.graph_nodes} memory graph nodes of {client!r}")
+        self.stdout.write(f"erased {nodes} memory graph nodes of {client!r} (memory graph only: their records are "
+                          "kept until the retention period ends, then the scheduled purge deletes them)")
