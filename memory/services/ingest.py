@@ -46,19 +46,16 @@ class DrainReport:
     failed: int = 0  # records isolated as failing on their own in this drain
 
 
-def drain_outbox(max_sessions: int = 500) -> DrainReport:
-    """Write due records to the graph, oldest first. Raises GraphUnavailable/ExtractionUnavailable with
-    the rows kept pending when a service is down."""
-    entries, lease = outbox.claim_due(max_sessions)
-    sessions_done = turns_done = failed = 0
-    try:
-        session_entries = [e for e in entries if e.kind == OutboxEntry.Kind.SESSION]
-        sessions_done, turns_done, failed = _ingest_pipelined(_chunks_by_turns(session_entries))
-        viewpoint_entries = [e for e in entries if e.kind == OutboxEntry.Kind.VIEWPOINT]
-        if viewpoint_entries:
-            failed += _ingest_isolating(viewpoint_entries, _build_viewpoints)[2]
-    finally:  # a service went down (or the task ran out of time): what is left is due again at once
-        outbox.release(entries, lease)
+def drain_outbox(max_sessions: int = 500, *, partition: tuple[int, int] | None = None) -> DrainReport:
+    """Write due records to the graph, oldest first (of one partition of the clients: see
+    `outbox.due_entries`). Raises GraphUnavailable/ExtractionUnavailable with the rows kept pending
+    when a service is down."""
+    entries = outbox.due_entries(max_sessions, partition=partition)
+    session_entries = [e for e in entries if e.kind == OutboxEntry.Kind.SESSION]
+    sessions_done, turns_done, failed = _ingest_pipelined(_chunks_by_turns(session_entries))
+    viewpoint_entries = [e for e in entries if e.kind == OutboxEntry.Kind.VIEWPOINT]
+    if viewpoint_entries:
+        failed += _ingest_isolating(viewpoint_entries, _build_viewpoints)[2]
     return DrainReport(sessions=sessions_done, turns=turns_done, remaining=outbox.pending_count(), failed=failed)
 
 

@@ -1,7 +1,9 @@
 """The outbox: records queued for memory in the recording app's transaction, and their retries."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import zlib
+from datetime import timedelta
+from itertools import islice
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +13,6 @@ from memory.records import SessionRecord, ViewpointRecord
 
 MAX_ATTEMPTS = 5  # a record failing on its own this often is marked failed and waits for a person
 RETRY_BASE_SECONDS = 30  # backoff after an isolated failure: 30 s, 60 s, 120 s, 240 s
-CLAIM_LEASE = timedelta(seconds=330)  # longer than a drain task may run (memory.tasks: time_limit 300 s)
 
 
 def enqueue_session(record: SessionRecord, *, object_id: int) -> OutboxEntry:
@@ -34,30 +35,28 @@ def enqueue_viewpoint(record: ViewpointRecord, *, object_id: int) -> OutboxEntry
                                       firm_id=record.firm_id, payload=record.to_payload())
 
 
-def claim_due(limit: int) -> tuple[list[OutboxEntry], datetime]:
-    """Pending entries whose backoff has passed, oldest first, leased to one drain until the returned
-    time, so that drains running at once (several ingest workers) take different records instead of
-    writing the same ones twice.
+def due_entries(limit: int, *, partition: tuple[int, int] | None = None) -> list[OutboxEntry]:
+    """Pending entries whose backoff has passed, oldest first.
 
-    The lease is a `next_attempt_at` in the future, as a backoff is: the record stays pending and
-    another drain takes it once the lease ends (its worker died). Every outcome of the drain
-    (stored, attempt recorded) overwrites it; `release` gives back what a drain did not get to.
-    PostgreSQL skips rows another drain is claiming; SQLite runs one write transaction at a time.
+    `partition=(i, n)`: only the clients whose `client_partition` is i, so that n drains running at
+    once (n ingest workers) take different records, each client's whole in one of them. Nothing is
+    claimed or locked: a drain killed mid-way leaves its records due for the next one.
     """
     now = timezone.now()
-    until = now + CLAIM_LEASE
-    with transaction.atomic():
-        entries = list(OutboxEntry.objects.select_for_update(skip_locked=True)
-                       .filter(status=OutboxEntry.Status.PENDING).exclude(next_attempt_at__gt=now)
-                       .order_by("id")[:limit])
-        OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(next_attempt_at=until)
-    return entries, until
+    due = (OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING)
+           .exclude(next_attempt_at__gt=now).order_by("id"))
+    if partition is None:
+        return list(due[:limit])
+    part, parts = partition
+    if not 0 <= part < parts:
+        raise ValueError(f"partition {part} of {parts} does not exist: give 0 <= i < n")
+    mine = (entry for entry in due.iterator(chunk_size=2000) if client_partition(entry, parts) == part)
+    return list(islice(mine, limit))
 
 
-def release(entries: list[OutboxEntry], until: datetime) -> None:
-    """Give back claimed entries still pending under this lease: due again at once."""
-    OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries], status=OutboxEntry.Status.PENDING,
-                               next_attempt_at=until).update(next_attempt_at=None)
+def client_partition(entry: OutboxEntry, parts: int) -> int:
+    """A stable partition of the entry's client (a firm's viewpoints: of the firm) among `parts`."""
+    return zlib.crc32(f"{entry.firm_id}/{entry.client_id}".encode()) % parts
 
 
 def pending_count() -> int:

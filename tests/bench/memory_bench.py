@@ -210,23 +210,21 @@ def _record_deferred(corpus: Corpus, firm: str) -> tuple[float, float]:
 
 
 def _drain_with_workers(workers: list[subprocess.Popen], timeout: float = 1800) -> float:
-    """Queue one drain task per 200 pending sessions (and one more per worker), then wait for an
-    empty outbox; the seconds from the first task to the last record stored."""
+    """One drain task per worker, each of its own partition of the clients (`drain_outbox(partition=)`),
+    then wait for an empty outbox; the seconds from the first task to the last record stored."""
     from memory.models import OutboxEntry
     from memory.tasks import drain_memory_outbox
 
     pending = OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING)
     started = time.perf_counter()
-    for _ in range(-(-pending.count() // DRAIN_TASK_SESSIONS) + len(workers)):
-        drain_memory_outbox.apply_async(kwargs={"max_sessions": DRAIN_TASK_SESSIONS}, ignore_result=True)
+    for part in range(len(workers)):  # prefetch 1: each idle worker takes one task
+        drain_memory_outbox.apply_async(kwargs={"max_sessions": 1_000_000, "partition": [part, len(workers)]},
+                                        ignore_result=True)
     while pending.exists():
         if time.perf_counter() - started > timeout:
             raise RuntimeError(f"the ingest workers left {pending.count()} records after {timeout:.0f} s")
         time.sleep(0.1)
     return time.perf_counter() - started
-
-
-DRAIN_TASK_SESSIONS = 200  # what one `memory.drain_outbox` task takes (its default)
 
 
 def deferred_import_run(worker_counts: tuple[int, ...], reset: Callable[[], None]) -> list[dict]:

@@ -119,9 +119,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
         rows = memory_bench.deferred_import_run(tuple(int(n) for n in args.import_workers.split(",")), start_empty)
         body = ("The seeded corpus (seed 7, 7,200 turns) recorded with `manage.py memory_import --defer`, then "
                 "drained by N real Celery workers on the `ingest` queue (`--pool=solo`, one process each, warmed "
-                "on a small corpus first), one `memory.drain_outbox` task per 200 sessions; `drain_seconds` runs "
-                "from the first task queued to an empty outbox. Drains claim their records (a lease), so workers "
-                "take different records; a batch write-locks its clients, so two workers never plan one "
+                "on a small corpus first), one `memory.drain_outbox` task per worker, each draining its own partition "
+                "of the clients (`partition=[i, n]`); `drain_seconds` runs from the first task queued to an "
+                "empty outbox. A batch also write-locks its clients in Neo4j, so two drains never plan one "
                 "client's fact slots apart. CPU seconds per 1,000 turns: the workers' own, Neo4j's and the "
                 "recording command's, comparable across loads of the shared machine where turns/s are not.\n\n"
                 + table(rows, ["ingest_workers", "turns", "record_seconds", "record_cpu_s_per_1k_turns",

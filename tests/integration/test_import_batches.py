@@ -1,4 +1,4 @@
-"""An import records each chunk of sessions together, and drains running at once take different records."""
+"""An import records each chunk of sessions together; drains of different partitions take different clients."""
 from __future__ import annotations
 
 import json
@@ -60,18 +60,33 @@ def test_reimporting_a_chunk_records_nothing_new():
     assert (ConversationSession.objects.count(), OutboxEntry.objects.count(), AuditEntry.objects.count()) == (2, 2, 2)
 
 
-def test_two_drains_at_once_claim_different_records_and_a_released_claim_is_due_again():
-    import_sessions([line(f"s{n}") for n in range(5)], "batches", drain=False)
+def test_partitions_of_the_outbox_split_it_by_client_without_overlap_or_gap():
+    clients = [f"c{n}" for n in range(12)]
+    import_sessions([line(f"{client}-s{n}", client_id=client) for client in clients for n in range(2)], "batches",
+                    drain=False)
 
-    first, first_lease = outbox.claim_due(3)
-    second, _ = outbox.claim_due(10)
+    parts = [outbox.due_entries(1000, partition=(part, 3)) for part in range(3)]
 
-    assert [e.payload["session_id"] for e in first] == ["s0", "s1", "s2"]
-    assert [e.payload["session_id"] for e in second] == ["s3", "s4"]
-    assert outbox.claim_due(10)[0] == []
-    assert outbox.pending_count() == 5  # claimed records stay pending until stored
-    outbox.release(first, first_lease)
-    assert [e.payload["session_id"] for e in outbox.claim_due(10)[0]] == ["s0", "s1", "s2"]
+    taken = [entry.pk for part in parts for entry in part]
+    assert sorted(taken) == sorted(OutboxEntry.objects.values_list("pk", flat=True))  # every record once
+    owners = {entry.client_id: part for part, entries in enumerate(parts) for entry in entries}
+    assert all(owners[entry.client_id] == part for part, entries in enumerate(parts) for entry in entries)
+    assert sum(1 for entries in parts if entries) >= 2  # 12 clients do not all hash to one partition
+    assert [e.pk for e in outbox.due_entries(2, partition=(0, 3))] == [e.pk for e in parts[0][:2]]  # oldest first
+    with pytest.raises(ValueError, match="partition 3 of 3 does not exist"):
+        outbox.due_entries(10, partition=(3, 3))
+
+
+def test_a_partitioned_drain_writes_only_its_clients(clean_graph):
+    import_sessions([line("a1", client_id="olga"), line("b1", client_id="piet")], "batches", drain=False)
+    olga = outbox.client_partition(OutboxEntry.objects.get(client_id="olga"), 2)
+    piet = outbox.client_partition(OutboxEntry.objects.get(client_id="piet"), 2)
+
+    report = drain_outbox(partition=(olga, 2))
+
+    assert report.sessions == (2 if olga == piet else 1)
+    assert OutboxEntry.objects.get(client_id="olga").status == "stored"
+    assert OutboxEntry.objects.get(client_id="piet").status == ("stored" if olga == piet else "pending")
 
 
 def test_chunks_written_while_the_next_is_extracted_still_isolate_a_failing_build_and_a_failing_write(
