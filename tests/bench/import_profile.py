@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def statement(tx: ManagedTransaction, query: str, *args: Any, **kwargs: Any) -> Any:
         result = run_statement(tx, query, *args, **kwargs)
-        result.consume()  # the server's work on it happens now, inside the measurement
+        result._buffer_all()  # the server's work on it happens now, inside the measurement (records kept)
         return result
 
     ManagedTransaction.run = measured(lambda tx, query, *a, **k: "cypher: " + re.sub(r"\s+", " ", query.strip())[:80],
