@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
     soft_time_limit=240,
     time_limit=300,
 )
-def drain_memory_outbox(max_sessions: int = 200) -> dict[str, int]:
-    report = drain_outbox(max_sessions=max_sessions)
+def drain_memory_outbox(max_sessions: int = 200, partition: list[int] | None = None) -> dict[str, int]:
+    """`partition` [i, n]: this drain takes only the i-th of n partitions of the clients (n workers at once)."""
+    report = drain_outbox(max_sessions=max_sessions, partition=tuple(partition) if partition else None)
     return {"sessions": report.sessions, "turns": report.turns, "remaining": report.remaining}
 
 

@@ -44,6 +44,9 @@ _MONTHS = {m: i for i, m in enumerate(
      "december"], start=1)}
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10, "fifteen": 15, "twenty": 20, "eighteen": 18, "twelve": 12}
+_MONTH_YEAR = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+" + _YEAR)
+_REPORTS_CLIENT = re.compile(r"\b(?:she|he|they|client)\s+(?:said|told|mentioned|wants?|plans?)\b", re.I)
+_ADVICE = re.compile(r"\b(?:recommend|suggest|advise|propose)", re.I)
 
 RISK_LEVELS = (
     ("conservative", re.compile(
@@ -56,6 +59,7 @@ RISK_LEVELS = (
     ("moderate", re.compile(r"\bmoderate\b|\bbalanced\b|\bmedium[- ]risk\b|some risk is fine|middle of the road", re.I)),
 )
 _RISK_TOPIC = re.compile(r"risk|volatil|loss|safe|aggressive|conservative|cautious|growth|balanced|moderate|market", re.I)
+_NOT_LEVEL = {level: re.compile(r"\bnot (?:too |very )?" + level, re.I) for level, _ in RISK_LEVELS}
 
 GOALS = {
     "retirement": (re.compile(r"\bretire(?:ment|d|s)?\b|\bretiring\b|stop working", re.I), "Retirement"),
@@ -161,7 +165,7 @@ def parse_amounts(sentence: str) -> list[tuple[float, str]]:
 
 def _month_and_year(lower: str) -> date | None:
     """"june 2025" in a lower-cased sentence, as the first of that month."""
-    match = re.search(r"\b(" + "|".join(_MONTHS) + r")\s+" + _YEAR, lower)
+    match = _MONTH_YEAR.search(lower)
     return date(int(match.group(2)), _MONTHS[match.group(1)], 1) if match else None
 
 
@@ -251,7 +255,7 @@ class RuleExtractor:
         if turn.role == "client":
             return True
         if turn.role in ("advisor", "analyst", "twin"):
-            return bool(re.search(r"\b(?:she|he|they|client)\s+(?:said|told|mentioned|wants?|plans?)\b", turn.text, re.I))
+            return bool(_REPORTS_CLIENT.search(turn.text))
         return True
 
     @staticmethod
@@ -287,7 +291,7 @@ class RuleExtractor:
 
         if _RISK_TOPIC.search(sentence):
             for level, pattern in RISK_LEVELS:
-                if pattern.search(sentence) and not re.search(r"\bnot (?:too |very )?" + level, sentence, re.I):
+                if pattern.search(sentence) and not _NOT_LEVEL[level].search(sentence):
                     fact("risk_tolerance", "risk_tolerance", level,
                          f"Client's risk tolerance is {level}: \u201c{sentence.strip()}\u201d", 0.9)
                     break
@@ -383,7 +387,7 @@ class RuleExtractor:
                     found.append(ExtractedObservation("event", f"{turn.speaker}: {label} ({when:%B %Y}): {sentence.strip()}",
                                                       (turn.turn_id,), turn.at, 0.8, 0.0,
                                                       (EntityRef("topic", key, label),)))
-        if turn.role == "advisor" and re.search(r"\b(?:recommend|suggest|advise|propose)", sentence, re.I):
+        if turn.role == "advisor" and _ADVICE.search(sentence):
             found.append(ExtractedObservation("observation", f"Advice given by {turn.speaker}: {sentence.strip()}",
                                               (turn.turn_id,), turn.at, 0.6, 0.0,
                                               tuple(dict.fromkeys(r for r, _ in find_securities(sentence)))))

@@ -274,6 +274,21 @@ def _name_matches(text: str) -> list[tuple[str, tuple[int, int]]]:
 
 def find_securities(text: str) -> list[tuple[EntityRef, tuple[int, int]]]:
     """Every security named in `text`, in order of appearance, with its character span."""
+    return list(_remembered(text) if len(text) <= _REMEMBERED_CHARS else _securities_in(text))
+
+
+_REMEMBERED_CHARS = 400  # texts remembered are short: at most 16,384 of them take a few MB
+
+
+@lru_cache(maxsize=16_384)
+def _remembered(text: str) -> tuple[tuple[EntityRef, tuple[int, int]], ...]:
+    """The extractor asks for each turn and again for each of its sentences (a one-sentence turn is
+    the same text), and stock phrases recur across sessions; the master is read once per process, so
+    the answer for a text never changes."""
+    return _securities_in(text)
+
+
+def _securities_in(text: str) -> tuple[tuple[EntityRef, tuple[int, int]], ...]:
     master = _master()
     found: list[tuple[EntityRef, tuple[int, int]]] = []
     for match in TICKER.finditer(text):
@@ -286,7 +301,7 @@ def find_securities(text: str) -> list[tuple[EntityRef, tuple[int, int]]]:
         if not any(start < span[1] and span[0] < end for start, end in taken):
             found.append((ref_for(symbol), span))
     found.sort(key=lambda item: item[1][0])
-    return found
+    return tuple(found)
 
 
 def lookup_symbol(text: str) -> str | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from memory.graph.values import Rows
+
 # Labels are chosen from these fixed names, never from input, so they can be part of the query text.
 # A viewpoint is also a Fact, so supersession treats a newer view on the same security like any fact.
 MEMORY_LABELS = {"Turn": "Turn", "Observation": "Observation", "Event": "Event", "Fact": "Fact",
@@ -88,13 +90,18 @@ class GraphBatch:
 
 
 def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
+    # The batch's clients are write-locked first, in id order (no deadlock between two batches): a
+    # batch that reads a client's fact slots to plan supersession sees what another drain wrote for the
+    # same client, whichever worker drains which record. Setting and removing `_lock` leaves nothing.
     tx.run(
         """
         UNWIND $rows AS row
         MERGE (c:Entity:Client {id: row.id})
         ON CREATE SET c += row.props
+        SET c._lock = true
+        REMOVE c._lock
         """,
-        rows=batch.clients,
+        rows=Rows(sorted(batch.clients, key=lambda row: row["id"])),
     ).consume()
     tx.run(
         """
@@ -105,7 +112,7 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
         MATCH (c:Client {id: row.client})
         MERGE (s)-[:WITH_CLIENT]->(c)
         """,
-        rows=batch.sessions,
+        rows=Rows(batch.sessions),
     ).consume()
     tx.run(
         """
@@ -119,18 +126,18 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
                       sector.scope = 'global'
         MERGE (s)-[:IN_SECTOR]->(sector)
         """,
-        rows=batch.securities,
+        rows=Rows(batch.securities),
     ).consume()
     for label, rows in batch.entities.items():
         tx.run(
             f"UNWIND $rows AS row MERGE (e:Entity {{id: row.id}}) ON CREATE SET e:{label}, e += row.props",
-            rows=rows,
+            rows=Rows(rows),
         ).consume()
     for label, rows in batch.memories.items():
         tx.run(
             f"UNWIND $rows AS row MERGE (m:Memory {{id: row.id}}) "
             f"ON CREATE SET m:{MEMORY_LABELS[label]}, m += row.props, {_set_times('m', MEMORY_TIMES)}",
-            rows=rows,
+            rows=Rows(rows),
         ).consume()
     _link(tx, "MATCH (a:Session {id: row.session}), (b:Memory {id: row.turn}) MERGE (a)-[:HAS_TURN]->(b)", batch.has_turn)
     _link(tx, "MATCH (a:Memory {id: row.source}), (b:Memory {id: row.target}) MERGE (a)-[:NEXT]->(b)", batch.next_turn)
@@ -156,4 +163,4 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
 
 def _link(tx: ManagedTransaction, statement: str, rows: list[dict[str, Any]]) -> None:
     if rows:
-        tx.run("UNWIND $rows AS row " + statement, rows=rows).consume()
+        tx.run("UNWIND $rows AS row " + statement, rows=Rows(rows)).consume()

@@ -1,7 +1,9 @@
 """The outbox: records queued for memory in the recording app's transaction, and their retries."""
 from __future__ import annotations
 
+import zlib
 from datetime import timedelta
+from itertools import islice
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,17 +21,42 @@ def enqueue_session(record: SessionRecord, *, object_id: int) -> OutboxEntry:
                                       client_id=record.client_id, payload=record.to_payload())
 
 
+def enqueue_sessions(records: list[tuple[SessionRecord, int]]) -> list[OutboxEntry]:
+    """`enqueue_session` for many (record, object_id) pairs in one insert, in their order."""
+    return OutboxEntry.objects.bulk_create(
+        OutboxEntry(kind=OutboxEntry.Kind.SESSION, object_id=object_id, firm_id=record.firm_id,
+                    client_id=record.client_id, payload=record.to_payload())
+        for record, object_id in records)
+
+
 def enqueue_viewpoint(record: ViewpointRecord, *, object_id: int) -> OutboxEntry:
     """Queue a viewpoint for memory. Call it inside the transaction that saves the viewpoint."""
     return OutboxEntry.objects.create(kind=OutboxEntry.Kind.VIEWPOINT, object_id=object_id,
                                       firm_id=record.firm_id, payload=record.to_payload())
 
 
-def due_entries(limit: int) -> list[OutboxEntry]:
-    """Pending entries whose backoff has passed, oldest first."""
+def due_entries(limit: int, *, partition: tuple[int, int] | None = None) -> list[OutboxEntry]:
+    """Pending entries whose backoff has passed, oldest first.
+
+    `partition=(i, n)`: only the clients whose `client_partition` is i, so that n drains running at
+    once (n ingest workers) take different records, each client's whole in one of them. Nothing is
+    claimed or locked: a drain killed mid-way leaves its records due for the next one.
+    """
     now = timezone.now()
-    return list(OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING)
-                .exclude(next_attempt_at__gt=now).order_by("id")[:limit])
+    due = (OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING)
+           .exclude(next_attempt_at__gt=now).order_by("id"))
+    if partition is None:
+        return list(due[:limit])
+    part, parts = partition
+    if not 0 <= part < parts:
+        raise ValueError(f"partition {part} of {parts} does not exist: give 0 <= i < n")
+    mine = (entry for entry in due.iterator(chunk_size=2000) if client_partition(entry, parts) == part)
+    return list(islice(mine, limit))
+
+
+def client_partition(entry: OutboxEntry, parts: int) -> int:
+    """A stable partition of the entry's client (a firm's viewpoints: of the firm) among `parts`."""
+    return zlib.crc32(f"{entry.firm_id}/{entry.client_id}".encode()) % parts
 
 
 def pending_count() -> int:

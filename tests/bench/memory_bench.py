@@ -3,17 +3,28 @@ import throughput. Run through `make bench` (a dedicated test Neo4j) — never a
 from __future__ import annotations
 
 import json
+import os
+import resource
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
 
 from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
 from tests.bench.corpus import Corpus, generate
-from tests.bench.cpu import Meter
+from tests.bench.cpu import Meter, neo4j_seconds
+from tests.conftest import database_url
 
 MODES = ("fulltext", "vector", "hybrid")
+REPO = Path(__file__).resolve().parents[2]
 NODES_PER_CLIENT = 930  # of the latency corpus (30 sessions x 30 turns and what is derived from them)
 
 
@@ -23,12 +34,13 @@ def _lines(corpus: Corpus):
 
 def import_corpus(corpus: Corpus, firm: str) -> dict:
     turns = sum(len(s["turns"]) for s in corpus.sessions)
-    started = time.perf_counter()
-    report = import_sessions(_lines(corpus), firm)
-    elapsed = time.perf_counter() - started
+    with Meter() as meter:
+        report = import_sessions(_lines(corpus), firm)
     assert not report.errors, report.errors[:3]
-    return {"sessions": len(corpus.sessions), "turns": turns, "seconds": round(elapsed, 1),
-            "turns_per_second": round(turns / elapsed)}
+    return {"sessions": len(corpus.sessions), "turns": turns, "seconds": round(meter.wall, 1),
+            "turns_per_second": round(turns / meter.wall),
+            "python_cpu_s_per_1k_turns": round(meter.python * 1000 / turns, 3),
+            "neo4j_cpu_s_per_1k_turns": round(meter.neo4j * 1000 / turns, 3) if meter.neo4j is not None else "n/a"}
 
 
 def recall_run(corpus: Corpus, firm: str = "bench-recall") -> dict:
@@ -140,3 +152,119 @@ def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11,
                 "load_seconds": round(load_seconds),
             })
     return results
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (see tests/bench/cpu.py)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_ingest_workers(count: int) -> list[subprocess.Popen]:
+    """`count` real Celery workers on the ingest queue, one process each (`--pool=solo`: the task runs
+    in the process we measure), as `celery -A config worker -Q ingest` runs them in production."""
+    from config.celery import app
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
+           "DATABASE_URL": database_url(settings.DATABASES["default"])}
+    log = open(REPO / "var" / "log" / "bench-ingest-workers.log", "a")
+    tag = f"bench-ingest-{os.getpid()}-{time.monotonic_ns()}"
+    workers = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
+                                 "--pool=solo", "-Q", "ingest", "-n", f"{tag}-{number}@%h"],
+                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+               for number in range(count)]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        answered = {name for reply in (app.control.ping(timeout=1.0) or []) for name in reply if tag in name}
+        if len(answered) == count:
+            return workers
+    _stop(workers)
+    raise RuntimeError(f"{count} bench ingest workers did not all answer within 120 s; see var/log/bench-ingest-workers.log")
+
+
+def _stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
+def _record_deferred(corpus: Corpus, firm: str) -> tuple[float, float]:
+    """`manage.py memory_import --defer` of the corpus as a file: (wall seconds, its CPU seconds)."""
+    path = REPO / "var" / f"bench-{firm}.jsonl"
+    path.write_text("".join(json.dumps(session) + "\n" for session in corpus.sessions))
+    env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"])}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", "memory_import", str(path), "--defer", "--firm", firm],
+                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    path.unlink()
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def _drain_with_workers(workers: list[subprocess.Popen], timeout: float = 1800) -> float:
+    """One drain task per worker, each of its own partition of the clients (`drain_outbox(partition=)`),
+    then wait for an empty outbox; the seconds from the first task to the last record stored."""
+    from memory.models import OutboxEntry
+    from memory.tasks import drain_memory_outbox
+
+    pending = OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING)
+    started = time.perf_counter()
+    for part in range(len(workers)):  # prefetch 1: each idle worker takes one task
+        drain_memory_outbox.apply_async(kwargs={"max_sessions": 1_000_000, "partition": [part, len(workers)]},
+                                        ignore_result=True)
+    while pending.exists():
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"the ingest workers left {pending.count()} records after {timeout:.0f} s")
+        time.sleep(0.1)
+    return time.perf_counter() - started
+
+
+def deferred_import_run(worker_counts: tuple[int, ...], reset: Callable[[], None]) -> list[dict]:
+    """`memory_import --defer` of the seeded corpus, then N ingest workers drain it, for each N.
+
+    Each count starts from an empty graph and database (`reset`), warms its workers on a small corpus
+    of another firm (a worker loads the embeddings and the securities master on its first record),
+    records the measured corpus, then times the drain. CPU seconds are the workers' own (from /proc),
+    Neo4j's and the recording command's, per 1,000 turns.
+    """
+    rows: list[dict] = []
+    corpus = generate(seed=7, clients=20, sessions_per_client=12, turns_per_session=30)
+    turns = sum(len(session["turns"]) for session in corpus.sessions)
+    for count in worker_counts:
+        reset()
+        workers = _start_ingest_workers(count)
+        try:
+            warm = generate(seed=99, clients=2 * count, sessions_per_client=4, turns_per_session=30,
+                            id_prefix=f"warm{count}-")
+            _record_deferred(warm, f"bench-defer-warm-{count}")
+            _drain_with_workers(workers)
+            record_wall, record_cpu = _record_deferred(corpus, f"bench-defer-{count}")
+            cpu_before = [_process_cpu_seconds(worker.pid) for worker in workers]
+            neo4j_before = neo4j_seconds()
+            drain = _drain_with_workers(workers)
+            neo4j_after = neo4j_seconds()
+            worker_cpu = sum(_process_cpu_seconds(w.pid) - b for w, b in zip(workers, cpu_before, strict=True))
+        finally:
+            _stop(workers)
+        neo4j_cpu = neo4j_after - neo4j_before if neo4j_after is not None and neo4j_before is not None else None
+        rows.append({"ingest_workers": count, "turns": turns, "record_seconds": round(record_wall, 1),
+                     "record_cpu_s_per_1k_turns": round(record_cpu * 1000 / turns, 3),
+                     "drain_seconds": round(drain, 1), "drain_turns_per_second": round(turns / drain),
+                     "worker_cpu_s_per_1k_turns": round(worker_cpu * 1000 / turns, 3),
+                     "neo4j_cpu_s_per_1k_turns": round(neo4j_cpu * 1000 / turns, 3) if neo4j_cpu is not None else "n/a"})
+    for previous, row in zip([None, *rows], rows, strict=False):
+        if previous is None:  # the first count's workers are all "added"
+            row["turns_per_second_per_added_worker"] = round(row["drain_turns_per_second"] / row["ingest_workers"])
+            continue
+        added = row["ingest_workers"] - previous["ingest_workers"]
+        gain = row["drain_turns_per_second"] - previous["drain_turns_per_second"]
+        row["turns_per_second_per_added_worker"] = round(gain / added) if added else "n/a"
+    return rows

@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-digests", action="store_true")
     parser.add_argument("--digest-clients", type=int, default=2000, help="client digests in the firm run")
     parser.add_argument("--digest-workers", type=int, default=2, help="Celery worker processes on the digests queue")
+    parser.add_argument("--import-workers", default="",
+                        help="also time `memory_import --defer` drained by N ingest workers, e.g. 1,2,4")
     parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -116,7 +118,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                 + table(kinds, ["question kind", "fulltext", "vector", "hybrid"])
                 + f"\n\nImport (record + extract + embed + graph write): {imported['turns_per_second']} turns/s "
                   f"({imported['turns']} turns in {imported['seconds']} s, after a 1,920-turn warm-up import; "
-                  "a freshly started Neo4j runs its first import at about half speed).")
+                  "a freshly started Neo4j runs its first import at about half speed); CPU seconds per 1,000 "
+                  f"turns: {imported['python_cpu_s_per_1k_turns']} in Python (this process, all threads), "
+                  f"{imported['neo4j_cpu_s_per_1k_turns']} in Neo4j.")
         write_cost = memory_bench.import_write_cost()
         body += ("\n\nThe write cost of the vector index on import: then 1,920 more turns per round, alternately "
                  "without the vector index (`scan`, as `graph_migrate` leaves a Neo4j 5.x server) and with it "
@@ -125,6 +129,20 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                  + table(write_cost, ["vector_path", "rounds", "turns_per_round", "turns_per_second",
                                       "neo4j_cpu_seconds", "median_neo4j_cpu_seconds"]))
         update_section("Memory recall and import throughput" + variant, body, command)
+        print(body)
+    if args.import_workers:
+        rows = memory_bench.deferred_import_run(tuple(int(n) for n in args.import_workers.split(",")), start_empty)
+        body = ("The seeded corpus (seed 7, 7,200 turns) recorded with `manage.py memory_import --defer`, then "
+                "drained by N real Celery workers on the `ingest` queue (`--pool=solo`, one process each, warmed "
+                "on a small corpus first), one `memory.drain_outbox` task per worker, each draining its own partition "
+                "of the clients (`partition=[i, n]`); `drain_seconds` runs from the first task queued to an "
+                "empty outbox. A batch also write-locks its clients in Neo4j, so two drains never plan one "
+                "client's fact slots apart. CPU seconds per 1,000 turns: the workers' own, Neo4j's and the "
+                "recording command's, comparable across loads of the shared machine where turns/s are not.\n\n"
+                + table(rows, ["ingest_workers", "turns", "record_seconds", "record_cpu_s_per_1k_turns",
+                               "drain_seconds", "drain_turns_per_second", "turns_per_second_per_added_worker",
+                               "worker_cpu_s_per_1k_turns", "neo4j_cpu_s_per_1k_turns"]))
+        update_section("Deferred import: turns/s per ingest worker" + variant, body, command)
         print(body)
     if not args.skip_lifecycle:
         from tests.bench.lifecycle_bench import lifecycle_run

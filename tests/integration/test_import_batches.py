@@ -1,0 +1,122 @@
+"""An import records each chunk of sessions together; drains of different partitions take different clients."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.utils import timezone
+
+from advisor.models import ConversationSession, ConversationTurn, SessionMemoryState
+from advisor.services.importer import import_sessions
+from audit import services as audit
+from audit.models import AuditEntry
+from memory.graph import driver as graph_driver
+from memory.graph import episodes
+from memory.models import OutboxEntry
+from memory.services import ingest, outbox
+from memory.services.ingest import drain_outbox
+
+pytestmark = pytest.mark.django_db
+
+
+def line(session_id: str, text: str = "I want to retire in 2031.", client_id: str = "olga") -> str:
+    return json.dumps({
+        "client_id": client_id, "session_id": session_id, "channel": "call", "started_at": "2024-04-01T12:00:00Z",
+        "participants": {"Olga Petrova": "client", "Sam": "advisor"},
+        "turns": [{"turn_id": f"{session_id}-1", "speaker": "Olga Petrova", "text": text},
+                  {"turn_id": f"{session_id}-2", "speaker": "Sam", "text": "Noted."}],
+    })
+
+
+def test_a_chunk_records_each_new_session_once_with_its_turns_outbox_entry_and_audit_entry_in_order():
+    lines = [line("a1"), "not json", line("b1", client_id="piet"), line("a1"), line("b1", "Changed.", "piet")]
+
+    report = import_sessions(lines, "batches", drain=False)
+
+    assert (report.sessions, report.unchanged, report.turns) == (2, 1, 4)
+    assert [error.split(":")[0] for error in report.errors] == ["line 2", "line 5"]
+    assert "already recorded with different content" in report.errors[1]
+    sessions = list(ConversationSession.objects.order_by("pk").values_list("client__external_id", "external_id"))
+    assert sessions == [("olga", "a1"), ("piet", "b1")]
+    assert list(ConversationTurn.objects.filter(session__external_id="a1").order_by("position")
+                .values_list("external_id", "role", "text")) == [("a1-1", "client", "I want to retire in 2031."),
+                                                                ("a1-2", "advisor", "Noted.")]
+    assert SessionMemoryState.objects.filter(status="pending").count() == 2
+    queued = list(OutboxEntry.objects.order_by("pk").values_list("client_id", "payload__session_id", "status"))
+    assert queued == [("olga", "a1", "pending"), ("piet", "b1", "pending")]
+    entries = list(AuditEntry.objects.order_by("pk").values_list("action", "actor", "client_id", "target", "detail"))
+    assert entries == [("session.recorded", "import", "olga", "session:a1", {"turns": 2, "channel": "call"}),
+                       ("session.recorded", "import", "piet", "session:b1", {"turns": 2, "channel": "call"})]
+    assert audit.verify_chain().ok
+
+
+def test_reimporting_a_chunk_records_nothing_new():
+    lines = [line("a1"), line("a2")]
+    import_sessions(lines, "batches", drain=False)
+
+    again = import_sessions(lines, "batches", drain=False)
+
+    assert (again.sessions, again.unchanged, again.errors) == (0, 2, [])
+    assert (ConversationSession.objects.count(), OutboxEntry.objects.count(), AuditEntry.objects.count()) == (2, 2, 2)
+
+
+def test_partitions_of_the_outbox_split_it_by_client_without_overlap_or_gap():
+    clients = [f"c{n}" for n in range(12)]
+    import_sessions([line(f"{client}-s{n}", client_id=client) for client in clients for n in range(2)], "batches",
+                    drain=False)
+
+    parts = [outbox.due_entries(1000, partition=(part, 3)) for part in range(3)]
+
+    taken = [entry.pk for part in parts for entry in part]
+    assert sorted(taken) == sorted(OutboxEntry.objects.values_list("pk", flat=True))  # every record once
+    owners = {entry.client_id: part for part, entries in enumerate(parts) for entry in entries}
+    assert all(owners[entry.client_id] == part for part, entries in enumerate(parts) for entry in entries)
+    assert sum(1 for entries in parts if entries) >= 2  # 12 clients do not all hash to one partition
+    assert [e.pk for e in outbox.due_entries(2, partition=(0, 3))] == [e.pk for e in parts[0][:2]]  # oldest first
+    with pytest.raises(ValueError, match="partition 3 of 3 does not exist"):
+        outbox.due_entries(10, partition=(3, 3))
+
+
+def test_a_partitioned_drain_writes_only_its_clients(clean_graph):
+    import_sessions([line("a1", client_id="olga"), line("b1", client_id="piet")], "batches", drain=False)
+    olga = outbox.client_partition(OutboxEntry.objects.get(client_id="olga"), 2)
+    piet = outbox.client_partition(OutboxEntry.objects.get(client_id="piet"), 2)
+
+    report = drain_outbox(partition=(olga, 2))
+
+    assert report.sessions == (2 if olga == piet else 1)
+    assert OutboxEntry.objects.get(client_id="olga").status == "stored"
+    assert OutboxEntry.objects.get(client_id="piet").status == ("stored" if olga == piet else "pending")
+
+
+def test_chunks_written_while_the_next_is_extracted_still_isolate_a_failing_build_and_a_failing_write(
+        clean_graph, monkeypatch):
+    real_extractor, real_write = ingest.get_extractor(), episodes.write_batch
+
+    class Extractor:
+        def extract(self, session):  # noqa: ANN001, ANN201
+            if session.session_id == "s2":
+                raise ValueError("the extractor tripped over s2")
+            return real_extractor.extract(session)
+
+    def write_batch(tx, batch):  # noqa: ANN001, ANN202
+        if any(row["props"]["session_id"] == "s4" for row in batch.sessions):
+            raise ValueError("Neo4j refused s4")
+        real_write(tx, batch)
+
+    monkeypatch.setattr(ingest, "DRAIN_BATCH_TURNS", 2)  # one session per chunk: five chunks in a row
+    monkeypatch.setattr(ingest, "get_extractor", lambda: Extractor())
+    monkeypatch.setattr(episodes, "write_batch", write_batch)
+    import_sessions([line(f"s{n}") for n in range(1, 6)], "batches", drain=False)
+
+    report = drain_outbox()
+
+    assert (report.sessions, report.turns, report.failed, report.remaining) == (3, 6, 2, 2)
+    written = graph_driver.read(lambda tx: sorted(r["s"] for r in tx.run(
+        "MATCH (t:Turn {client_id: 'olga'}) RETURN DISTINCT t.session_id AS s")))
+    assert written == ["s1", "s3", "s5"]
+    states = dict(OutboxEntry.objects.values_list("payload__session_id", "status"))
+    assert states == {"s1": "stored", "s2": "pending", "s3": "stored", "s4": "pending", "s5": "stored"}
+    held_back = OutboxEntry.objects.filter(status="pending")
+    assert all(e.attempts == 1 and e.next_attempt_at > timezone.now() for e in held_back)
+    assert {e.last_error for e in held_back} == {"the extractor tripped over s2", "Neo4j refused s4"}
