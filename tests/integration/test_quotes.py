@@ -362,3 +362,21 @@ def test_a_clients_move_decays_on_their_own_link(three_clients):
     assert ann.id in {item.id for item in report.items}
     assert moves_of("ann") == [] and len(moves_of("ben")) == 1
     assert len(moves_of("ann", as_of=T0 + timedelta(days=1))) == 1  # decayed, so still true then
+
+
+def test_the_twin_and_the_digest_see_the_clients_move_in_their_own_words(three_clients):
+    from memory.graph import digests as graph_digests
+    from twin.services.context import gather_context
+
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+    context = gather_context(client=Client.objects.get(external_id="ann"), reader=Reader("acme", "ann"),
+                             question="How has Apple moved since I discussed it?")
+    period = (T0 - timedelta(days=1), T0 + timedelta(days=1))
+
+    [move] = [memory for memory in context.recalled if memory.kind == "market_move"]
+    [event] = graph_digests.market_move_events(Reader("acme", "ann").writable_scopes, *period)
+
+    assert move.text == "AAPL moved +32.0% since Ann Carter discussed it at 100.00 on 3 March 2024 (now 132.00)."
+    assert (event.id, event.text, event.move_percent, event.source) == (move.id, move.text, 32.0, "market:fixed")
+    assert graph_digests.market_move_events(Reader("acme", "cleo").writable_scopes, *period) == []
