@@ -96,6 +96,7 @@ def refresh_cycle_run(mention_counts: tuple[int, ...]) -> tuple[list[dict], list
         rows.append({"price_mentions": count, "securities": quiet_report.requested, "tracked_pairs": pairs,
                      "quiet_cycle_seconds": round(quiet.wall, 2), "all_moved_cycle_seconds": round(moved.wall, 2),
                      "all_moved_neo4j_cpu_seconds": round(moved.neo4j or 0.0, 2),
+                     "all_moved_python_cpu_seconds": round(moved.python, 2),
                      "client_moves_when_all_moved": moved_report.events, "events_created": created[0],
                      "links_created": created[1], "moved_again_same_day_seconds": round(again.wall, 2),
                      "moves_again": again_report.events})

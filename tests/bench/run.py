@@ -154,9 +154,10 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                 "client's words and drift (`links_created`); then one later that day in which every security "
                 "fell back, so every pair moves again but its link for the day exists already (only the alert "
                 "reference changes). `all_moved_neo4j_cpu_seconds`: the CPU time the benchmark's Neo4j spent "
-                "in the all-moved cycle (from /proc): on a shared machine it swings less than wall time.\n\n"
+                "in the all-moved cycle (from /proc), `all_moved_python_cpu_seconds` this process's: on a shared "
+                "machine they swing less than wall time.\n\n"
                 + table(rows, ["price_mentions", "securities", "tracked_pairs", "quiet_cycle_seconds",
-                               "all_moved_cycle_seconds", "all_moved_neo4j_cpu_seconds",
+                               "all_moved_cycle_seconds", "all_moved_neo4j_cpu_seconds", "all_moved_python_cpu_seconds",
                                "client_moves_when_all_moved", "events_created", "links_created",
                                "moved_again_same_day_seconds", "moves_again"])
                 + "\n\nThe write cost of the vector index: after those cycles, at the largest mention count, the "
