@@ -25,6 +25,13 @@ def firm_scope(firm_id: str) -> str:
     return _token("f", firm_id)
 
 
+def market_scope() -> str:
+    """Market facts shared by every client who tracks them (a security's move on a day). No reader holds
+    this token: a client reaches a shared move only through the link from their own client node
+    (`memory/graph/securities.py`), so generic reads never see it and no reader may change it."""
+    return _token("m", "market")
+
+
 @dataclass(frozen=True)
 class Reader:
     """The scopes one caller may read, decided once (by `advisor.permissions` for people) and passed down."""

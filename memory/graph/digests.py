@@ -7,6 +7,7 @@ from datetime import datetime
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.securities import move_link_id
 from memory.graph.values import native
 
 
@@ -24,7 +25,7 @@ class SecurityQuote:
 
 @dataclass(frozen=True)
 class MoveEvent:
-    """A market-move memory (written by `memory.graph.securities.record_move_events`) in a reader's scope."""
+    """A client's market move (written by `memory.graph.securities.record_move_events`): its id and text are the client's."""
 
     id: str
     symbol: str
@@ -55,20 +56,32 @@ def security_quotes(symbols: list[str]) -> list[SecurityQuote]:
 
 
 def market_move_events(scopes: list[str], since: datetime, until: datetime) -> list[MoveEvent]:
-    """Active market-move memories readable in `scopes` recorded in (since, until], oldest first."""
+    """Active market-move memories readable in `scopes` recorded in (since, until], oldest first: a
+    client's moves (their links to shared events, in their words; memory/graph/securities.py), and
+    events written per client before moves were shared."""
 
     def _read(tx: ManagedTransaction) -> list[MoveEvent]:
         result = tx.run(
             """
+            MATCH (c:Client)-[r:SAW_MOVE]->(e:Event)
+            WHERE c.id IN $scopes AND e.recorded_at > $since AND e.recorded_at <= $until
+              AND r.status = 'active' AND e.status = 'active'
+            RETURN e.id AS event_id, c.id AS client_node, e.symbol AS symbol, r.text AS text,
+                   r.move_percent AS move_percent, e.recorded_at AS recorded_at, e.source AS source
+            UNION ALL
             MATCH (e:Memory)
             WHERE e.scope IN $scopes AND e.recorded_at > $since AND e.recorded_at <= $until
               AND e.kind = 'market_move' AND e.status = 'active'
-            RETURN e.id AS id, e.symbol AS symbol, e.text AS text, e.move_percent AS move_percent,
-                   e.recorded_at AS recorded_at, e.source AS source
-            ORDER BY e.recorded_at
+            RETURN e.id AS event_id, null AS client_node, e.symbol AS symbol, e.text AS text,
+                   e.move_percent AS move_percent, e.recorded_at AS recorded_at, e.source AS source
             """,
             scopes=scopes, since=since, until=until,
         )
-        return [MoveEvent(**native(record.data())) for record in result]
+        events = []
+        for record in result:
+            row = native(record.data())
+            event_id, client_node = row.pop("event_id"), row.pop("client_node")
+            events.append(MoveEvent(id=move_link_id(event_id, client_node) if client_node else event_id, **row))
+        return sorted(events, key=lambda event: (event.recorded_at, event.id))
 
     return driver.read(_read)

@@ -18,6 +18,7 @@ from datetime import datetime
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.securities import forget_moves, move_link_id, split_move_link_id
 from memory.graph.values import native
 
 FORGETTABLE_LEVELS = ["turn", "observation", "fact"]
@@ -71,13 +72,33 @@ def retention_rows(scope: str) -> list[RetentionRow]:
             """,
             scope=scope, levels=FORGETTABLE_LEVELS,
         )
-        return [RetentionRow(**native(record.data())) for record in result]
+        rows = [RetentionRow(**native(record.data())) for record in result]
+        # The client's market moves: their own links to shared events (memory/graph/securities.py).
+        moves = tx.run(
+            """
+            MATCH (:Client {id: $scope})-[r:SAW_MOVE]->(m:Event) WHERE r.status = 'active' AND m.status = 'active'
+            RETURN m.id AS id, m.level AS level, m.kind AS kind, r.text AS text,
+                   coalesce(m.importance, 0.3) AS importance, r.created_at AS created_at,
+                   r.last_accessed_at AS last_accessed_at, coalesce(r.access_count, 0) AS access_count,
+                   null AS protected, null AS covered_by
+            ORDER BY m.recorded_at, m.id
+            """,
+            scope=scope,
+        )
+        return rows + [RetentionRow(**{**native(record.data()), "id": move_link_id(record["id"], scope)})
+                       for record in moves]
 
     return driver.read(_read)
 
 
 def mark_forgotten(rows: list[dict[str, str]], at: datetime) -> int:
-    """`rows`: {id, reason}. Returns how many were forgotten (cited ones are skipped)."""
+    """`rows`: {id, reason}. Returns how many were forgotten (cited ones are skipped; a client's market
+    move is forgotten on the client's link, never the shared event)."""
+    moves = [row for row in rows if split_move_link_id(row["id"]) is not None]
+    rows = [row for row in rows if split_move_link_id(row["id"]) is None]
+    forgotten = forget_moves(moves, [split_move_link_id(row["id"])[1] for row in moves], at) if moves else 0
+    if not rows:
+        return forgotten
 
     def _write(tx: ManagedTransaction) -> int:
         record = tx.run(
@@ -93,11 +114,13 @@ def mark_forgotten(rows: list[dict[str, str]], at: datetime) -> int:
         ).single()
         return int(record["forgotten"])
 
-    return driver.write(_write)
+    return forgotten + driver.write(_write)
 
 
 def record_access(ids: list[str], at: datetime) -> None:
-    """Retrieval returned these memories: access slows their decay."""
+    """Retrieval returned these memories: access slows their decay (a client's move: on their link)."""
+    links = [{"event": parts[0], "client": parts[1]} for memory_id in ids
+             if (parts := split_move_link_id(memory_id)) is not None]
 
     def _write(tx: ManagedTransaction) -> None:
         tx.run(
@@ -109,6 +132,16 @@ def record_access(ids: list[str], at: datetime) -> None:
             """,
             ids=ids, at=at,
         ).consume()
+        if links:
+            tx.run(
+                """
+                UNWIND $links AS link MATCH (:Client {id: link.client})-[r:SAW_MOVE]->(:Memory {id: link.event})
+                SET r.access_count = coalesce(r.access_count, 0) + 1,
+                    r.last_accessed_at = CASE WHEN r.last_accessed_at IS NULL OR r.last_accessed_at < $at THEN $at
+                                         ELSE r.last_accessed_at END
+                """,
+                links=links, at=at,
+            ).consume()
 
     driver.write(_write)
 

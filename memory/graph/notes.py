@@ -7,6 +7,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.securities import forget_moves, split_move_link_id
 
 
 def create_note(memory_id: str, props: dict[str, Any], client_node: str | None) -> None:
@@ -49,6 +50,11 @@ def supersede_memory(old_id: str, new_id: str, props: dict[str, Any], scopes: li
 
 
 def forget(memory_id: str, scopes: list[str], reason: str, at: datetime) -> bool:
+    """Forget one memory of `scopes`. A client's market move is forgotten on the client's own link: the
+    shared event (market scope, in no reader's `writable_scopes`) stays for the others."""
+    if split_move_link_id(memory_id) is not None:
+        return forget_moves([{"id": memory_id, "reason": reason}], scopes, at) == 1
+
     def _write(tx: ManagedTransaction) -> bool:
         record = tx.run(
             """

@@ -9,6 +9,8 @@ The graph, in one picture:
     (:Memory:Fact)-[:SUPERSEDES]->(:Memory:Fact)
     (:Memory:PriceMention)-[:PRICE_OF]->(:Entity:Security)
     (:Memory:Viewpoint)-[:ON]->(:Entity:Security)
+    (:Entity:Client)-[:TRACKS {last_price, alert_price}]->(:Entity:Security)
+    (:Entity:Client)-[:SAW_MOVE {text, drift_percent, status}]->(:Memory:Event {kind: 'market_move'})-[:ABOUT]->(:Security)
     (:Rollback)-[:WITHDREW]->(:Memory), (:Rollback)-[:REOPENED {valid_to, superseded_at}]->(:Memory:Fact)
     (:Memory:Summary|Profile)-[:SUMMARISES]->(:Memory)    consolidation (memory/graph/summaries.py)
     (:Memory:Summary|Profile)-[:DERIVED_FROM]->(:Memory:Turn)
@@ -17,7 +19,8 @@ The graph, in one picture:
     (:Entity:Person)-[:MERGED_INTO]->(:Entity:Person)
 
 Every `:Memory` node carries `scope`: one opaque token per partition of visibility ("c…" for one
-client's private memory, "f…" for memory shared across a firm). Reads are always constrained to a
+client's private memory, "f…" for memory shared across a firm, "m…" for market moves, which no
+reader holds: a client reaches a move through their own `SAW_MOVE` link). Reads are always constrained to a
 list of scope tokens *inside* the index they read: the full-text index stores the token as a second
 field (so Lucene filters before ranking), and on Neo4j 2026.01 and later the vector index holds
 `scope` and `status` as filter properties, so its approximate top-k is taken among the caller's

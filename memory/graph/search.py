@@ -11,7 +11,13 @@
 - graph: memories linked to the entities the query names (securities, goals) or in the fact slots
   it asks about;
 - recent: the newest memories of the partition;
-- period: when the question names a month, the memories recorded in it, by cosine similarity.
+- period: when the question names a month, the memories recorded in it, by cosine similarity;
+- market moves: a move is one shared event per security and day in the market scope, which no reader
+  holds; a client's search reaches it only through the `SAW_MOVE` link from the client's own node
+  (memory/graph/securities.py), scored exactly like the lists above (cosine of the shared embedding,
+  the securities named, recency, the month) and returned under the link's id with the client's own
+  sentence. A client's links are few (one per significant move of a security they discussed), so
+  they are read exactly, and another client's moves or drift are never candidates.
 
 `as_of` keeps what had been said by then and not yet contradicted; `known_at` what the twin itself
 had taken in by then and not yet forgotten or seen superseded (see IN_VIEW).
@@ -26,6 +32,7 @@ from neo4j import ManagedTransaction
 
 from memory.graph import driver
 from memory.graph.schema import FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
+from memory.graph.securities import move_link_id, split_move_link_id
 
 # Which memories are in view, on either clock (memory/graph/lifecycle.py explains both):
 # - now: active and not superseded (superseded too when `$superseded`, for questions about the past);
@@ -86,6 +93,45 @@ WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC LIMIT $limit
 RETURN {_CANDIDATE}
 """
+
+# A client's move (`r`, the link) to a shared event (`m`) in view, on the same two clocks as IN_VIEW: the
+# event's `recorded_at` is when the move happened, the link's `created_at` when the twin took it in, and
+# the link's status is the client's own (a client forgets their move, not the market's event).
+_MOVE_IN_VIEW = """
+  m.status = 'active' AND
+  (($known_at IS NULL
+    AND (r.status = 'active' OR ($as_of IS NOT NULL AND r.status = 'forgotten'
+                                 AND r.forgotten_reason IN ['decayed', 'redundant']))
+    AND ($as_of IS NULL OR m.recorded_at <= $as_of))
+   OR ($known_at IS NOT NULL AND r.status IN ['active', 'forgotten'] AND r.created_at <= $known_at
+    AND (r.forgotten_at IS NULL OR r.forgotten_at > $known_at)))
+"""
+_MOVE_CANDIDATE = """
+  m.id AS id, c.id AS client, score, m.level AS level, m.importance AS importance,
+  m.recorded_at.epochSeconds AS recorded
+"""
+_MOVES = f"""
+MATCH (c:Client)-[r:SAW_MOVE]->(m:Event) WHERE c.id IN $scopes AND $vector IS NOT NULL AND {_MOVE_IN_VIEW}
+WITH c, r, m, vector.similarity.cosine(m.embedding, $vector) AS score ORDER BY score DESC LIMIT $limit
+RETURN 'vector' AS method, {_MOVE_CANDIDATE}
+UNION ALL
+MATCH (c:Client)-[r:SAW_MOVE]->(m:Event) WHERE c.id IN $scopes AND m.symbol IN $symbols AND {_MOVE_IN_VIEW}
+WITH c, r, m, 1.5 AS score ORDER BY m.recorded_at DESC LIMIT $limit
+RETURN 'graph' AS method, {_MOVE_CANDIDATE}
+UNION ALL
+MATCH (c:Client)-[r:SAW_MOVE]->(m:Event) WHERE c.id IN $scopes AND $recent AND {_MOVE_IN_VIEW}
+WITH c, r, m, 1.0 AS score ORDER BY m.recorded_at DESC LIMIT $limit
+RETURN 'recent' AS method, {_MOVE_CANDIDATE}
+UNION ALL
+MATCH (c:Client)-[r:SAW_MOVE]->(m:Event)
+WHERE c.id IN $scopes AND $vector IS NOT NULL AND $start IS NOT NULL AND $start <= m.recorded_at < $end
+  AND {_MOVE_IN_VIEW}
+WITH c, r, m, vector.similarity.cosine(m.embedding, $vector) AS score ORDER BY score DESC LIMIT $limit
+RETURN 'period' AS method, {_MOVE_CANDIDATE}
+"""
+# How each method's list is ordered, so a client's moves take their places among the other candidates.
+_ORDER = {"vector": lambda c: -c.score, "period": lambda c: -c.score,
+          "graph": lambda c: (-c.score, -(c.recorded or 0)), "recent": lambda c: -(c.recorded or 0)}
 
 
 @dataclass(frozen=True)
@@ -179,9 +225,24 @@ def candidates(
                 """,
                 vector=vector, start=period[0], end=period[1], **params,
             ))
+        _add_moves(tx, ranked, params, vector=vector, symbols=symbols, recent=include_recent, period=period)
         return ranked
 
     return driver.read(_read)
+
+
+def _add_moves(tx: ManagedTransaction, ranked: dict[str, list[Candidate]], params: dict[str, Any], *,
+               vector: list[float] | None, symbols: list[str], recent: bool,
+               period: tuple[datetime, datetime] | None) -> None:
+    """The reader's client's market moves, merged into the lists of the methods that found them."""
+    start, end = period if period is not None else (None, None)
+    found: dict[str, list[Candidate]] = {}
+    for record in tx.run(_MOVES, vector=vector, symbols=symbols, recent=recent, start=start, end=end, **params):
+        found.setdefault(record["method"], []).append(Candidate(
+            move_link_id(record["id"], record["client"]), float(record["score"]), record["level"],
+            _importance(record["importance"]), record["recorded"]))
+    for method, moves in found.items():
+        ranked[method] = sorted(ranked.get(method, []) + moves, key=_ORDER[method])[:params["limit"]]
 
 
 def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] | None, limit: int,
@@ -289,6 +350,22 @@ def details(ids: list[str], scopes: list[str], vector: list[float] | None = None
             """,
             ids=ids, scopes=scopes, vector=vector,
         )
-        return {record["id"]: record.data() for record in result}
+        found = {record["id"]: record.data() for record in result}
+        links = [{"id": memory_id, "event": parts[0], "client": parts[1]} for memory_id in ids
+                 if memory_id not in found and (parts := split_move_link_id(memory_id)) and parts[1] in scopes]
+        if links:
+            # A client's move: the shared event, in the client's own words from their link.
+            for record in tx.run(
+                """
+                UNWIND $links AS link
+                MATCH (c:Client {id: link.client})-[r:SAW_MOVE]->(m:Memory {id: link.event})
+                RETURN link.id AS id, r.text AS text, m.level AS level, m.kind AS kind, m.importance AS importance,
+                       m.valid_from AS valid_from, null AS valid_to, m.recorded_at AS recorded_at,
+                       null AS superseded_at, null AS session_id, m.source AS source, [] AS sources
+                """,
+                links=links,
+            ):
+                found[record["id"]] = record.data()
+        return found
 
     return driver.read(_read)

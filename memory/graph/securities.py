@@ -1,8 +1,9 @@
-"""Securities and remembered prices: live quotes on Security nodes, drift computed when read.
+"""Securities, remembered prices and market moves: live quotes on Security nodes, drift computed when read.
 
 Drift is never written per mention: a refresh touches one node per security and one relationship per
 client that tracks it, so its cost grows with distinct securities, not with how often they were
-discussed.
+discussed. A significant move is one shared event per security and trading day; each client who saw
+it has a small `SAW_MOVE` link to it holding their own words and drift (`record_move_events`).
 """
 from __future__ import annotations
 
@@ -171,66 +172,116 @@ def tracked_moves(symbols: list[str], min_percent: float) -> list[SecurityMoves]
     return driver.read(_read)
 
 
-# About 15 KB of transaction memory each: 10,000 stay far below the pool of a 2 GB heap (70%), which
-# 100,000 in one transaction would exceed.
-MOVE_EVENTS_PER_TRANSACTION = 10_000
+MOVE_EVENT_PREFIX = "market_move:"
+_LINK_SEPARATOR = "@"  # neither symbols nor scope tokens contain it
 
 
-def record_move_events(securities: list[dict[str, Any]], created_at: datetime,
-                       embeddings: dict[str, list[float]], *, importance: float) -> None:
-    """Market-move memories (one per client, security and trading day) and the new alert reference.
+def move_event_id(symbol: str, day: str) -> str:
+    """The shared event of one security's significant move on one trading day (ISO date)."""
+    return f"{MOVE_EVENT_PREFIX}{symbol}:{day}"
 
-    Each event is an active client-visible observation of the given importance, scoped to its client;
-    its properties are those of `memory.nodes.memory_properties`, set here field by field because an
-    all-moved cycle writes tens of thousands (a map merge per event costs more).
-    One entry per security that moved: `symbol`, `price` and `as_of` (the new alert reference, and
-    when its events were recorded and valid from), `source` (the events' source) and `events`, each
-    with `id`, `client_node`, `firm_id`, `client_id`, `text`, `move_percent` and `embedding_key`.
-    What is the same for every event of a security is sent once per security (timestamps above all,
-    which are slow to send), each vector once per key, and properties are set one by one: a map
-    merge per event costs more.
 
-    Events are written MOVE_EVENTS_PER_TRANSACTION at a time, each with its alert update: if one
-    batch fails, the batches before it stay written and the moves of the others are found again by
-    the next refresh (their alert reference did not change).
+def move_link_id(event_id: str, client_node: str) -> str:
+    """The id of one client's move: the shared event seen from that client's node. It names both ends,
+    so a reader's lookup is two indexed node lookups (no index on the relationship is written)."""
+    return f"{event_id}{_LINK_SEPARATOR}{client_node}"
+
+
+def split_move_link_id(memory_id: str) -> tuple[str, str] | None:
+    """(event id, client node) of a client's move id; None for any other memory id."""
+    if not memory_id.startswith(MOVE_EVENT_PREFIX):
+        return None
+    event_id, separator, client_node = memory_id.rpartition(_LINK_SEPARATOR)
+    return (event_id, client_node) if separator and event_id and client_node else None
+
+
+# A client's link is a few hundred bytes of transaction memory: 10,000 per transaction keep a batch far
+# below the pool of a 1 GB heap, and an all-moved cycle of 40,000 links needs four.
+MOVE_LINKS_PER_TRANSACTION = 10_000
+
+
+def record_move_events(securities: list[dict[str, Any]], created_at: datetime, *, importance: float,
+                       scope: str) -> None:
+    """Market moves: one shared event per security and trading day, and one link per client who saw it.
+
+    `(:Memory:Event {kind: 'market_move'})-[:ABOUT]->(:Security)` holds what is true of the security
+    (price, day, text and embedding, computed once), in the market `scope` no reader holds;
+    `(:Client)-[:SAW_MOVE]->(event)` holds what is the client's own: the sentence in their words
+    (`text`), the price they discussed and when, the last alert's price, the move and the drift, its
+    `status` (a client forgets their move, never the shared event) and `created_at`; its id is
+    `move_link_id`. So a cycle's node, text, embedding and index writes grow with securities, and
+    only a small relationship per client-security pair.
+
+    One entry per security that moved: `symbol`, `price`, `as_of` (the new alert reference, and when
+    the event was recorded and valid from), `source`, `event_id`, `day`, `text`, `embedding` and
+    `links`, each with `client_node`, `text`, `discussed_price`, `discussed_on`, `alerted_price`,
+    `move_percent`, `drift_percent` and `threshold_percent`. MERGEs on the event id and on the
+    (client, event) pair make a repeated write change nothing but the alert reference.
+
+    Links are written MOVE_LINKS_PER_TRANSACTION at a time, each with its alert update: if one batch
+    fails, the batches before it stay written and the moves of the others are found again by the next
+    refresh (their alert reference did not change).
     """
-    for batch in _event_batches(securities, MOVE_EVENTS_PER_TRANSACTION):
-        keys = {event["embedding_key"] for security in batch for event in security["events"]}
-        driver.write(lambda tx, batch=batch, keys=keys: tx.run(
+    for batch in _link_batches(securities, MOVE_LINKS_PER_TRANSACTION):
+        driver.write(lambda tx, batch=batch: tx.run(
             """
             UNWIND $securities AS security
             MATCH (s:Security {symbol: security.symbol})
-            UNWIND security.events AS event
-            MATCH (c:Client {id: event.client_node})-[t:TRACKS]->(s)
-            MERGE (e:Memory {id: event.id})
+            MERGE (e:Memory {id: security.event_id})
             ON CREATE SET e:Event, e.level = 'observation', e.kind = 'market_move', e.importance = $importance,
-                          e.visibility = 'client', e.status = 'active', e.text = event.text,
-                          e.scope = event.client_node, e.firm_id = event.firm_id, e.client_id = event.client_id,
-                          e.symbol = security.symbol, e.move_percent = event.move_percent,
-                          e.source = security.source, e.created_at = $created_at,
-                          e.recorded_at = security.as_of, e.valid_from = security.as_of,
-                          e.embedding = $embeddings[event.embedding_key]
+                          e.visibility = 'market', e.status = 'active', e.scope = $scope, e.text = security.text,
+                          e.symbol = security.symbol, e.day = security.day, e.price = security.price,
+                          e.source = security.source, e.created_at = $created_at, e.recorded_at = security.as_of,
+                          e.valid_from = security.as_of, e.embedding = security.embedding
             MERGE (e)-[:ABOUT]->(s)
-            MERGE (e)-[:ABOUT]->(c)
+            WITH s, e, security
+            UNWIND security.links AS link
+            MATCH (c:Client {id: link.client_node})-[t:TRACKS]->(s)
+            MERGE (c)-[r:SAW_MOVE]->(e)
+            ON CREATE SET r.text = link.text, r.status = 'active', r.created_at = $created_at,
+                          r.discussed_price = link.discussed_price, r.discussed_on = link.discussed_on,
+                          r.alerted_price = link.alerted_price, r.move_percent = link.move_percent,
+                          r.drift_percent = link.drift_percent, r.threshold_percent = link.threshold_percent
             SET t.alert_price = security.price, t.alert_at = security.as_of
             """,
-            securities=batch, created_at=created_at, embeddings={key: embeddings[key] for key in keys},
-            importance=importance,
+            securities=batch, created_at=created_at, importance=importance, scope=scope,
         ).consume())
 
 
-def _event_batches(securities: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    """The securities again, with at most `size` events in each batch (a security's may be split)."""
+def _link_batches(securities: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """The securities again, with at most `size` links in each batch (a security's may be split)."""
     batch: list[dict[str, Any]] = []
     room = size
     for security in securities:
-        events = security["events"]
-        while events:
-            part, events = events[:room], events[room:]
-            batch.append({**security, "events": part})
+        links = security["links"]
+        while links:
+            part, links = links[:room], links[room:]
+            batch.append({**security, "links": part})
             room -= len(part)
             if room == 0:
                 yield batch
                 batch, room = [], size
     if batch:
         yield batch
+
+
+def forget_moves(rows: list[dict[str, str]], scopes: list[str], at: datetime) -> int:
+    """`rows`: {id (a client's move id), reason}. Forgets each active move whose client is in `scopes`,
+    on the client's link only. Returns how many were forgotten."""
+    links = [{"client": parts[1], "event": parts[0], "reason": row["reason"]} for row in rows
+             if (parts := split_move_link_id(row["id"])) is not None and parts[1] in scopes]
+    if not links:
+        return 0
+
+    def _write(tx: ManagedTransaction) -> int:
+        return tx.run(
+            """
+            UNWIND $links AS link
+            MATCH (:Client {id: link.client})-[r:SAW_MOVE]->(:Memory {id: link.event}) WHERE r.status = 'active'
+            SET r.status = 'forgotten', r.forgotten_reason = link.reason, r.forgotten_at = $at
+            RETURN count(r) AS forgotten
+            """,
+            links=links, at=at,
+        ).single()["forgotten"]
+
+    return driver.write(_write)

@@ -181,18 +181,24 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
         body = ("One refresh cycle (`refresh_remembered_quotes`) for 500 securities with an instant provider "
                 "(provider latency excluded) as remembered price mentions grow: 2,000 clients who each talked "
                 "about 20 securities. A quiet cycle (no price crosses a client's threshold); then one in which "
-                "every security jumped 25% on the next trading day, so every client-security pair becomes a new "
-                "memory event (`events_created`: new `:Event` nodes, each with its text, embedding and links); "
-                "then one later that day in which every security fell back, so every pair moves again but its "
-                "event for the day exists already (only the alert reference changes).\n\n"
+                "every security jumped 25% on the next trading day, so every client-security pair is a new "
+                "client move (`client_moves_when_all_moved`): one shared `:Event` per security and day, with "
+                "its text and embedding (`events_created`), and one `SAW_MOVE` link per client holding the "
+                "client's words and drift (`links_created`); then one later that day in which every security "
+                "fell back, so every pair moves again but its link for the day exists already (only the alert "
+                "reference changes). `all_moved_neo4j_cpu_seconds`: the CPU time the benchmark's Neo4j spent "
+                "in the all-moved cycle (from /proc), `all_moved_python_cpu_seconds` this process's: on a shared "
+                "machine they swing less than wall time.\n\n"
                 + table(rows, ["price_mentions", "securities", "tracked_pairs", "quiet_cycle_seconds",
-                               "all_moved_cycle_seconds", "events_when_all_moved", "events_created",
+                               "all_moved_cycle_seconds", "all_moved_neo4j_cpu_seconds", "all_moved_python_cpu_seconds",
+                               "client_moves_when_all_moved", "events_created", "links_created",
                                "moved_again_same_day_seconds", "moves_again"])
                 + "\n\nThe write cost of the vector index: after those cycles, at the largest mention count, the "
                   "all-moved cycle on each following day, alternately without the vector index (`scan`, as "
                   "`graph_migrate` leaves a Neo4j 5.x server) and with it (`index`, rebuilt untimed before the "
                   "round).\n\n"
-                + table(index_cost, ["vector_path", "rounds", "events_created_per_round", "all_moved_cycle_seconds",
+                + table(index_cost, ["vector_path", "rounds", "events_created_per_round", "links_created_per_round",
+                                     "all_moved_cycle_seconds",
                                      "median_seconds", "neo4j_cpu_seconds", "median_neo4j_cpu_seconds"]))
         update_section("Quote refresh cycle" + variant, body, command)
         print(body)

@@ -136,10 +136,12 @@ def security(symbol: str) -> dict:
         "s.last_price_as_of AS as_of", s=symbol).single().data())
 
 
-def move_events(symbol: str) -> int:
-    return graph_driver.read(lambda tx: tx.run(
-        "MATCH (e:Event {kind: 'market_move'})-[:ABOUT]->(:Security {symbol: $s}) RETURN count(e) AS n",
-        s=symbol).single()["n"])
+def move_events(symbol: str) -> tuple[int, int]:
+    """(shared move events of the security, clients' links to them)."""
+    return graph_driver.read(lambda tx: tuple(tx.run(
+        "MATCH (e:Event {kind: 'market_move'})-[:ABOUT]->(:Security {symbol: $s}) "
+        "RETURN count(DISTINCT e) AS events, COUNT { ()-[:SAW_MOVE]->(:Event)-[:ABOUT]->(:Security {symbol: $s}) } AS links",
+        s=symbol).single()))
 
 
 @pytest.mark.disruptive
@@ -163,7 +165,7 @@ def test_neo4j_stopped_mid_quote_refresh_fails_the_run_visibly_and_the_next_refr
     assert (first.updated, first.events, again.events) == (["AAPL"], 1, 0)
     aapl = security("AAPL")
     assert (aapl["price"], aapl["status"]) == (120.0, "fresh")
-    assert move_events("AAPL") == 1  # +20% since it was discussed at 100.00: one event, not one per try
+    assert move_events("AAPL") == (1, 1)  # +20% since it was discussed at 100.00: one event and link, not one per try
 
 
 # --- Redis stopped, a worker killed --------------------------------------------------------------------
@@ -331,4 +333,4 @@ def test_a_provider_timing_out_then_answering_garbage_leaves_prices_stale_with_t
     assert (after_garbage["price"], after_garbage["status"]) == (170.73, "stale")
     runs = list(QuoteRefreshRun.objects.order_by("started_at").values_list("status", flat=True))
     assert runs == ["ok", "failed", "failed"]
-    assert move_events("AAPL") == 1  # the one real move (150 -> 170.73), nothing from the failures
+    assert move_events("AAPL") == (1, 1)  # the one real move (150 -> 170.73), nothing from the failures

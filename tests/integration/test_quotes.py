@@ -17,7 +17,7 @@ from marketdata.services.refresh import refresh_remembered_quotes
 from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
-from memory.scope import Reader
+from memory.scope import Reader, market_scope
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +135,22 @@ def test_an_unknown_symbol_is_reported_and_does_not_stop_the_batch(remembered):
     assert QuoteRefreshRun.objects.get().status == "partial"
 
 
+def client_moves(symbol: str) -> list[dict]:
+    """Each client's link to the shared move events of `symbol`, oldest first."""
+    return graph_driver.read(lambda tx: [r.data() for r in tx.run(
+        "MATCH (c:Client)-[r:SAW_MOVE]->(e:Event {kind: 'market_move'})-[:ABOUT]->(:Security {symbol: $s}) "
+        "RETURN c.client_id AS client, e.id AS event, r.text AS text, r.drift_percent AS drift, "
+        "r.move_percent AS move, r.discussed_price AS discussed, r.alerted_price AS alerted "
+        "ORDER BY e.recorded_at, client", s=symbol)])
+
+
+def move_events(symbol: str) -> list[dict]:
+    return graph_driver.read(lambda tx: [r.data() for r in tx.run(
+        "MATCH (e:Event {kind: 'market_move'})-[:ABOUT]->(:Security {symbol: $s}) "
+        "RETURN e.id AS id, e.text AS text, e.scope AS scope, e.price AS price, size(e.embedding) AS dimensions "
+        "ORDER BY e.recorded_at", s=symbol)])
+
+
 def test_a_significant_move_becomes_exactly_one_memory_event(remembered):
     provider = FixedProvider({"AAPL": 114.0, "IBM": 201.0, "MSFT": 50.5}, T0)
 
@@ -143,15 +159,15 @@ def test_a_significant_move_becomes_exactly_one_memory_event(remembered):
                                                               T0 + timedelta(minutes=1)))
 
     assert (first.events, second.events) == (1, 0)
-    events = graph_driver.read(lambda tx: [r.data() for r in tx.run(
-        "MATCH (e:Event {kind: 'market_move'})-[:ABOUT]->(:Security {symbol: 'AAPL'}) "
-        "RETURN e.text AS text, e.scope AS scope, size(e.embedding) AS dimensions")])
-    assert len(events) == 1
-    assert events[0]["dimensions"] == settings.MEMORY_EMBEDDING_DIMENSIONS
-    assert events[0]["text"].startswith("AAPL moved +14.0% since Ann Carter discussed it at 100.00 on 3 March 2024")
+    [event] = move_events("AAPL")
+    assert event["dimensions"] == settings.MEMORY_EMBEDDING_DIMENSIONS
+    assert event["scope"] == market_scope() and "Ann" not in event["text"]
+    [move] = client_moves("AAPL")
+    assert move["text"].startswith("AAPL moved +14.0% since Ann Carter discussed it at 100.00 on 3 March 2024")
     found = api.search(firm_id="acme", client_id="ann", query="Apple moved since discussed", k=10)
     move = next(r for r in found if r.kind == "market_move")
     assert move.origin == "market:fixed" and move.sources == []
+    assert move.text.startswith("AAPL moved +14.0% since Ann Carter discussed it at 100.00")
 
 
 def test_a_move_after_an_alert_is_measured_from_the_alert_and_says_so(remembered):
@@ -162,10 +178,10 @@ def test_a_move_after_an_alert_is_measured_from_the_alert_and_says_so(remembered
                                       now=next_day)
 
     assert later.events == 1
-    texts = graph_driver.read(lambda tx: [r["text"] for r in tx.run(
-        "MATCH (e:Event {kind: 'market_move', symbol: 'AAPL'}) RETURN e.text AS text ORDER BY e.recorded_at")])
-    assert texts[1] == ("AAPL moved -10.0% since the last alert at 120.00 (now 108.00); +8.0% since Ann Carter "
-                        "discussed it at 100.00 on 3 March 2024.")
+    moves = client_moves("AAPL")
+    assert moves[1]["text"] == ("AAPL moved -10.0% since the last alert at 120.00 (now 108.00); +8.0% since Ann Carter "
+                                "discussed it at 100.00 on 3 March 2024.")
+    assert (moves[1]["discussed"], moves[1]["alerted"], moves[1]["move"], moves[1]["drift"]) == (100.0, 120.0, -10.0, 8.0)
 
 
 def test_the_twins_price_tool_reports_drift_and_staleness_for_this_client_only(remembered):
@@ -210,3 +226,157 @@ def test_the_price_history_keeps_one_bar_a_day_with_the_latest_close_and_stays_b
     assert refresh(1, 0, 103.0) == [(T0.date(), 102.5), ((T0 + timedelta(days=1)).date(), 103.0)]
     assert refresh(2, 0, 104.0) == [((T0 + timedelta(days=1)).date(), 103.0), ((T0 + timedelta(days=2)).date(), 104.0)]
     assert PriceBar.objects.filter(symbol="IBM").count() == 2
+
+
+# --- moves shared per security and day, seen by each client in their own words ---------------------------
+
+def discussed(client_id: str, name: str, session_id: str, text: str) -> None:
+    import_sessions([json.dumps({
+        "client_id": client_id, "session_id": session_id, "channel": "call", "started_at": "2024-05-01T10:00:00Z",
+        "participants": {name: "client"}, "turns": [{"turn_id": f"{session_id}-1", "speaker": name, "text": text}],
+    })], "acme")
+
+
+@pytest.fixture
+def three_clients(remembered):
+    """Ann discussed Apple at 100.00 (and IBM, Microsoft); Ben Apple at 120.00; Cleo only Google."""
+    discussed("ben", "Ben Okafor", "b1", "I bought Apple at $120.00.")
+    discussed("cleo", "Cleo Park", "c1", "I bought Google at $300.00.")
+    return remembered
+
+
+def moves_of(client_id: str, mode: str = "hybrid", **when) -> list:
+    return [r for r in api.search(firm_id="acme", client_id=client_id, query="Apple moved since discussed", k=10,
+                                  mode=mode, **when) if r.kind == "market_move"]
+
+
+def test_one_move_event_per_security_and_day_is_shared_and_each_client_keeps_their_words_and_drift(three_clients):
+    report = refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0,
+                                                               "GOOG": 301.0}, T0), now=T0)
+
+    assert report.events == 2  # Ann's and Ben's Apple moves; Cleo's Google moved 0.3%
+    [event] = move_events("AAPL")
+    assert event["id"] == "market_move:AAPL:2026-03-01" and event["price"] == 132.0
+    assert event["text"] == "AAPL moved significantly for clients who discussed it: 132.00 on 1 March 2026."
+    ann, ben = client_moves("AAPL")
+    assert (ann["client"], ann["drift"], ann["discussed"]) == ("ann", 32.0, 100.0)
+    assert (ben["client"], ben["drift"], ben["discussed"]) == ("ben", 10.0, 120.0)
+    assert ann["text"] == "AAPL moved +32.0% since Ann Carter discussed it at 100.00 on 3 March 2024 (now 132.00)."
+    assert ben["text"] == "AAPL moved +10.0% since Ben Okafor discussed it at 120.00 on 1 May 2024 (now 132.00)."
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "vector"])
+def test_a_clients_search_finds_their_own_move_and_never_another_clients(three_clients, mode):
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+
+    [ann] = moves_of("ann", mode)
+    [ben] = moves_of("ben", mode)
+
+    assert ann.text.startswith("AAPL moved +32.0% since Ann Carter discussed it at 100.00")
+    assert ben.text.startswith("AAPL moved +10.0% since Ben Okafor")
+    assert ann.id != ben.id and ann.recorded_at.startswith("2026-03-01")
+    assert moves_of("cleo", mode) == []  # never discussed Apple: no move, nobody else's drift
+    assert api.search(firm_id="acme", client_id=None, query="Apple moved since discussed", k=10) == []
+
+
+def test_a_move_is_not_in_view_before_it_happened_on_either_clock(three_clients):
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+
+    assert moves_of("ann", as_of=T0 - timedelta(days=1)) == []
+    assert len(moves_of("ann", as_of=T0 + timedelta(days=1))) == 1
+    assert moves_of("ann", known_at=datetime(2020, 1, 1, tzinfo=timezone.utc)) == []
+
+
+def test_a_client_forgets_their_own_move_never_the_shared_event(three_clients):
+    from audit.models import AuditEntry
+    from memory.services.agent_memory import MemoryNotFound
+
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+    [ann] = moves_of("ann")
+    [event] = move_events("AAPL")
+
+    with pytest.raises(MemoryNotFound):
+        api.forget_memory(firm_id="acme", client_id="ann", memory_id=event["id"], reason="incorrect", actor="ann")
+    with pytest.raises(MemoryNotFound):
+        api.update_memory(firm_id="acme", client_id="ann", memory_id=event["id"], text="AAPL fell", source="agent:twin")
+    with pytest.raises(MemoryNotFound):  # Cleo cannot reach Ann's move either
+        api.forget_memory(firm_id="acme", client_id="cleo", memory_id=ann.id, reason="incorrect", actor="cleo")
+    api.forget_memory(firm_id="acme", client_id="ann", memory_id=ann.id, reason="retracted", actor="ann")
+
+    assert moves_of("ann") == [] and len(moves_of("ben")) == 1
+    assert move_events("AAPL") == [event]
+    assert list(AuditEntry.objects.filter(action="memory.forget").values_list("client_id", "target")) == [
+        ("ann", f"memory:{ann.id}")]
+
+
+def test_a_second_cycle_the_same_day_changes_only_what_moved_again(three_clients):
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 230.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+    before = client_moves("AAPL") + client_moves("IBM")
+
+    again = refresh_remembered_quotes(provider=FixedProvider({"AAPL": 110.0, "IBM": 231.0, "MSFT": 50.0,
+                                                              "GOOG": 301.0}, T0 + timedelta(hours=1)))
+
+    # Apple fell 16.7% from both alerts (132.00); IBM rose 0.4% from its alert: only Apple's references move.
+    assert again.events == 2
+    assert client_moves("AAPL") + client_moves("IBM") == before  # the day's moves are written once
+    assert [len(move_events(s)) for s in ("AAPL", "IBM")] == [1, 1]
+    alerts = graph_driver.read(lambda tx: {(r["client"], r["symbol"]): r["alert"] for r in tx.run(
+        "MATCH (c:Client)-[t:TRACKS]->(s:Security) WHERE t.alert_price IS NOT NULL "
+        "RETURN c.client_id AS client, s.symbol AS symbol, t.alert_price AS alert")})
+    assert alerts == {("ann", "AAPL"): 110.0, ("ben", "AAPL"): 110.0, ("ann", "IBM"): 230.0}
+    next_day = T0 + timedelta(days=1)
+    later = refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 231.0, "MSFT": 50.0,
+                                                              "GOOG": 301.0}, next_day), now=next_day)
+    assert later.events == 2 and len(move_events("AAPL")) == 2 and len(client_moves("AAPL")) == 4
+
+
+def test_erasing_a_client_removes_their_moves_and_leaves_the_shared_event_for_others(three_clients):
+    from memory.services.erasure import erase_client_scope
+
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+
+    erase_client_scope(firm_id="acme", client_id="ann", actor="compliance", reason="erasure request")
+
+    assert [m["client"] for m in client_moves("AAPL")] == ["ben"]
+    assert len(move_events("AAPL")) == 1
+    assert moves_of("ann") == [] and len(moves_of("ben")) == 1
+
+
+def test_a_clients_move_decays_on_their_own_link(three_clients):
+    from memory.services import forgetting
+
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+    [ann] = moves_of("ann")
+    ann_scope = graph_driver.read(lambda tx: tx.run(
+        "MATCH (c:Client {client_id: 'ann'}) RETURN c.id AS id").single()["id"])
+
+    # importance 0.6, raised to 0.7 by the search that found it, x exp(-age / 90 days) < 0.05 after 238 days
+    report = forgetting.forget(scope=ann_scope, at=datetime.now(timezone.utc) + timedelta(days=245), dry_run=False)
+
+    assert ann.id in {item.id for item in report.items}
+    assert moves_of("ann") == [] and len(moves_of("ben")) == 1
+    assert len(moves_of("ann", as_of=T0 + timedelta(days=1))) == 1  # decayed, so still true then
+
+
+def test_the_twin_and_the_digest_see_the_clients_move_in_their_own_words(three_clients):
+    from memory.graph import digests as graph_digests
+    from twin.services.context import gather_context
+
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+    context = gather_context(client=Client.objects.get(external_id="ann"), reader=Reader("acme", "ann"),
+                             question="How has Apple moved since I discussed it?")
+    period = (T0 - timedelta(days=1), T0 + timedelta(days=1))
+
+    [move] = [memory for memory in context.recalled if memory.kind == "market_move"]
+    [event] = graph_digests.market_move_events(Reader("acme", "ann").writable_scopes, *period)
+
+    assert move.text == "AAPL moved +32.0% since Ann Carter discussed it at 100.00 on 3 March 2024 (now 132.00)."
+    assert (event.id, event.text, event.move_percent, event.source) == (move.id, move.text, 32.0, "market:fixed")
+    assert graph_digests.market_move_events(Reader("acme", "cleo").writable_scopes, *period) == []

@@ -98,3 +98,17 @@ def test_sectors_come_from_the_packages_industries():
     assert sector_of("JNJ") == "Health Care"
     assert sector_of("JPM") == "Financials"
     assert sector_of("NOPE") is None
+
+
+def test_a_clients_move_id_names_the_shared_event_and_the_client_and_nothing_else_parses_as_one():
+    from memory.graph.securities import move_event_id, move_link_id, split_move_link_id
+    from memory.scope import client_scope
+
+    event = move_event_id("BRK-B", "2026-03-02")
+    ann = client_scope("acme", "ann")
+
+    assert event == "market_move:BRK-B:2026-03-02"
+    assert split_move_link_id(move_link_id(event, ann)) == (event, ann)
+    assert split_move_link_id(event) is None  # the shared event itself is no client's move
+    assert split_move_link_id("note:0a1b") is None
+    assert split_move_link_id(f"{event}@") is None
