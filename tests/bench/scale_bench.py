@@ -141,9 +141,6 @@ def main(argv: list[str] | None = None) -> None:
             out.write(json.dumps(result) + "\n")
 
 
-if __name__ == "__main__":
-    main()
-
 
 def profile(*, client_id: str | None, query: str, mode: str = "hybrid") -> list[dict]:
     """Each statement one search runs, re-run under PROFILE: rows, db hits and the server's time.
@@ -185,3 +182,7 @@ def profile(*, client_id: str | None, query: str, mode: str = "hybrid") -> list[
         found.append({"statement": " ".join(text.split())[:110], "rows": plan.get("rows"), "db_hits": hits(plan),
                       "server_ms": summary.result_available_after + summary.result_consumed_after})
     return found
+
+
+if __name__ == "__main__":
+    main()
