@@ -10,7 +10,8 @@ rest:
   `HAS_TURN`/`NEXT` links, exactly as `memory.services.ingest` builds them;
 - one fact per planted statement (the corpus's gold `Plant`s stand in for the rule extractor, which
   runs at about 900 turns/s and would make a 1M load take 20 minutes), `DERIVED_FROM` its turn (the
-  provenance link) and `ABOUT` the client, in the production slot (`SLOTS`);
+  provenance link) and `ABOUT` the client, in the production slot (`SLOTS`); turns `MENTIONS` the
+  securities they name (found as the rule extractor finds them);
 - for the firm-research shape, firm-shared research notes (`observation`, kind `research`, `ABOUT`
   the security) and analyst viewpoints (`Fact:Viewpoint` in the slot `viewpoint:SYMBOL`, as
   `add_viewpoint` writes them), visible to every client of the firm.
@@ -26,6 +27,7 @@ ordinary clients holding at most a tenth, everything else firm research).
 """
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Iterator
@@ -35,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from memory.embeddings import embed_texts
+from memory.extraction.securities import find_securities
 from memory.graph import driver, episodes
 from memory.ids import stable_id
 from memory.nodes import memory_properties
@@ -148,6 +151,10 @@ class _Chunk:
                     session_id=session_id, turn_id=turn["turn_id"], session_key=session_node, position=position,
                     speaker=speaker, role=role))
                 self.batch.has_turn.append({"session": session_node, "turn": node})
+                for symbol in _securities_named(turn["text"]):
+                    self.batch.mentions_security.append({"turn": node, "symbol": symbol})
+                    if not any(s["symbol"] == symbol for s in self.batch.securities):
+                        self.batch.securities.append({"symbol": symbol, "name": symbol, "sector": None})
                 if previous:
                     self.batch.next_turn.append({"source": previous, "target": node})
                 previous = node
@@ -201,6 +208,12 @@ class _Chunk:
             price=f"{rng.uniform(low, high):.2f}", region=rng.choice(REGIONS), year=published.year + rng.choice((0, 1)),
             month=f"{published:%B}", amount=rng.choice((2, 5, 10, 15, 25, 40)), pe=rng.randint(11, 38),
             yield_=round(rng.uniform(0.4, 3.8), 1), sector=rng.choice(SECTORS), date=f"{published + timedelta(days=40):%d %b %Y}")
+
+
+@functools.lru_cache(maxsize=200_000)
+def _securities_named(text: str) -> tuple[str, ...]:
+    """The securities a turn names: the import links them with MENTIONS (corpus filler repeats: cached)."""
+    return tuple(dict.fromkeys(ref.key for ref, _ in find_securities(text) if ref.kind == "security"))
 
 
 def _write(chunk: _Chunk, embedder: _Embedder, report: LoadReport) -> None:

@@ -76,9 +76,10 @@ def test_recent_skips_turns_and_memories_out_of_view(history):
 def test_recent_reads_the_newest_few_through_the_index_not_the_whole_scope(history):
     found, seek_rows = profiled(search._RECENT.replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT, SHARED], limit=2, as_of=None, known_at=None,
                                 superseded=False)
-    assert "NodeIndexSeek" in found or "NodeIndexSeekByRange" in found
-    # Ann: a forgotten one and 10 newer turns passed over, then 2 observations; the firm: its newest 2. 15, not 45.
-    assert seek_rows == 15
+    assert any(op.startswith("NodeIndex") for op in found), found
+    # Ann: a forgotten one and 10 newer turns passed over, then 2 observations; the firm: its newest 2: 15
+    # rows, and a few more when the runtime reads the index in batches; a scan reads all 44 of the scopes.
+    assert 15 <= seek_rows < 44
 
 
 def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
@@ -162,3 +163,11 @@ def test_firm_research_is_read_by_every_clients_search_and_by_no_other_firm(load
         results = api.search(firm_id=FIRM, client_id=client, query=query, k=10)
         assert any(r.origin.startswith(("research:bulk-", "viewpoint:bulk-")) for r in results)
     assert api.search(firm_id="another-firm", client_id="L00000", query=query, k=10) == []
+
+
+def test_loaded_turns_mention_the_securities_they_name_as_the_import_links_them(loaded):
+    rows = graph_driver.read(lambda tx: tx.run(
+        "MATCH (t:Turn {firm_id: $firm}) WHERE t.text CONTAINS 'Microsoft' "
+        "OPTIONAL MATCH (t)-[:MENTIONS]->(s:Security {symbol: 'MSFT'}) RETURN t.id AS turn, s IS NOT NULL AS linked",
+        firm=FIRM).data())
+    assert rows and all(row["linked"] for row in rows)
