@@ -68,6 +68,14 @@ def statements(*, filtered_vector_search: bool) -> list[str]:
         "CREATE INDEX rollback_scope IF NOT EXISTS FOR (r:Rollback) ON (r.scope)",
         "CREATE INDEX memory_scope IF NOT EXISTS FOR (m:Memory) ON (m.scope)",
         "CREATE INDEX memory_recorded IF NOT EXISTS FOR (m:Memory) ON (m.scope, m.recorded_at)",
+        # Retrieval's coarse level (summaries, profiles) and the turns forgotten as redundant are a few
+        # memories of a scope: seeking them keeps a search from reading the whole scope (a firm's million
+        # research notes) for them (memory/graph/search.py).
+        # The level index also serves a level's newest first (the graph candidates' walk per security).
+        "CREATE INDEX memory_level IF NOT EXISTS FOR (m:Memory) ON (m.scope, m.level, m.recorded_at)",
+        "CREATE INDEX memory_status IF NOT EXISTS FOR (m:Memory) ON (m.scope, m.status)",
+        # Fact slots on every memory label (a revised fact is a :Note that keeps the slot).
+        "CREATE INDEX memory_slot IF NOT EXISTS FOR (m:Memory) ON (m.scope, m.slot)",
         "CREATE INDEX fact_slot IF NOT EXISTS FOR (f:Fact) ON (f.scope, f.slot)",
         "CREATE INDEX turn_source IF NOT EXISTS FOR (t:Turn) ON (t.session_key)",
         "CREATE INDEX session_replaces IF NOT EXISTS FOR (s:Session) ON (s.replaces)",

@@ -53,11 +53,32 @@ IN_VIEW = """
     AND (coalesce(m.believed_until, m.forgotten_at) IS NULL OR coalesce(m.believed_until, m.forgotten_at) > $known_at)
     AND NOT EXISTS { MATCH (newer:Memory)-[:SUPERSEDES]->(m) WHERE newer.created_at <= $known_at }))
 """
+# IN_VIEW when `$known_at` is null, as its own text: the planner would otherwise evaluate the twin's-clock
+# branch (a SUPERSEDES expansion per memory) for every candidate of every ordinary search.
+_IN_VIEW_NOW = """
+  ((m.status = 'active' OR ($as_of IS NOT NULL AND m.status = 'forgotten'
+                            AND m.forgotten_reason IN ['decayed', 'redundant']))
+   AND ($as_of IS NULL OR (m.recorded_at <= $as_of AND (m.superseded_at IS NULL OR m.superseded_at > $as_of)))
+   AND ($as_of IS NOT NULL OR $superseded OR m.superseded_at IS NULL))
+"""
+
+
+class _Clock:
+    """A transaction whose statements use `_IN_VIEW_NOW` for IN_VIEW when no `known_at` is asked for."""
+
+    def __init__(self, tx: ManagedTransaction, known_at: datetime | None) -> None:
+        self._tx, self._now = tx, known_at is None
+
+    def run(self, query: str, **params: Any):
+        return self._tx.run(query.replace(IN_VIEW, _IN_VIEW_NOW) if self._now else query, **params)
+
+
 # Summaries and profile versions are not candidates of the base lists: `summary_level` reaches them.
 # `$covered`: turns forgotten as redundant that a matching summary led to (`summary_level`): out of the
 # pool, they come back only through their summary, and are then ranked as any turn.
 _VISIBLE = "NOT m.level IN ['summary', 'profile'] AND (m.id IN $covered OR " + IN_VIEW + ")"
-_COARSE = "m.level IN ['summary', 'profile'] AND " + IN_VIEW
+# `recorded_at IS NOT NULL` (every memory has it) lets the (scope, level, recorded_at) index seek them.
+_COARSE = "m.level IN ['summary', 'profile'] AND m.recorded_at IS NOT NULL AND " + IN_VIEW
 # A turn forgotten as redundant (a summary quotes it whole), now: reachable only through that summary.
 _COVERED = "($as_of IS NULL AND $known_at IS NULL AND m.status = 'forgotten' AND m.forgotten_reason = 'redundant')"
 # What re-scoring needs about a candidate, and the reply to it when it is a question someone answered
@@ -134,6 +155,60 @@ _ORDER = {"vector": lambda c: -c.score, "period": lambda c: -c.score,
           "graph": lambda c: (-c.score, -(c.recorded or 0)), "recent": lambda c: -(c.recorded or 0)}
 
 
+# The newest of each scope read backwards through the (scope, recorded_at) index and stopped at
+# $limit, then merged: a firm's million research notes cost what its newest few cost. The index only
+# serves the order when it is sorted on before the filter and on all its properties (every memory
+# has recorded_at; `IS NOT NULL` lets the index be used at all).
+_RECENT = f"""
+UNWIND $scopes AS scope
+CALL (scope) {{
+  MATCH (m:Memory) USING INDEX m:Memory(scope, recorded_at) WHERE m.scope = scope AND m.recorded_at IS NOT NULL
+  WITH m ORDER BY m.scope DESC, m.recorded_at DESC
+  WITH m WHERE m.level <> 'turn' AND {_VISIBLE}
+  RETURN m LIMIT $limit
+}}
+WITH m, 1.0 AS score ORDER BY m.recorded_at DESC LIMIT $limit
+RETURN {_CANDIDATE}
+"""
+
+
+# Memories in the fact slots the question asks about or about the securities it names, ranked facts
+# first, then observations, then turns, newest first within each. A memory of any other level
+# (summary, profile) is out of `_VISIBLE`, so these three levels are the whole of what can match.
+# Work is bounded by what can be returned: slots are sought in the (scope, slot) index; securities
+# per scope and level, walking the (scope, level, recorded_at) index newest first and stopping at
+# $limit matches, since no older memory of that level can outrank them. (A scan of the scopes read
+# every memory of a firm's million research notes.)
+_GRAPH_LEVELS = ["fact", "observation", "turn"]
+_GRAPH = f"""
+UNWIND $scopes AS scope
+CALL (scope) {{
+  UNWIND $slots AS slot
+  MATCH (m:Memory) USING INDEX m:Memory(scope, slot) WHERE m.scope = scope AND m.slot = slot AND {_VISIBLE}
+  RETURN m
+  UNION
+  UNWIND $slot_prefixes AS prefix
+  MATCH (m:Memory) USING INDEX m:Memory(scope, slot) WHERE m.scope = scope AND m.slot STARTS WITH prefix AND {_VISIBLE}
+  RETURN m
+  UNION
+  UNWIND CASE WHEN size($symbols) > 0 THEN {_GRAPH_LEVELS} ELSE [] END AS level
+  CALL (scope, level) {{
+    MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at)
+    WHERE m.scope = scope AND m.level = level AND m.recorded_at IS NOT NULL
+    WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC
+    WITH m WHERE {_VISIBLE}
+      AND (m.symbol IN $symbols OR EXISTS {{ (m)-[:ABOUT|MENTIONS]->(s:Security) WHERE s.symbol IN $symbols }})
+    RETURN m LIMIT $limit
+  }}
+  RETURN m
+}}
+WITH DISTINCT m
+WITH m, CASE m.level WHEN 'fact' THEN 2.0 WHEN 'observation' THEN 1.5 ELSE 1.0 END AS score
+ORDER BY score DESC, m.recorded_at DESC LIMIT $limit
+RETURN {_CANDIDATE}
+"""
+
+
 @dataclass(frozen=True)
 class Candidate:
     id: str
@@ -164,6 +239,7 @@ def candidates(
     use_index = vector is not None and as_of is None and filtered_vector_search()
 
     def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
+        tx = _Clock(tx, known_at)
         ranked: dict[str, list[Candidate]] = {}
         params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at,
                   "superseded": include_superseded, "covered": covered or []}
@@ -195,26 +271,9 @@ def candidates(
                     """, vector=vector, **params)), key=lambda c: -c.score)[:limit]
         if symbols or slots:
             ranked["graph"] = _candidates(tx.run(
-                f"""
-                MATCH (m:Memory) WHERE m.scope IN $scopes AND {_VISIBLE}
-                  AND (m.slot IN $slots OR any(prefix IN $slot_prefixes WHERE m.slot STARTS WITH prefix)
-                       OR m.symbol IN $symbols
-                       OR EXISTS {{ (m)-[:ABOUT|MENTIONS]->(s:Security) WHERE s.symbol IN $symbols }})
-                WITH m, CASE m.level WHEN 'fact' THEN 2.0 WHEN 'observation' THEN 1.5 ELSE 1.0 END AS score
-                ORDER BY score DESC, m.recorded_at DESC LIMIT $limit
-                RETURN {_CANDIDATE}
-                """,
-                symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], **params,
-            ))
+                _GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], **params))
         if include_recent:
-            ranked["recent"] = _candidates(tx.run(
-                f"""
-                MATCH (m:Memory) WHERE m.scope IN $scopes AND m.level <> 'turn' AND {_VISIBLE}
-                WITH m, 1.0 AS score ORDER BY m.recorded_at DESC LIMIT $limit
-                RETURN {_CANDIDATE}
-                """,
-                **params,
-            ))
+            ranked["recent"] = _candidates(tx.run(_RECENT, **params))
         if period is not None and vector is not None:
             ranked["period"] = _candidates(tx.run(
                 f"""
@@ -255,6 +314,7 @@ def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] 
     """
 
     def _read(tx: ManagedTransaction) -> tuple[list[Candidate], list[str]]:
+        tx = _Clock(tx, known_at)
         params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at, "superseded": False,
                   "covered": []}
         lists: list[list[Candidate]] = []
@@ -271,7 +331,8 @@ def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] 
         if vector is not None:
             lists.append(_candidates(tx.run(
                 f"""
-                MATCH (m:Memory) WHERE m.scope IN $scopes AND {_COARSE}
+                MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at)
+                WHERE m.scope IN $scopes AND {_COARSE}
                 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
                 ORDER BY score DESC LIMIT $limit
                 RETURN {_CANDIDATE}

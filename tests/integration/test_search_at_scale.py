@@ -1,0 +1,173 @@
+"""Search mechanics that keep a search's cost bounded by what it returns, not by the size of a scope,
+and the firm-scale bench's bulk loader (tests/bench/bulk_load.py) writing what production writes."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from memory import api
+from memory.graph import driver as graph_driver
+from memory.graph import search
+from memory.scope import client_scope, firm_scope
+from tests.bench import bulk_load
+
+FIRM = "scale-firm"
+CLIENT, OTHER = client_scope(FIRM, "ann"), client_scope(FIRM, "ben")
+SHARED = firm_scope(FIRM)
+START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def add(rows: list[dict]) -> None:
+    graph_driver.write(lambda tx: tx.run(
+        """
+        UNWIND $rows AS row
+        CREATE (:Memory {id: row.id, scope: row.scope, status: row.status, level: row.level, importance: 0.5,
+                         text: row.id, recorded_at: row.at, created_at: row.at, embedding: [1.0] + [x IN range(1, 255) | 0.0]})
+        """, rows=rows).consume())
+
+
+def memory(id_: str, scope: str, day: int, level: str = "observation", status: str = "active") -> dict:
+    return {"id": id_, "scope": scope, "status": status, "level": level, "at": START + timedelta(days=day)}
+
+
+def operators(plan: dict) -> list[str]:
+    return [plan["operatorType"].split("@")[0]] + [op for child in plan.get("children", []) for op in operators(child)]
+
+
+def profiled(statement: str, **params) -> tuple[list[str], int]:
+    """The operators of a statement's plan and the rows its index seeks produced."""
+    summary = graph_driver.read(lambda tx: tx.run("PROFILE " + statement, params).consume())
+
+    def seek_rows(plan: dict) -> int:
+        own = plan.get("rows", 0) if "Index" in plan["operatorType"] else 0
+        return own + sum(seek_rows(child) for child in plan.get("children", []))
+
+    return operators(summary.profile), seek_rows(summary.profile)
+
+
+@pytest.fixture
+def history(clean_graph):
+    """Ann: observations on days 1..30 and turns on days 31..40 (newer, but never 'recent'); the firm:
+    observations on days 5, 25 and 35; Ben: one observation on day 50; a forgotten one on day 45."""
+    add([memory(f"ann-{d}", CLIENT, d) for d in range(1, 31)]
+        + [memory(f"ann-turn-{d}", CLIENT, d, level="turn") for d in range(31, 41)]
+        + [memory("ann-forgotten", CLIENT, 45, status="forgotten")]
+        + [memory(f"firm-{d}", SHARED, d) for d in (5, 25, 35)]
+        + [memory("ben-50", OTHER, 50)])
+    graph_driver.read(lambda tx: tx.run("CALL db.awaitIndexes(60)").consume())
+
+
+def recent(scopes: list[str], limit: int) -> list[str]:
+    ranked = search.candidates(scopes=scopes, lucene=None, vector=None, symbols=[], slots=[], limit=limit,
+                               as_of=None, include_recent=True)
+    return [c.id for c in ranked["recent"]]
+
+
+def test_recent_merges_the_newest_of_each_readable_scope_newest_first(history):
+    assert recent([CLIENT, SHARED], 4) == ["firm-35", "ann-30", "ann-29", "ann-28"]
+
+
+def test_recent_skips_turns_and_memories_out_of_view(history):
+    assert "ann-forgotten" not in recent([CLIENT], 40) and not any("turn" in i for i in recent([CLIENT], 40))
+    assert recent([CLIENT], 40) == [f"ann-{d}" for d in range(30, 0, -1)]
+
+
+def test_recent_reads_the_newest_few_through_the_index_not_the_whole_scope(history):
+    found, seek_rows = profiled(search._RECENT.replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT, SHARED], limit=2, as_of=None, known_at=None,
+                                superseded=False)
+    assert any(op.startswith("NodeIndex") for op in found), found
+    # Ann: a forgotten one and 10 newer turns passed over, then 2 observations; the firm: its newest 2: 15
+    # rows, and a few more when the runtime reads the index in batches; a scan reads all 44 of the scopes.
+    assert 15 <= seek_rows < 44
+
+
+def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
+    add([memory("ann-summary", CLIENT, 12, level="summary")])
+    found, seek_rows = profiled(
+        f"MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at) WHERE m.scope IN $scopes AND {search._COARSE} "
+        "RETURN m.id",
+        scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
+    assert "NodeIndexSeek" in found and seek_rows == 1
+
+
+def test_turns_forgotten_as_redundant_are_sought_by_status_not_scanned(history):
+    found, seek_rows = profiled(
+        "MATCH (t:Memory) USING INDEX t:Memory(scope, status) WHERE t.scope IN $scopes AND t.status = 'forgotten' "
+        "RETURN t.id", scopes=[CLIENT, SHARED])
+    assert "NodeIndexSeek" in found and seek_rows == 1
+
+
+# --- the bulk loader ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def loaded(django_db_blocker, graph):
+    from tests.conftest import empty_graph
+
+    empty_graph()
+    state: dict = {}
+    clients = bulk_load.load(shape="clients", firm_id=FIRM, target=1000, state=state)
+    research = bulk_load.load(shape="firm-research", firm_id=FIRM, target=state["memories"] + 300, state=state)
+    graph_driver.read(lambda tx: tx.run("CALL db.awaitIndexes(120)").consume())
+    yield clients, research, state
+    empty_graph()
+
+
+def test_the_loader_writes_turns_with_production_properties_scope_and_provenance(loaded):
+    clients, _, _ = loaded
+    counts = graph_driver.read(lambda tx: tx.run(
+        "MATCH (m:Memory {firm_id: $firm}) WHERE m.client_id IS NOT NULL "
+        "RETURN count(CASE WHEN m:Turn THEN 1 END) AS turns, count(CASE WHEN m:Fact THEN 1 END) AS facts, "
+        "count(m) AS memories", firm=FIRM).single())
+    assert clients.clients == 2 and counts["turns"] == 2 * 30 * 30
+    assert counts["facts"] > 0 and counts["memories"] == clients.memories == counts["turns"] + counts["facts"]
+    row = graph_driver.read(lambda tx: tx.run(
+        """
+        MATCH (s:Session)-[:HAS_TURN]->(t:Memory:Turn {turn_id: 'L00000-s000-t001'})
+        MATCH (s)-[:WITH_CLIENT]->(c:Client)
+        RETURN t {.*, embedding: size(t.embedding)} AS t, c.id AS client
+        """).single())
+    turn = row["t"]
+    assert turn["scope"] == client_scope(FIRM, "L00000") == row["client"]
+    assert (turn["firm_id"], turn["client_id"], turn["visibility"], turn["status"], turn["level"]) == (
+        FIRM, "L00000", "client", "active", "turn")
+    assert turn["source"] == "session:L00000-s000" and turn["embedding"] == 256
+    assert turn["text"].startswith(turn["speaker"] + ": ")
+
+
+def test_every_loaded_fact_derives_from_the_turn_its_statement_was_planted_in(loaded):
+    clients, _, _ = loaded
+    question = next(q for q in clients.questions if q["kind"] == "single-fact")
+    derived = graph_driver.read(lambda tx: tx.run(
+        "MATCH (f:Fact)-[:DERIVED_FROM]->(t:Turn {turn_id: $turn}) RETURN f.scope AS scope, f.slot AS slot",
+        turn=question["evidence"][0]).data())
+    assert derived and all(row["scope"] == client_scope(FIRM, question["client_id"]) for row in derived)
+
+
+def test_a_loaded_clients_question_finds_its_evidence_and_never_another_clients_memory(loaded):
+    clients, _, _ = loaded
+    question = next(q for q in clients.questions if q["client_id"] == "L00000" and q["kind"] == "single-fact")
+    results = api.search(firm_id=FIRM, client_id="L00000", query=question["query"], k=10)
+    assert any(set(question["evidence"]) & set(r.sources) for r in results)
+    assert all(not source.startswith("L00001") for r in results for source in r.sources)
+    theirs = api.search(firm_id=FIRM, client_id="L00001", query=question["query"], k=10)
+    assert all(not source.startswith("L00000") for r in theirs for source in r.sources)
+
+
+def test_firm_research_is_read_by_every_clients_search_and_by_no_other_firm(loaded):
+    _, research, state = loaded
+    assert research.memories == 300 and state["research"] == 300
+    query = "research on Apple margins and the price target"
+    for client in ("L00000", "L00001"):
+        results = api.search(firm_id=FIRM, client_id=client, query=query, k=10)
+        assert any(r.origin.startswith(("research:bulk-", "viewpoint:bulk-")) for r in results)
+    assert api.search(firm_id="another-firm", client_id="L00000", query=query, k=10) == []
+
+
+def test_loaded_turns_mention_the_securities_they_name_as_the_import_links_them(loaded):
+    rows = graph_driver.read(lambda tx: tx.run(
+        "MATCH (t:Turn {firm_id: $firm}) WHERE t.text CONTAINS 'Microsoft' "
+        "OPTIONAL MATCH (t)-[:MENTIONS]->(s:Security {symbol: 'MSFT'}) RETURN t.id AS turn, s IS NOT NULL AS linked",
+        firm=FIRM).data())
+    assert rows and all(row["linked"] for row in rows)
