@@ -75,7 +75,7 @@ def test_recent_skips_turns_and_memories_out_of_view(history):
 
 def test_recent_reads_the_newest_few_through_the_index_not_the_whole_scope(history):
     found, seek_rows = profiled(search._RECENT.replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT, SHARED], limit=2, as_of=None, known_at=None,
-                                superseded=False)
+                                superseded=False, covered=[])
     assert any(op.startswith("NodeIndex") for op in found), found
     # Ann: a forgotten one and 10 newer turns passed over, then 2 observations; the firm: its newest 2: 15
     # rows, and a few more when the runtime reads the index in batches; a scan reads all 44 of the scopes.
@@ -88,13 +88,6 @@ def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
         f"MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at) WHERE m.scope IN $scopes AND {search._COARSE} "
         "RETURN m.id",
         scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
-    assert "NodeIndexSeek" in found and seek_rows == 1
-
-
-def test_turns_forgotten_as_redundant_are_sought_by_status_not_scanned(history):
-    found, seek_rows = profiled(
-        "MATCH (t:Memory) USING INDEX t:Memory(scope, status) WHERE t.scope IN $scopes AND t.status = 'forgotten' "
-        "RETURN t.id", scopes=[CLIENT, SHARED])
     assert "NodeIndexSeek" in found and seek_rows == 1
 
 
