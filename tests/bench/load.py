@@ -355,6 +355,7 @@ class CpuMeter:
         self._start_machine = _machine_ticks()
         self._start_load = os.getloadavg()[0]
         self._roles: dict[str, list] = {}
+        self._peak_rss: dict[str, int] = {}  # bytes: the most each part (process and children) held at once
         self._peak_load = self._start_load
         for name, pid in roles.items():
             if pid is not None:
@@ -372,17 +373,20 @@ class CpuMeter:
 
     def sample(self) -> None:
         self._peak_load = max(self._peak_load, os.getloadavg()[0])
-        for root, seen, *_ in self._roles.values():
+        for name, (root, seen, *_) in self._roles.items():
             try:
                 processes = [root, *root.children(recursive=True)]
             except self._psutil.NoSuchProcess:
                 continue
+            rss = 0
             for process in processes:
                 try:
                     times = process.cpu_times()
                     seen[process.pid] = times.user + times.system
+                    rss += process.memory_info().rss
                 except self._psutil.NoSuchProcess:
                     pass
+            self._peak_rss[name] = max(self._peak_rss.get(name, 0), rss)
 
     def finish(self) -> dict:
         self.sample()
@@ -391,7 +395,8 @@ class CpuMeter:
         roles = {name: round(sum(seen.values()) - sum(at_start.values()), 1)
                  for name, (root, seen, at_start) in self._roles.items()}
         return {"machine_busy_percent": round(100 * (busy_end - busy_start) / max(1, total_end - total_start)),
-                "peak_load_1min": round(self._peak_load, 1), "cores": os.cpu_count(), "cpu_seconds": roles}
+                "peak_load_1min": round(self._peak_load, 1), "cores": os.cpu_count(), "cpu_seconds": roles,
+                "peak_rss_mb": {name: round(rss / 2**20) for name, rss in self._peak_rss.items()}}
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -567,6 +572,7 @@ def report_body(report: dict) -> str:
                 if report["imported_sessions"] else "")
     parts = ", ".join(f"{name} {seconds} s" for name, seconds in cpu["cpu_seconds"].items())
     web_cpu_ms = round(1000 * cpu["cpu_seconds"].get("gunicorn", 0) / max(1, result["total_requests"]))
+    rss = ", ".join(f"{name} {mb} MB" for name, mb in cpu.get("peak_rss_mb", {}).items()) or "not sampled"
     return (
         f"{report['users']} signed-in users at once on loopback ({report['advisors']} advisors opening their "
         f"clients' pages; {report['clients']} clients opening their chat (2 of 4 requests), saying something "
@@ -593,7 +599,8 @@ def report_body(report: dict) -> str:
           f"CPU over the window: the machine's {cpu['cores']} cores were {cpu['machine_busy_percent']}% busy "
           f"(1-minute load average up to {cpu['peak_load_1min']}, other engineers' work included); CPU seconds "
           f"spent: {parts}; gunicorn spent {web_cpu_ms} ms of CPU per request on average. The latencies above "
-          "are wall-clock times on that shared machine."
+          "are wall-clock times on that machine.\n\n"
+          f"Peak memory (RSS, each part with its child processes, sampled through the window): {rss}."
     )
 
 
