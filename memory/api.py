@@ -6,6 +6,7 @@ in the system of record first, so it lives with them: `advisor.services.importer
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from memory.scope import Reader
@@ -21,8 +22,9 @@ def search(*, firm_id: str, client_id: str | None, query: str, k: int = 10, as_o
     return _search(Reader(firm_id, client_id), query, k=k, as_of=as_of, mode=mode, known_at=known_at)
 
 
-def remember(*, firm_id: str, client_id: str | None, text: str, source: str, importance: float = 0.5) -> str:
-    return agent_memory.remember(Reader(firm_id, client_id), text, source=source, importance=importance)
+def remember(*, firm_id: str, client_id: str | None, text: str, source: str, importance: float = 0.5,
+             cites: Sequence[str] = ()) -> str:
+    return agent_memory.remember(Reader(firm_id, client_id), text, source=source, importance=importance, cites=cites)
 
 
 def update_memory(*, firm_id: str, client_id: str | None, memory_id: str, text: str, source: str) -> str:

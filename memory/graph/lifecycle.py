@@ -3,9 +3,10 @@
 Forgetting is a status with a reason, never a deletion: a forgotten memory keeps its text, links and
 provenance, leaves retrieval, and stays readable for "what did the twin know" before `forgotten_at`.
 What is cited is never forgotten: a current fact, anything a current fact is derived from, anything a
-profile version summarises or cites, and anything stored advice cites (`(advice)-[:CITES]->(m)`, or
-the `DERIVED_FROM` of a memory of kind 'advice'). The rule is checked again inside the write, so a
-plan made a moment ago cannot forget what became cited since.
+profile version summarises or cites, and anything stored advice cites: the twin remembers each advice
+as a note that `CITES` the memories it rested on (memory/graph/notes.py `create_note`); a client's
+market move is cited through the shared event, `[:CITES {client}]` naming whose move it is. The rule is
+checked again inside the write, so a plan made a moment ago cannot forget what became cited since.
 
 People merges move every link of the absorbed person to the kept one and record the merge
 (`(absorbed)-[:MERGED_INTO]->(kept)`, status 'merged'): nothing is deleted, so provenance survives.
@@ -18,7 +19,7 @@ from datetime import datetime
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
-from memory.graph.securities import forget_moves, move_link_id, split_move_link_id
+from memory.graph.securities import MOVE_CITED, forget_moves, move_link_id, split_move_link_id
 from memory.graph.values import native
 
 FORGETTABLE_LEVELS = ["turn", "observation", "fact"]
@@ -29,8 +30,7 @@ _PROTECTION = """
     WHEN EXISTS { (f:Fact)-[:DERIVED_FROM]->(m) WHERE f.status = 'active' AND f.superseded_at IS NULL }
       THEN 'cited by a current fact'
     WHEN EXISTS { (:Profile)-[:SUMMARISES|DERIVED_FROM]->(m) } THEN 'cited by a profile version'
-    WHEN EXISTS { ()-[:CITES]->(m) } OR EXISTS { (a:Memory {kind: 'advice'})-[:DERIVED_FROM]->(m) }
-      THEN 'cited by stored advice'
+    WHEN EXISTS { (:Memory)-[:CITES]->(m) } THEN 'cited by stored advice'
   END
 """
 
@@ -75,13 +75,13 @@ def retention_rows(scope: str) -> list[RetentionRow]:
         rows = [RetentionRow(**native(record.data())) for record in result]
         # The client's market moves: their own links to shared events (memory/graph/securities.py).
         moves = tx.run(
-            """
-            MATCH (:Client {id: $scope})-[r:SAW_MOVE]->(m:Event) WHERE r.status = 'active' AND m.status = 'active'
-            RETURN m.id AS id, m.level AS level, m.kind AS kind, r.text AS text,
-                   coalesce(m.importance, 0.3) AS importance, r.created_at AS created_at,
+            f"""
+            MATCH (c:Client {{id: $scope}})-[r:SAW_MOVE]->(e:Event) WHERE r.status = 'active' AND e.status = 'active'
+            RETURN e.id AS id, e.level AS level, e.kind AS kind, r.text AS text,
+                   coalesce(e.importance, 0.3) AS importance, r.created_at AS created_at,
                    r.last_accessed_at AS last_accessed_at, coalesce(r.access_count, 0) AS access_count,
-                   null AS protected, null AS covered_by
-            ORDER BY m.recorded_at, m.id
+                   CASE WHEN {MOVE_CITED} THEN 'cited by stored advice' END AS protected, null AS covered_by
+            ORDER BY e.recorded_at, e.id
             """,
             scope=scope,
         )
@@ -96,7 +96,8 @@ def mark_forgotten(rows: list[dict[str, str]], at: datetime) -> int:
     move is forgotten on the client's link, never the shared event)."""
     moves = [row for row in rows if split_move_link_id(row["id"]) is not None]
     rows = [row for row in rows if split_move_link_id(row["id"]) is None]
-    forgotten = forget_moves(moves, [split_move_link_id(row["id"])[1] for row in moves], at) if moves else 0
+    forgotten = forget_moves(moves, [split_move_link_id(row["id"])[1] for row in moves], at,
+                             spare_cited=True) if moves else 0
     if not rows:
         return forgotten
 

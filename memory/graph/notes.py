@@ -1,6 +1,7 @@
 """Memories written, revised and forgotten on purpose (by an advisor, or by the twin through its tools)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,15 @@ from memory.graph import driver
 from memory.graph.securities import forget_moves, split_move_link_id
 
 
-def create_note(memory_id: str, props: dict[str, Any], client_node: str | None) -> None:
+def create_note(memory_id: str, props: dict[str, Any], client_node: str | None, *, cites: Sequence[str] = (),
+                readable_scopes: Sequence[str] = ()) -> None:
+    """Write a note, and `(note)-[:CITES]->(m)` for each cited memory in `readable_scopes` (others are never
+    linked). A client's move id links the shared event with the client on the relationship
+    (`[:CITES {client}]`), and only when that client's move exists: lifecycle keeps what is cited."""
+    links = [{"event": parts[0], "client": parts[1]} for cited in cites
+             if (parts := split_move_link_id(cited)) is not None and parts[1] in readable_scopes]
+    memories = [cited for cited in dict.fromkeys(cites) if split_move_link_id(cited) is None]
+
     def _write(tx: ManagedTransaction) -> None:
         tx.run(
             """
@@ -21,6 +30,26 @@ def create_note(memory_id: str, props: dict[str, Any], client_node: str | None) 
             """,
             id=memory_id, props=props, client=client_node,
         ).consume()
+        if memories:
+            tx.run(
+                """
+                MATCH (note:Memory {id: $id})
+                UNWIND $cited AS cited_id
+                MATCH (m:Memory {id: cited_id}) WHERE m.scope IN $scopes AND m <> note
+                MERGE (note)-[:CITES]->(m)
+                """,
+                id=memory_id, cited=memories, scopes=list(readable_scopes),
+            ).consume()
+        if links:
+            tx.run(
+                """
+                MATCH (note:Memory {id: $id})
+                UNWIND $links AS link
+                MATCH (:Client {id: link.client})-[:SAW_MOVE]->(e:Memory {id: link.event})
+                MERGE (note)-[:CITES {client: link.client}]->(e)
+                """,
+                id=memory_id, links=links,
+            ).consume()
 
     driver.write(_write)
 

@@ -265,9 +265,15 @@ def _link_batches(securities: list[dict[str, Any]], size: int) -> Iterator[list[
         yield batch
 
 
-def forget_moves(rows: list[dict[str, str]], scopes: list[str], at: datetime) -> int:
+# A client's move `(c)-[:SAW_MOVE]->(e)` is cited when stored advice of that client cites the shared event
+# (`[:CITES {client}]`, written by memory/graph/notes.py `create_note`). `c` is the client, `e` the event.
+MOVE_CITED = "EXISTS { (:Memory)-[:CITES {client: c.id}]->(e) }"
+
+
+def forget_moves(rows: list[dict[str, str]], scopes: list[str], at: datetime, *, spare_cited: bool = False) -> int:
     """`rows`: {id (a client's move id), reason}. Forgets each active move whose client is in `scopes`,
-    on the client's link only. Returns how many were forgotten."""
+    on the client's link only; with `spare_cited`, not one the client's stored advice cites (checked in
+    the write). Returns how many were forgotten."""
     links = [{"client": parts[1], "event": parts[0], "reason": row["reason"]} for row in rows
              if (parts := split_move_link_id(row["id"])) is not None and parts[1] in scopes]
     if not links:
@@ -275,13 +281,14 @@ def forget_moves(rows: list[dict[str, str]], scopes: list[str], at: datetime) ->
 
     def _write(tx: ManagedTransaction) -> int:
         return tx.run(
-            """
+            f"""
             UNWIND $links AS link
-            MATCH (:Client {id: link.client})-[r:SAW_MOVE]->(:Memory {id: link.event}) WHERE r.status = 'active'
+            MATCH (c:Client {{id: link.client}})-[r:SAW_MOVE]->(e:Memory {{id: link.event}}) WHERE r.status = 'active'
+              AND NOT ($spare_cited AND {MOVE_CITED})
             SET r.status = 'forgotten', r.forgotten_reason = link.reason, r.forgotten_at = $at
             RETURN count(r) AS forgotten
             """,
-            links=links, at=at,
+            links=links, at=at, spare_cited=spare_cited,
         ).single()["forgotten"]
 
     return driver.write(_write)

@@ -8,6 +8,7 @@ write: if the graph write fails, neither happened.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from django.db import transaction
 from django.utils import timezone
@@ -48,13 +49,17 @@ def _note(reader: Reader, text: str, *, source: str, importance: float) -> dict:
     return props
 
 
-def remember(reader: Reader, text: str, *, source: str, importance: float = 0.5, actor: str = "") -> str:
+def remember(reader: Reader, text: str, *, source: str, importance: float = 0.5, actor: str = "",
+             cites: Sequence[str] = ()) -> str:
+    """A note in the reader's own scope. `cites`: the memory ids it rests on (stored advice cites what it
+    answered from), linked so forgetting keeps them; ids the reader may not read are never linked."""
     props = _note(reader, _clean(text), source=source, importance=importance)
     memory_id = f"note:{uuid.uuid4().hex}"
     with transaction.atomic():
         audit.record(action="memory.remember", actor=actor or source, firm_id=reader.firm_id,
                      client_id=reader.client_id or "", target=f"memory:{memory_id}", detail={"source": source})
-        notes.create_note(memory_id, props, props["scope"] if reader.client_id else None)
+        notes.create_note(memory_id, props, props["scope"] if reader.client_id else None, cites=cites,
+                          readable_scopes=reader.scopes)
     return memory_id
 
 

@@ -1,16 +1,25 @@
 """Forgetting against the real Neo4j: statuses with reasons, never deletion, never what is cited."""
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 
+from advisor.models import Client
 from advisor.services.importer import import_sessions
-from memory.api import search
+from memory.api import remember, search
 from memory.graph import driver as graph_driver
 from memory.services.consolidation import consolidate
+from memory.graph.securities import split_move_link_id
+from memory.scope import Reader
 from memory.services.forgetting import forget
+from marketdata.services.refresh import refresh_remembered_quotes
+from tests.integration.test_quotes import FixedProvider
+from twin.models import Advice
+from twin.services.advice import ask
 from tests.integration.test_memory_graph import ANN_MARCH, ANN_SEPTEMBER, session_line
 
 pytestmark = pytest.mark.django_db
@@ -60,14 +69,92 @@ def test_the_dry_run_reports_what_forgetting_then_does_and_changes_nothing(clean
     assert sorted(forgotten) == sorted(i.id for i in dry.items) and applied.forgotten == len(dry.items)
 
 
-def test_stored_advice_that_cites_a_turn_keeps_it(clean_graph):
-    import_sessions([ANN_MARCH, ANN_SEPTEMBER], "acme")
-    graph_driver.write(lambda tx: tx.run(
-        "MATCH (t:Turn {turn_id: 's1-0'}) CREATE (:Advice {id: 'advice-1'})-[:CITES]->(t)").consume())
+# Ann bought Apple (a holding fact keeps that turn anyway), mentioned Microsoft's price (a price mention,
+# no fact: only a citation keeps the turn) and the weather (the uncited twin of the same age). Ben bought
+# Apple too, so Apple's move on T0 is one shared event seen by both.
+ADVICE_SESSIONS = [
+    session_line("ann", "a1", "2024-03-03T10:00:00Z", [
+        ("Ann Carter", "I bought Apple at $100.00."),
+        ("Ann Carter", "Microsoft was trading at 50 when I looked."),
+        ("Ann Carter", "The weather in Lisbon was lovely this summer."),
+    ]),
+    session_line("ben", "b1", "2024-05-01T10:00:00Z", [("Ben Okafor", "I bought Apple at $120.00.")],
+                 name="Ben Okafor"),
+]
+MOVE_DAY = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 
-    forget(firm_id="acme", at=TEN_YEARS_ON, dry_run=False)
 
-    assert statuses()["s1-0"] == ("active", None)
+def turn_status(turn_id: str) -> str:
+    return graph_driver.read(lambda tx: tx.run(
+        "MATCH (t:Turn {turn_id: $t}) RETURN t.status AS s", t=turn_id).single()["s"])
+
+
+def move_status(client_id: str) -> str:
+    return graph_driver.read(lambda tx: tx.run(
+        "MATCH (:Client {client_id: $c})-[r:SAW_MOVE]->(:Event {id: 'market_move:AAPL:2026-03-01'}) RETURN r.status AS s",
+        c=client_id).single()["s"])
+
+
+def cites_of(note_id: str) -> list[tuple[str, str | None]]:
+    return sorted(tuple(row) for row in graph_driver.read(lambda tx: tx.run(
+        "MATCH (:Note {id: $id})-[c:CITES]->(m) RETURN m.id AS id, c.client AS client", id=note_id).values()))
+
+
+@pytest.fixture
+def advised(clean_graph) -> list[Advice]:
+    """Ann asks the twin about Apple's move, then about Microsoft, after the quotes refresh found the move."""
+    import_sessions(ADVICE_SESSIONS, "acme")
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "MSFT": 50.0}, MOVE_DAY), now=MOVE_DAY)
+    ann = Client.objects.get(external_id="ann")
+    return [ask(client=ann, question=question).advice
+            for question in ("How has Apple moved since I discussed it?", "What did I say about Microsoft?")]
+
+
+def test_the_twins_advice_note_cites_what_it_answered_from_and_only_the_clients_own_move(advised):
+    ann_scope = Reader("acme", "ann").writable_scopes[0]
+    apple, microsoft = advised
+    microsoft_turn = graph_driver.read(lambda tx: tx.run(
+        "MATCH (t:Turn {turn_id: 'a1-1'}) RETURN t.id AS id").single()["id"])
+
+    assert f"market_move:AAPL:2026-03-01@{ann_scope}" in {c["id"] for c in apple.citations}
+    assert microsoft_turn in {c["id"] for c in microsoft.citations}
+    for advice in advised:
+        expected = {split_move_link_id(c["id"]) or (c["id"], None) for c in advice.citations}
+        expected |= {(f["id"], None) for f in advice.profile_facts}
+        assert cites_of(advice.memory_id) == sorted(expected)
+
+
+def test_forgetting_keeps_the_turn_and_the_move_the_twin_cited_and_forgets_their_uncited_twins(advised):
+    # Three years on every one of them has decayed below the floor (a turn: at most 0.7 x exp(-1095/365)
+    # = 0.035 < 0.05; a move: 0.7 x exp(-1095/90) ~ 0): only what stored advice cites is kept.
+    three_years_on = datetime.now(timezone.utc) + timedelta(days=3 * 365)
+    assert (turn_status("a1-1"), turn_status("a1-2"), move_status("ann"), move_status("ben")) == ("active",) * 4
+
+    out = io.StringIO()
+    call_command("forget_memory_report", "--apply", "--at", three_years_on.isoformat(), stdout=out)
+
+    assert (turn_status("a1-1"), move_status("ann")) == ("active", "active")  # cited by Ann's advice
+    assert (turn_status("a1-2"), move_status("ben")) == ("forgotten", "forgotten")  # same age, uncited
+    assert turn_status("a1-0") == "active"  # the source of Ann's current holding fact
+
+
+def test_a_move_cited_by_advice_is_kept_a_year_later_and_the_same_move_of_another_client_is_not(advised):
+    report = forget(firm_id="acme", at=datetime.now(timezone.utc) + timedelta(days=365), dry_run=False)
+
+    assert (move_status("ann"), move_status("ben")) == ("active", "forgotten")
+    assert report.protected["cited by stored advice"] == 1  # Ann's move; her turns have not decayed yet
+
+
+def test_a_note_never_cites_a_memory_of_another_client(advised):
+    ben_scope = Reader("acme", "ben").writable_scopes[0]
+    ben_turn = graph_driver.read(lambda tx: tx.run("MATCH (t:Turn {turn_id: 'b1-0'}) RETURN t.id AS id").single()["id"])
+
+    note = remember(firm_id="acme", client_id="ann", text="Compared with Ben's Apple purchase.", source="test",
+                    cites=[ben_turn, f"market_move:AAPL:2026-03-01@{ben_scope}", "turn:does-not-exist"])
+
+    assert cites_of(note) == []
+    forget(firm_id="acme", at=datetime.now(timezone.utc) + timedelta(days=3 * 365), dry_run=False)
+    assert (turn_status("b1-0"), move_status("ben")) == ("active", "forgotten")  # b1-0: Ben's holding fact
 
 
 @override_settings(MEMORY_FORGET_REDUNDANT=False)  # decayed, not redundant: no summary leads back to it

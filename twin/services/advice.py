@@ -114,7 +114,7 @@ def _advise(*, client: Client, actor: User | None, as_of: datetime | None, chann
         advice.changed_since = changes_since(previous, advice)
         advice.memory_id = memory_api.remember(firm_id=reader.firm_id, client_id=client.external_id,
                                                text=memory_text(advice), source=f"advice:{advice.id}",
-                                               importance=0.6)
+                                               importance=0.6, cites=cited_ids(advice))
         advice.save()
     return AdviceResult(advice)
 
@@ -280,6 +280,12 @@ def _reason(item: dict[str, Any], context_changes: list[dict[str, Any]]) -> str:
 
 def _slot_label(slot: str) -> str:
     return slot.replace("_", " ").replace(":", ": ").capitalize()
+
+
+def cited_ids(advice: Advice) -> list[str]:
+    """The memories the advice rests on (its citations and profile facts): its note cites them, so
+    forgetting keeps what stored advice cites (memory/graph/lifecycle.py)."""
+    return list(dict.fromkeys([c["id"] for c in advice.citations] + [f["id"] for f in advice.profile_facts]))
 
 
 def memory_text(advice: Advice) -> str:
