@@ -33,6 +33,7 @@ from neo4j import ManagedTransaction
 from memory.graph import driver
 from memory.graph.schema import FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
 from memory.graph.securities import move_link_id, split_move_link_id
+from memory.scope import is_client_scope
 
 # Which memories are in view, on either clock (memory/graph/lifecycle.py explains both):
 # - now: active and not superseded (superseded too when `$superseded`, for questions about the past);
@@ -107,6 +108,24 @@ RETURN {_CANDIDATE}
 _ANY_INDEXED = """
 MATCH (m:Memory) WHERE m.scope IN $scopes AND m.status = 'active' AND m.embedding IS NOT NULL
 RETURN true AS found LIMIT 1
+"""
+# The month a question names (`candidates(period=...)`): exactly within the given scopes, or through the
+# index for firm-shared scopes, keeping the nearest `$fetch` that fall in the month.
+PERIOD_FETCH = 10  # times the list's limit
+_PERIOD_SCAN = f"""
+MATCH (m:Memory) WHERE m.scope IN $period_scopes AND $start <= m.recorded_at < $end AND {_VISIBLE}
+WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+ORDER BY score DESC LIMIT $limit
+RETURN {_CANDIDATE}
+"""
+_PERIOD_IN_INDEX = f"""
+CYPHER 25
+MATCH (m:Memory)
+  SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $period_scopes AND m.status = 'active' LIMIT $fetch)
+WITH m WHERE $start <= m.recorded_at < $end AND {_VISIBLE}
+WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+ORDER BY score DESC LIMIT $limit
+RETURN {_CANDIDATE}
 """
 _VECTOR_SCAN = f"""
 MATCH (m:Memory) WHERE m.scope IN $scopes AND {_VISIBLE}
@@ -275,15 +294,17 @@ def candidates(
         if include_recent:
             ranked["recent"] = _candidates(tx.run(_RECENT, **params))
         if period is not None and vector is not None:
-            ranked["period"] = _candidates(tx.run(
-                f"""
-                MATCH (m:Memory) WHERE m.scope IN $scopes AND $start <= m.recorded_at < $end AND {_VISIBLE}
-                WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
-                ORDER BY score DESC LIMIT $limit
-                RETURN {_CANDIDATE}
-                """,
-                vector=vector, start=period[0], end=period[1], **params,
-            ))
+            # A client's month is read whole. A firm's shared month can hold a whole month of its research
+            # (tens of thousands of notes at a million): with the index, its nearest few hundred are
+            # kept when they fall in the month, so the cost does not grow with the firm.
+            private = [scope for scope in scopes if is_client_scope(scope)] if use_index else scopes
+            shared = [scope for scope in scopes if scope not in private]
+            window = {"vector": vector, "start": period[0], "end": period[1], **params}
+            found = _candidates(tx.run(_PERIOD_SCAN, period_scopes=private, **window)) if private else []
+            if shared and tx.run(_ANY_INDEXED, scopes=shared).single():
+                found += _candidates(tx.run(_PERIOD_IN_INDEX, period_scopes=shared, fetch=limit * PERIOD_FETCH,
+                                            **window))
+            ranked["period"] = sorted(found, key=lambda c: -c.score)[:limit]
         _add_moves(tx, ranked, params, vector=vector, symbols=symbols, recent=include_recent, period=period)
         return ranked
 

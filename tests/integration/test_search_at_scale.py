@@ -91,6 +91,13 @@ def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
     assert "NodeIndexSeek" in found and seek_rows == 1
 
 
+def test_a_named_month_holds_the_clients_memories_of_that_month_and_the_firms_found_through_the_index(history):
+    month = (START + timedelta(days=20), START + timedelta(days=30))
+    ranked = search.candidates(scopes=[CLIENT, SHARED], lucene=None, vector=[1.0] + [0.0] * 255, symbols=[],
+                               slots=[], limit=20, as_of=None, include_recent=False, period=month)
+    assert {c.id for c in ranked["period"]} == {f"ann-{d}" for d in range(20, 30)} | {"firm-25"}
+
+
 # --- the bulk loader ----------------------------------------------------------------------------------
 
 
