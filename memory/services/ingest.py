@@ -102,7 +102,7 @@ def _ingest_pipelined(chunks: list[list[OutboxEntry]]) -> tuple[int, int, int]:
                 except Exception as error:  # noqa: BLE001  (settled below, after the write before it)
                     builder, build_error = None, error
                 if in_flight is not None:
-                    settling, in_flight = in_flight, None  # settled once, even when settling raises
+                    settling, in_flight = in_flight, None  # settled once: the finally must not settle it again
                     settle(*settling)
                 if builder is None:
                     for index, value in enumerate(_after_failure(chunk, build_error, _build_sessions)):

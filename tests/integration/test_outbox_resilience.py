@@ -95,7 +95,7 @@ def test_neo4j_answering_database_unavailable_is_an_outage_that_counts_once_and_
     monkeypatch.undo()
     drained = drain_outbox()
 
-    # o1's write was refused once (one attempt, not one more from clean-up), o2's never started; both stay due.
+    # o1's write was refused (an attempt, no backoff, not failed), o2's never started; both stay due.
     assert {sid: (e.status, e.attempts, e.next_attempt_at) for sid, e in entries.items()} == {
         "o1": ("pending", 1, None), **({"o2": ("pending", 0, None)} if "o2" in session_ids else {})}
     assert (drained.sessions, drained.failed, drained.remaining) == (len(session_ids), 0, 0)
