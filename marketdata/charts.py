@@ -13,17 +13,24 @@ from marketdata.services.drift import PriceDrift
 from marketdata.services.history import price_history
 
 
-def price_history_figure(symbol: str, history: pd.DataFrame, mentions: list[PriceDrift]) -> go.Figure:
-    """Close prices, plus each remembered mention: a marker at its date when the history covers it,
-    otherwise (replayed history from another era) a dashed line at the price that was discussed."""
+def price_history_figure(symbol: str, history: pd.DataFrame, mentions: list[PriceDrift], *, through: date
+                         ) -> go.Figure:
+    """Close prices up to `through` (today), plus each remembered mention: a marker at its date when the
+    chart's period covers it, otherwise (replayed history from another era) a dashed line at the price
+    that was discussed.
+
+    The period runs from the first bar to `through`, not to the last bar: a day without a bar of its own
+    (a weekend, a market holiday, today before its first quote, or a replayed day that was one of these)
+    still has its mentions marked, with their words on hover.
+    """
     replayed = not history.empty and (history["source"] == "replay").any()
     # Plotly reads labels as a little HTML (<b>, <a href>) and decodes entities: what people said, and
     # a symbol from the URL, are escaped so that they show as typed.
     symbol = escape(symbol, quote=False)
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=history["date"], y=history["close"], mode="lines", name=f"{symbol} close"))
-    start, end = (history["date"].min(), history["date"].max()) if not history.empty else (None, None)
-    inside = [m for m in mentions if start is not None and start <= _day(m.mentioned_at) <= end]
+    start = history["date"].min() if not history.empty else None
+    inside = [m for m in mentions if start is not None and start <= _day(m.mentioned_at) <= through]
     if inside:
         figure.add_trace(go.Scatter(
             x=[_day(m.mentioned_at) for m in inside], y=[m.price for m in inside], mode="markers",
@@ -44,7 +51,8 @@ def mentions_chart(symbol: str, mentions: list[PriceDrift], today: date) -> str:
     mention (a year at least, within the history we keep), with every mention marked."""
     earliest = min((_day(m.mentioned_at) for m in mentions), default=today)
     days = max(365, min((today - earliest).days + 30, settings.PRICE_HISTORY_MAX_DAYS))
-    return render_chart_div(price_history_figure(symbol, price_history(symbol, end=today, days=days), mentions))
+    return render_chart_div(price_history_figure(symbol, price_history(symbol, end=today, days=days), mentions,
+                                                   through=today))
 
 
 def render_chart_div(figure: go.Figure) -> str:

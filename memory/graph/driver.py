@@ -57,9 +57,14 @@ def _run(mode: str, work: Callable[..., T], **params: Any) -> T:
             return execute(work, **params)
     except (ServiceUnavailable, SessionExpired, OSError) as error:
         raise GraphUnavailable(f"The memory graph (Neo4j at {settings.NEO4J_URI}) is unavailable: {error}") from error
-    except DriverError as error:
-        if isinstance(error, Neo4jError) and not error.is_retryable():
+    except Neo4jError as error:
+        # The server's own errors are not DriverErrors. A retryable one still failing after the driver's
+        # retries (DatabaseUnavailable while Neo4j stops or starts) is an outage; any other is the caller's
+        # query or data, and is raised as it is.
+        if not error.is_retryable():
             raise
+        raise GraphUnavailable(f"The memory graph (Neo4j at {settings.NEO4J_URI}) is unavailable: {error}") from error
+    except DriverError as error:
         raise GraphUnavailable(f"The memory graph (Neo4j) failed: {error}") from error
 
 

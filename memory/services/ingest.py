@@ -102,16 +102,16 @@ def _ingest_pipelined(chunks: list[list[OutboxEntry]]) -> tuple[int, int, int]:
                 except Exception as error:  # noqa: BLE001  (settled below, after the write before it)
                     builder, build_error = None, error
                 if in_flight is not None:
-                    settle(*in_flight)
-                    in_flight = None
+                    settling, in_flight = in_flight, None  # settled once: the finally must not settle it again
+                    settle(*settling)
                 if builder is None:
                     for index, value in enumerate(_after_failure(chunk, build_error, _build_sessions)):
                         totals[index] += value
                     continue
                 in_flight = (chunk, builder, writer.submit(driver.write, _write_with_supersession, builder=builder))
             if in_flight is not None:
-                settle(*in_flight)
-                in_flight = None
+                settling, in_flight = in_flight, None
+                settle(*settling)
         finally:
             if in_flight is not None:  # an unexpected error here: the write finishes, and counts if it committed
                 with contextlib.suppress(Exception):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,7 +41,15 @@ from tests.integration.test_failures import redis_at
 from tests.unit.test_yahoo_provider import provider as yahoo_provider
 from tests.unit.test_yahoo_provider import yahoo  # noqa: F401  (the recorded-Yahoo fixture)
 
-PRIVATE_REDIS_PORT = 6390
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# A port of this run's own: with a fixed one, runs in parallel worktrees shared (and stopped) one Redis.
+PRIVATE_REDIS_PORT = free_port()
 PRIVATE_REDIS = f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/0"
 WAIT_SECONDS = 90  # any wait for a process or a drain; a test never hangs past it
 
@@ -184,6 +193,7 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + WAIT_SECONDS
         while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"redis-server on {PRIVATE_REDIS_PORT} exited (port taken?)"
             try:
                 if self.client.ping():
                     return

@@ -6,12 +6,14 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from neo4j.exceptions import CypherSyntaxError, Neo4jError
 
 from advisor.models import ConversationSession
 from advisor.services.importer import import_sessions
 from memory.graph import driver as graph_driver
 from memory.graph.driver import GraphUnavailable
 from memory.models import OutboxEntry
+from memory.services import ingest
 from memory.services.ingest import drain_outbox
 from tests.conftest import local_neo4j_command, uses_local_neo4j
 
@@ -71,3 +73,35 @@ def test_memory_import_command_says_sessions_are_kept_when_neo4j_is_down(tmp_pat
         graph_driver.close_driver()
     assert "stay queued" in str(raised.value)
     assert OutboxEntry.objects.filter(processed_at__isnull=True).count() == 1
+
+
+def refused_as_unavailable(tx, builder) -> None:  # noqa: ANN001
+    """What Neo4j answers a write while it stops or starts (a retryable server error, not a DriverError)."""
+    raise Neo4jError._hydrate_neo4j(code="Neo.TransientError.General.DatabaseUnavailable",
+                                    message="The database is not currently available to serve your request.")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("session_ids", [["o1"], ["o1", "o2"]])
+def test_neo4j_answering_database_unavailable_is_an_outage_that_counts_once_and_never_against_the_record(
+        clean_graph, monkeypatch, session_ids):
+    import_sessions([LINE.replace('"o1', f'"{sid}') for sid in session_ids], "resilient", drain=False)
+    monkeypatch.setattr(ingest, "DRAIN_BATCH_TURNS", 1)  # one session per write: the next is prepared meanwhile
+    monkeypatch.setattr(ingest, "_write_with_supersession", refused_as_unavailable)
+
+    with pytest.raises(GraphUnavailable, match="DatabaseUnavailable"):
+        drain_outbox()
+    entries = {e.payload["session_id"]: e for e in OutboxEntry.objects.all()}
+    monkeypatch.undo()
+    drained = drain_outbox()
+
+    # o1's write was refused (an attempt, no backoff, not failed), o2's never started; both stay due.
+    assert {sid: (e.status, e.attempts, e.next_attempt_at) for sid, e in entries.items()} == {
+        "o1": ("pending", 1, None), **({"o2": ("pending", 0, None)} if "o2" in session_ids else {})}
+    assert (drained.sessions, drained.failed, drained.remaining) == (len(session_ids), 0, 0)
+    assert set(ConversationSession.objects.values_list("memory_state__status", flat=True)) == {"stored"}
+
+
+def test_a_query_neo4j_rejects_is_raised_as_it_is_and_not_taken_for_an_outage(graph):
+    with pytest.raises(CypherSyntaxError):
+        graph_driver.write(lambda tx: tx.run("RETURN $x +", x=1).consume())
