@@ -29,17 +29,8 @@ def _fields(entry: AuditEntry) -> dict[str, Any]:
 def record(*, action: str, actor: str, firm_id: str, client_id: str = "", target: str = "",
            detail: dict[str, Any] | None = None, ip_address: str | None = None) -> AuditEntry:
     """Append one entry to the chain (in the caller's transaction, or a new one)."""
-    with transaction.atomic():
-        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-        if head is None:
-            head = AuditChainHead.objects.create(pk=1, last_hash=GENESIS)
-        entry = AuditEntry(action=action, actor=actor or "unknown", firm_id=firm_id, client_id=client_id or "",
-                           target=target, detail=json.loads(json.dumps(detail or {}, default=str)),
-                           ip_address=ip_address, at=timezone.now().replace(microsecond=0), previous_hash=head.last_hash)
-        entry.entry_hash = _digest(head.last_hash, _fields(entry))
-        entry.save()
-        AuditChainHead.objects.filter(pk=1).update(last_hash=entry.entry_hash)
-    return entry
+    return record_many([{"action": action, "actor": actor, "firm_id": firm_id, "client_id": client_id,
+                         "target": target, "detail": detail, "ip_address": ip_address}])[0]
 
 
 def record_many(entries: list[dict[str, Any]]) -> list[AuditEntry]:
