@@ -12,15 +12,30 @@ from pathlib import Path
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def neo4j_pid() -> int | None:
+    """The process id of the local Neo4j `make bench` started (None for an external server)."""
+    name = os.environ.get("NEO4J_LOCAL_NAME", "neo4j-bench")
+    try:
+        return int((Path(__file__).resolve().parents[2] / "var" / "run" / f"{name}.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def process_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat
+
+
 def neo4j_seconds() -> float | None:
     """User + system CPU seconds of the local Neo4j `make bench` started (None for an external server)."""
-    name = os.environ.get("NEO4J_LOCAL_NAME", "neo4j-bench")
-    pid_file = Path(__file__).resolve().parents[2] / "var" / "run" / f"{name}.pid"
+    pid = neo4j_pid()
+    if pid is None:
+        return None
     try:
-        fields = Path(f"/proc/{pid_file.read_text().strip()}/stat").read_text().rsplit(")", 1)[1].split()
+        return process_seconds(pid)
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat
 
 
 class Meter:

@@ -34,6 +34,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.bench.cpu import neo4j_pid
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 FIRM = "load"
@@ -90,7 +92,7 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
         _wait_for(lambda: (var / "window-started").exists() or driver.poll() is not None,
                   timeout=warm_up + 300, what="the users to log in")
         cpu = CpuMeter(roles={"gunicorn": servers.web.pid, "celery worker": servers.worker.pid,
-                              "locust driver": driver.pid, "neo4j": _neo4j_pid()})
+                              "locust driver": driver.pid, "neo4j": neo4j_pid()})
         import_started, window_opened = time.monotonic(), timezone.now()
         if imported:
             importer = subprocess.Popen(
@@ -321,14 +323,6 @@ def _database_label() -> str:
 
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     return {"sqlite3": "SQLite (WAL)", "postgresql": "PostgreSQL"}.get(engine, engine)
-
-
-def _neo4j_pid() -> int | None:
-    name = os.environ.get("NEO4J_LOCAL_NAME", "neo4j-bench")
-    try:
-        return int((ROOT / "var" / "run" / f"{name}.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _free_port() -> int:

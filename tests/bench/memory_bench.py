@@ -20,7 +20,7 @@ from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
 from tests.bench.corpus import Corpus, generate
-from tests.bench.cpu import Meter, neo4j_seconds
+from tests.bench.cpu import Meter, neo4j_seconds, process_seconds
 from tests.conftest import database_url
 
 MODES = ("fulltext", "vector", "hybrid")
@@ -154,12 +154,6 @@ def latency_run(targets: tuple[int, ...], queries: int = 200, seed: int = 11,
     return results
 
 
-def _process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process (see tests/bench/cpu.py)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _start_ingest_workers(count: int) -> list[subprocess.Popen]:
     """`count` real Celery workers on the ingest queue, one process each (`--pool=solo`: the task runs
     in the process we measure), as `celery -A config worker -Q ingest` runs them in production."""
@@ -247,11 +241,11 @@ def deferred_import_run(worker_counts: tuple[int, ...], reset: Callable[[], None
             _record_deferred(warm, f"bench-defer-warm-{count}")
             _drain_with_workers(workers)
             record_wall, record_cpu = _record_deferred(corpus, f"bench-defer-{count}")
-            cpu_before = [_process_cpu_seconds(worker.pid) for worker in workers]
+            cpu_before = [process_seconds(worker.pid) for worker in workers]
             neo4j_before = neo4j_seconds()
             drain = _drain_with_workers(workers)
             neo4j_after = neo4j_seconds()
-            worker_cpu = sum(_process_cpu_seconds(w.pid) - b for w, b in zip(workers, cpu_before, strict=True))
+            worker_cpu = sum(process_seconds(w.pid) - b for w, b in zip(workers, cpu_before, strict=True))
         finally:
             _stop(workers)
         neo4j_cpu = neo4j_after - neo4j_before if neo4j_after is not None and neo4j_before is not None else None

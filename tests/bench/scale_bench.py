@@ -21,6 +21,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from tests.bench.cpu import neo4j_pid
+
 FIRM = "bench-scale"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,14 +37,6 @@ def rss_mb(pid: int | None) -> float | None:
         process = psutil.Process(pid)
         return round(sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20)
     except psutil.Error:
-        return None
-
-
-def neo4j_pid() -> int | None:
-    name = os.environ.get("NEO4J_LOCAL_NAME", "neo4j-bench")
-    try:
-        return int((ROOT / "var" / "run" / f"{name}.pid").read_text().strip())
-    except (OSError, ValueError):
         return None
 
 
