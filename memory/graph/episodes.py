@@ -114,6 +114,23 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
         """,
         rows=Rows(batch.sessions),
     ).consume()
+    # Everyone in a client's sessions, on the client (`people`): a search sets their names aside without
+    # reading every session of a client of many years. Filled from the sessions already there the first time.
+    people: dict[str, set[str]] = {}
+    for session in batch.sessions:
+        people.setdefault(session["client"], set()).update(session["props"].get("participants") or [])
+    tx.run(
+        """
+        UNWIND $rows AS row
+        MATCH (c:Client {id: row.client})
+        WITH c, row, CASE WHEN c.people IS NULL
+                          THEN COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.participants AS name
+                                         RETURN DISTINCT name }
+                          ELSE c.people END AS known
+        SET c.people = known + [name IN row.names WHERE NOT name IN known]
+        """,
+        rows=Rows([{"client": client, "names": sorted(names)} for client, names in sorted(people.items())]),
+    ).consume()
     tx.run(
         """
         UNWIND $rows AS row

@@ -33,7 +33,6 @@ from neo4j import ManagedTransaction, Record
 from memory.graph import driver
 from memory.graph.schema import FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
 from memory.graph.securities import move_link_id, split_move_link_id
-from memory.scope import is_client_scope
 
 # Which memories are in view, on either clock (memory/graph/lifecycle.py explains both):
 # - now: active and not superseded (superseded too when `$superseded`, for questions about the past);
@@ -142,9 +141,21 @@ _ANY_INDEXED = """
 MATCH (m:Memory) WHERE m.scope IN $scopes AND m.status = 'active' AND m.embedding IS NOT NULL
 RETURN true AS found LIMIT 1
 """
-# The month a question names (`candidates(period=...)`): exactly within a client's scope, or through the
-# index for firm-shared scopes (`_period_scopes`), keeping the nearest `$fetch` that fall in the month.
+# The month a question names (`candidates(period=...)`): read whole in a scope that holds at most
+# PERIOD_SCAN_MAX memories that month (a client's month: tens), otherwise through the index, keeping the
+# nearest `$fetch` that fall in the month (a firm's month of research, or a client of many years, can hold
+# tens of thousands: an exact scan costs about 20 microseconds of Neo4j CPU per memory).
+PERIOD_SCAN_MAX = 500
 PERIOD_FETCH = 10  # times the list's limit
+_PERIOD_SIZES = """
+UNWIND $scopes AS scope
+CALL (scope) {
+  MATCH (m:Memory) WHERE m.scope = scope AND $start <= m.recorded_at < $end
+  WITH m LIMIT $cap
+  RETURN count(m) AS memories
+}
+RETURN scope, memories
+"""
 _PERIOD_SCAN = f"""
 MATCH (m:Memory) WHERE m.scope IN $period_scopes AND $start <= m.recorded_at < $end AND {_VISIBLE}
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
@@ -290,9 +301,7 @@ def candidates(
     use_index = vector is not None and as_of is None and filtered_vector_search()
     params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at,
               "superseded": include_superseded, "covered": []}
-    private, shared = _period_scopes(scopes, use_index) if period is not None and vector is not None else ([], [])
-    from_index = (driver.read_beside(_from_index, vector=vector, params=params, period=period, shared=shared)
-                  if use_index else None)
+    from_index = driver.read_beside(_from_index, vector=vector, params=params, period=period) if use_index else None
 
     def _read(tx: ManagedTransaction) -> tuple[dict[str, list[Candidate]], set[str]]:
         tx = _Clock(tx, known_at)
@@ -318,9 +327,9 @@ def candidates(
                 _GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], **params), covered)
         if include_recent:
             ranked["recent"] = _candidates(tx.run(_RECENT, **params), covered)
-        if private:
+        if period is not None and vector is not None and not use_index:
             ranked["period"] = _candidates(tx.run(
-                _PERIOD_SCAN, period_scopes=private, vector=vector, start=period[0], end=period[1], **params), covered)
+                _PERIOD_SCAN, period_scopes=scopes, vector=vector, start=period[0], end=period[1], **params), covered)
         _add_moves(tx, ranked, params, vector=vector, symbols=symbols, recent=include_recent, period=period)
         return ranked, covered
 
@@ -332,27 +341,29 @@ def candidates(
     return ranked
 
 
-def _period_scopes(scopes: list[str], use_index: bool) -> tuple[list[str], list[str]]:
-    """A named month is read whole in a client's scope. A firm's shared month can hold a whole month of
-    its research (tens of thousands of notes at a million): with the index, its nearest few hundred are
-    kept when they fall in the month, so the cost does not grow with the firm."""
-    private = [scope for scope in scopes if is_client_scope(scope)] if use_index else scopes
-    return private, [scope for scope in scopes if scope not in private]
-
-
 def _from_index(tx: ManagedTransaction, *, vector: list[float], params: dict[str, Any],
-                period: tuple[datetime, datetime] | None, shared: list[str]) -> dict[str, list[Record]]:
-    """The vector index's rows: the nearest active memories of the scopes, and of a named month in the
-    firm-shared scopes. A turn forgotten as redundant is never in it (`candidates` scores those)."""
+                period: tuple[datetime, datetime] | None) -> dict[str, list[Record]]:
+    """The vector lists, with the index: the nearest active memories of the scopes, and those of a named
+    month (exactly where the month is small). A turn forgotten as redundant is never in the index
+    (`candidates` scores those)."""
     tx = _Clock(tx, params["known_at"])
     found: dict[str, list[Record]] = {"vector": []}
-    if tx.run(_ANY_INDEXED, scopes=params["scopes"]).single():
-        # Superseded facts leave the index's top-k afterwards: fetch a margin for them.
-        found["vector"] = list(tx.run(_VECTOR_IN_INDEX, vector=vector, fetch=params["limit"] * 2,
-                                      index_scopes=params["scopes"], start=None, end=None, **params))
-    if shared and tx.run(_ANY_INDEXED, scopes=shared).single():
-        found["period"] = list(tx.run(_VECTOR_IN_INDEX, vector=vector, fetch=params["limit"] * PERIOD_FETCH,
-                                      index_scopes=shared, start=period[0], end=period[1], **params))
+    if not tx.run(_ANY_INDEXED, scopes=params["scopes"]).single():
+        return found
+    # Superseded facts leave the index's top-k afterwards: fetch a margin for them.
+    found["vector"] = list(tx.run(_VECTOR_IN_INDEX, vector=vector, fetch=params["limit"] * 2,
+                                  index_scopes=params["scopes"], start=None, end=None, **params))
+    if period is None:
+        return found
+    month = {"vector": vector, "start": period[0], "end": period[1], **params}
+    sizes = {r["scope"]: r["memories"] for r in tx.run(_PERIOD_SIZES, cap=PERIOD_SCAN_MAX + 1, **month)}
+    small = [scope for scope, memories in sizes.items() if 0 < memories <= PERIOD_SCAN_MAX]
+    large = [scope for scope, memories in sizes.items() if memories > PERIOD_SCAN_MAX]
+    if large and not tx.run(_ANY_INDEXED, scopes=large).single():
+        large = []
+    found["period"] = (list(tx.run(_PERIOD_SCAN, period_scopes=small, **month)) if small else []) + (
+        list(tx.run(_VECTOR_IN_INDEX, fetch=params["limit"] * PERIOD_FETCH, index_scopes=large, **month))
+        if large else [])
     return found
 
 
@@ -402,7 +413,8 @@ def _importance(value: float | None) -> float:
 
 
 def people_named(scopes: list[str]) -> set[str]:
-    """The names of the clients in these scopes and of everyone in their sessions.
+    """The names of the clients in these scopes and of everyone in their sessions (`people` on the client,
+    written with each session: memory/graph/episodes.py; read from the sessions for a client written before).
 
     Every turn's text starts with its speaker's name, so a question that names the client ("What is
     Ann Carter's horizon?") would otherwise match all of that client's turns equally.
@@ -412,9 +424,9 @@ def people_named(scopes: list[str]) -> set[str]:
         record = tx.run(
             """
             MATCH (c:Client) WHERE c.id IN $scopes
-            OPTIONAL MATCH (s:Session)-[:WITH_CLIENT]->(c)
-            WITH collect(DISTINCT c.name) AS clients, collect(s.participants) AS participants
-            RETURN clients + reduce(names = [], p IN participants | names + p) AS names
+            RETURN collect(c.name) + reduce(names = [], people IN collect(
+                coalesce(c.people, COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.participants AS name
+                                             RETURN DISTINCT name })) | names + people) AS names
             """,
             scopes=scopes,
         ).single()

@@ -23,6 +23,7 @@ from memory.graph.driver import GraphUnavailable
 logger = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 1.0
+WRITER_THREAD = "memory-access-notes"
 
 _lock = threading.Lock()
 _writing = threading.Lock()  # one flush at a time: `flush()` returns only once what was pending is written
@@ -41,7 +42,7 @@ def note(ids: list[str]) -> None:
         _pending.update(ids)
         _latest = timezone.now()
         if _writer is None or _writer[0] != os.getpid() or not _writer[1].is_alive():
-            thread = threading.Thread(target=_write_forever, name="memory-access-notes", daemon=True)
+            thread = threading.Thread(target=_write_forever, name=WRITER_THREAD, daemon=True)
             _writer = (os.getpid(), thread)
             thread.start()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from unittest import mock
+
 import pytest
 
 from memory import api
@@ -91,11 +93,37 @@ def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
     assert "NodeIndexSeek" in found and seek_rows == 1
 
 
-def test_a_named_month_holds_the_clients_memories_of_that_month_and_the_firms_found_through_the_index(history):
+def month_of(scopes: list[str]) -> set[str]:
     month = (START + timedelta(days=20), START + timedelta(days=30))
-    ranked = search.candidates(scopes=[CLIENT, SHARED], lucene=None, vector=[1.0] + [0.0] * 255, symbols=[],
+    ranked = search.candidates(scopes=scopes, lucene=None, vector=[1.0] + [0.0] * 255, symbols=[],
                                slots=[], limit=20, as_of=None, include_recent=False, period=month)
-    assert {c.id for c in ranked["period"]} == {f"ann-{d}" for d in range(20, 30)} | {"firm-25"}
+    return {c.id for c in ranked["period"]}
+
+
+def test_a_named_month_holds_the_memories_of_that_month_in_every_readable_scope(history):
+    assert month_of([CLIENT, SHARED]) == {f"ann-{d}" for d in range(20, 30)} | {"firm-25"}
+
+
+def test_a_scope_with_a_large_month_is_read_through_the_index_with_the_same_result(history):
+    statements: list[tuple[str, list[str] | None]] = []
+    real_run = graph_driver._run
+
+    def spy(kind, work, **params):
+        def wrapped(tx, **kw):
+            class Recording:
+                def run(self, query, parameters=None, **more):
+                    statements.append((query, more.get("index_scopes") if more.get("start") else None))
+                    return tx.run(query, parameters, **more)
+            return work(Recording(), **kw)
+        return real_run(kind, wrapped, **params)
+
+    with mock.patch.object(search, "PERIOD_SCAN_MAX", 3), mock.patch.object(graph_driver, "_run", spy):
+        found = month_of([CLIENT, SHARED])
+
+    assert found == {f"ann-{d}" for d in range(20, 30)} | {"firm-25"}
+    # Ann's month holds 10 (more than 3): the index; the firm's holds 1: read whole
+    assert [scopes for _, scopes in statements if scopes] == [[CLIENT]]
+    assert any("$period_scopes" in query for query, _ in statements)
 
 
 # --- the bulk loader ----------------------------------------------------------------------------------
