@@ -106,7 +106,7 @@ WHERE shelf IS NOT NULL
 RETURN shelf, {_CANDIDATE}
 """
 _COARSE_BY_VECTOR = f"""
-MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at)
+MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
 WHERE m.scope IN $scopes AND {_COARSE}
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC LIMIT $limit
@@ -209,16 +209,19 @@ _ORDER = {"vector": lambda c: -c.score, "period": lambda c: -c.score,
           "graph": lambda c: (-c.score, -(c.recorded or 0)), "recent": lambda c: -(c.recorded or 0)}
 
 
-# The newest of each scope read backwards through the (scope, recorded_at) index and stopped at
-# $limit, then merged: a firm's million research notes cost what its newest few cost. The index only
-# serves the order when it is sorted on before the filter and on all its properties (every memory
-# has recorded_at; `IS NOT NULL` lets the index be used at all).
+# The newest facts and observations of each scope (turns are never "recent"; summaries and profiles are
+# out of `_VISIBLE`), read backwards per level through the (scope, level, recorded_at) index and stopped
+# at $limit, then merged: a firm's million research notes, or a client's hundred thousand turns, cost
+# what the newest few cost. The index only serves the order when it is sorted on before the filter and
+# on all its properties (every memory has recorded_at; `IS NOT NULL` lets the index be used at all).
 _RECENT = f"""
 UNWIND $scopes AS scope
-CALL (scope) {{
-  MATCH (m:Memory) USING INDEX m:Memory(scope, recorded_at) WHERE m.scope = scope AND m.recorded_at IS NOT NULL
-  WITH m ORDER BY m.scope DESC, m.recorded_at DESC
-  WITH m WHERE m.level <> 'turn' AND {_VISIBLE}
+UNWIND ['fact', 'observation'] AS level
+CALL (scope, level) {{
+  MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
+  WHERE m.scope = scope AND m.level = level AND m.recorded_at IS NOT NULL
+  WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC
+  WITH m WHERE {_VISIBLE}
   RETURN m LIMIT $limit
 }}
 WITH m, 1.0 AS score ORDER BY m.recorded_at DESC LIMIT $limit
@@ -247,7 +250,7 @@ CALL (scope) {{
   UNION
   UNWIND CASE WHEN size($symbols) > 0 THEN {_GRAPH_LEVELS} ELSE [] END AS level
   CALL (scope, level) {{
-    MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at)
+    MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
     WHERE m.scope = scope AND m.level = level AND m.recorded_at IS NOT NULL
     WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC
     WITH m WHERE {_VISIBLE}

@@ -210,6 +210,18 @@ def test_people_kept_on_a_client_written_before_they_were_keep_the_earlier_sessi
     assert people_named(Reader("acme", "ann").scopes) == {"Ann Carter", "Alex Morgan", "Cara Diaz"}
 
 
+def test_the_graph_migration_gives_people_to_clients_written_before_they_were_kept(clean_graph):
+    from memory.graph import schema
+
+    import_sessions([ANN_MARCH, BEN_MAY], "acme")
+    graph_driver.write(lambda tx: tx.run("MATCH (c:Client) REMOVE c.people").consume())
+    schema.migrate()
+    people = {r["id"]: sorted(r["people"]) for r in graph_driver.read(lambda tx: tx.run(
+        "MATCH (c:Client) RETURN c.id AS id, c.people AS people").data())}
+    assert people == {client_scope("acme", "ann"): ["Alex Morgan", "Ann Carter"],
+                      client_scope("acme", "ben"): ["Alex Morgan", "Ben Okafor"]}
+
+
 def test_session_and_turn_times_keep_their_instant_to_the_microsecond(clean_graph):
     line = json.loads(session_line("ann", "tz1", "2024-03-03T10:00:00.123456+01:00", [("Ann Carter", "Hello.")]))
     line["turns"][0]["at"] = "2024-03-03T10:05:30.654321+01:00"

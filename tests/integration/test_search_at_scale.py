@@ -75,22 +75,23 @@ def test_recent_skips_turns_and_memories_out_of_view(history):
     assert recent([CLIENT], 40) == [f"ann-{d}" for d in range(30, 0, -1)]
 
 
-def test_recent_reads_the_newest_few_through_the_index_not_the_whole_scope(history):
+def test_recent_reads_the_newest_few_of_each_level_through_the_index_never_the_turns(history):
     found, seek_rows = profiled(search._RECENT.replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT, SHARED], limit=2, as_of=None, known_at=None,
                                 superseded=False, covered=[])
     assert any(op.startswith("NodeIndex") for op in found), found
-    # Ann: a forgotten one and 10 newer turns passed over, then 2 observations; the firm: its newest 2: 15
-    # rows, and a few more when the runtime reads the index in batches; a scan reads all 44 of the scopes.
-    assert 15 <= seek_rows < 44
+    # Ann's observations: a forgotten one passed over, then 2; no facts; the firm: its newest 2: 5 rows, and a
+    # few more when the runtime reads the index in batches. Walking all levels would pass over Ann's 10 newer
+    # turns first (15 rows at least); a scan reads all 44 of the scopes.
+    assert 5 <= seek_rows < 15
 
 
 def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
     add([memory("ann-summary", CLIENT, 12, level="summary")])
     found, seek_rows = profiled(
-        f"MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at) WHERE m.scope IN $scopes AND {search._COARSE} "
-        "RETURN m.id",
-        scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
-    assert "NodeIndexSeek" in found and seek_rows == 1
+        search._COARSE_BY_VECTOR.replace(search.IN_VIEW, search._IN_VIEW_NOW), vector=[1.0] + [0.0] * 255,
+        limit=10, covered=[], scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
+    # the one summary (and at most a neighbour of the index's batch), not the scopes' 45 memories
+    assert "NodeIndexSeek" in found and "NodeIndexScan" not in found and 1 <= seek_rows < 5
 
 
 def month_of(scopes: list[str]) -> set[str]:
