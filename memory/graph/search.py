@@ -234,9 +234,11 @@ RETURN {_CANDIDATE}
 # (summary, profile) is out of `_VISIBLE`, so these three levels are the whole of what can match.
 # Work is bounded by what can be returned: slots are sought in the (scope, slot) index; securities
 # per scope and level, walking the (scope, level, recorded_at) index newest first and stopping at
-# $limit matches, since no older memory of that level can outrank them. (A scan of the scopes read
-# every memory of a firm's million research notes.)
+# $limit matches, since no older memory of that level can outrank them, or after the newest GRAPH_WALK
+# of the level when the security is rarely named (older mentions stay within reach of the other lists).
+# (A scan of the scopes read every memory of a firm's million research notes.)
 _GRAPH_LEVELS = ["fact", "observation", "turn"]
+GRAPH_WALK = 1000
 _GRAPH = f"""
 UNWIND $scopes AS scope
 CALL (scope) {{
@@ -252,7 +254,7 @@ CALL (scope) {{
   CALL (scope, level) {{
     MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
     WHERE m.scope = scope AND m.level = level AND m.recorded_at IS NOT NULL
-    WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC
+    WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC LIMIT $walk
     WITH m WHERE {_VISIBLE}
       AND (m.symbol IN $symbols OR EXISTS {{ (m)-[:ABOUT|MENTIONS]->(s:Security) WHERE s.symbol IN $symbols }})
     RETURN m LIMIT $limit
@@ -327,7 +329,8 @@ def candidates(
             ranked["vector"] = _candidates(tx.run(_COVERED_BY_VECTOR, vector=vector, **params), covered)
         if symbols or slots:
             ranked["graph"] = _candidates(tx.run(
-                _GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], **params), covered)
+                _GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], walk=GRAPH_WALK,
+                **params), covered)
         if include_recent:
             ranked["recent"] = _candidates(tx.run(_RECENT, **params), covered)
         if period is not None and vector is not None and not use_index:

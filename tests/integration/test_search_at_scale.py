@@ -94,6 +94,20 @@ def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
     assert "NodeIndexSeek" in found and "NodeIndexScan" not in found and 1 <= seek_rows < 5
 
 
+def test_a_security_is_sought_among_the_newest_of_each_level_up_to_the_walk(history):
+    graph_driver.write(lambda tx: tx.run(
+        "MATCH (m:Memory) WHERE m.id IN ['ann-29', 'ann-3'] SET m.symbol = 'AAPL'").consume())
+
+    def about_apple() -> list[str]:
+        ranked = search.candidates(scopes=[CLIENT], lucene=None, vector=None, symbols=["AAPL"], slots=[],
+                                   limit=10, as_of=None, include_recent=False)
+        return [c.id for c in ranked["graph"]]
+
+    assert about_apple() == ["ann-29", "ann-3"]
+    with mock.patch.object(search, "GRAPH_WALK", 5):  # Ann's newest 5 observations: days 26..30
+        assert about_apple() == ["ann-29"]
+
+
 def month_of(scopes: list[str]) -> set[str]:
     month = (START + timedelta(days=20), START + timedelta(days=30))
     ranked = search.candidates(scopes=scopes, lucene=None, vector=[1.0] + [0.0] * 255, symbols=[],
