@@ -94,7 +94,8 @@ _CANDIDATE = """
 
 # One full-text query serves the summaries and the other memories. Each hit in scope is shelved: a summary
 # or profile in view ("coarse", only when `$coarse`), any other memory in view ("fine"), or, with
-# `$coarse`, a turn forgotten as redundant ("redundant": a candidate only if a matching summary quotes it).
+# `$coarse`, a turn forgotten as redundant ("redundant": a candidate only if a matching summary quotes it);
+# the best `$limit` of each shelf are returned.
 _FULLTEXT = f"""
 CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
 YIELD node AS m, score
@@ -103,6 +104,9 @@ WITH m, score, CASE WHEN m.level IN ['summary', 'profile'] THEN CASE WHEN $coars
                     WHEN {IN_VIEW} THEN 'fine'
                     WHEN $coarse AND {_COVERED} THEN 'redundant' END AS shelf
 WHERE shelf IS NOT NULL
+WITH shelf, collect({{m: m, score: score}})[..$limit] AS best
+UNWIND best AS hit
+WITH shelf, hit.m AS m, hit.score AS score
 RETURN shelf, {_CANDIDATE}
 """
 _COARSE_BY_VECTOR = f"""
@@ -311,8 +315,8 @@ def candidates(
     def _read(tx: ManagedTransaction) -> tuple[dict[str, list[Candidate]], set[str]]:
         tx = _Clock(tx, known_at)
         ranked: dict[str, list[Candidate]] = {}
-        hits = list(tx.run(_FULLTEXT, lucene=lucene, fetch=limit * (10 if summaries else 3), coarse=summaries,
-                           **params)) if lucene else []
+        hits = sorted(tx.run(_FULLTEXT, lucene=lucene, fetch=limit * (10 if summaries else 3), coarse=summaries,
+                             **params), key=lambda hit: -hit["score"]) if lucene else []
         covered: set[str] = set()
         if summaries:
             ranked["summary"] = _fuse(
