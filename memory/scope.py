@@ -20,11 +20,6 @@ def client_scope(firm_id: str, client_id: str) -> str:
     return _token("c", firm_id, client_id)
 
 
-def is_client_scope(token: str) -> bool:
-    """A client's private partition (as opposed to a firm's shared one)."""
-    return token.startswith("c")
-
-
 def firm_scope(firm_id: str) -> str:
     """Memory shared across a firm: analyst viewpoints, firm research."""
     return _token("f", firm_id)

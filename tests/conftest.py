@@ -44,6 +44,10 @@ def graph(django_db_blocker) -> Iterator[None]:
 
 
 def empty_graph() -> None:
+    from memory.services import access_notes
+
+    access_notes.flush()  # an earlier test's searches must not count as accesses of this test's memories
+
     def _delete(tx) -> int:
         return tx.run(
             "MATCH (n) WITH n LIMIT 20000 DETACH DELETE n RETURN count(*) AS deleted"

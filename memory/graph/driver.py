@@ -5,8 +5,10 @@ one server, `neo4j://` / `neo4j+s://` for a cluster or Aura (the driver routes r
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -17,6 +19,7 @@ T = TypeVar("T")
 
 _driver: Driver | None = None
 _lock = threading.Lock()
+_beside: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a pool is never shared across a fork
 
 
 class GraphUnavailable(Exception):
@@ -71,6 +74,21 @@ def _run(mode: str, work: Callable[..., T], **params: Any) -> T:
 def read(work: Callable[..., T], **params: Any) -> T:
     """Run `work(tx, **params)` in a managed read transaction (retried by the driver)."""
     return _run("read", work, **params)
+
+
+def read_beside(work: Callable[..., T], **params: Any) -> Future[T]:
+    """Start `read(work, **params)` on another thread, so that it runs while the caller runs its own reads.
+
+    For a read whose server time is long and independent of the caller's (a search's vector-index
+    lookup beside its other candidate lists): the two take the time of the longer, not their sum.
+    `result()` returns what `read` would, or raises what it would (GraphUnavailable included).
+    """
+    global _beside
+    with _lock:
+        if _beside is None or _beside[0] != os.getpid():
+            _beside = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="neo4j-read"))
+        pool = _beside[1]
+    return pool.submit(read, work, **params)
 
 
 def write(work: Callable[..., T], **params: Any) -> T:

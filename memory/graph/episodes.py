@@ -13,6 +13,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from memory.graph import driver
 from memory.graph.values import Rows
 
 # Labels are chosen from these fixed names, never from input, so they can be part of the query text.
@@ -114,6 +115,23 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
         """,
         rows=Rows(batch.sessions),
     ).consume()
+    # Everyone in a client's sessions, on the client (`people`): a search sets their names aside without
+    # reading every session of a client of many years. Filled from the sessions already there the first time.
+    people: dict[str, set[str]] = {}
+    for session in batch.sessions:
+        people.setdefault(session["client"], set()).update(session["props"].get("participants") or [])
+    tx.run(
+        """
+        UNWIND $rows AS row
+        MATCH (c:Client {id: row.client})
+        WITH c, row, CASE WHEN c.people IS NULL
+                          THEN COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.participants AS name
+                                         RETURN DISTINCT name }
+                          ELSE c.people END AS known
+        SET c.people = known + [name IN row.names WHERE NOT name IN known]
+        """,
+        rows=Rows([{"client": client, "names": sorted(names)} for client, names in sorted(people.items())]),
+    ).consume()
     tx.run(
         """
         UNWIND $rows AS row
@@ -164,3 +182,24 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
 def _link(tx: ManagedTransaction, statement: str, rows: list[dict[str, Any]]) -> None:
     if rows:
         tx.run("UNWIND $rows AS row " + statement, rows=Rows(rows)).consume()
+
+
+def fill_client_people(batch: int = 1000) -> int:
+    """Give `people` to clients written before it was kept (graph migration). Returns how many were filled."""
+
+    def _fill(tx: ManagedTransaction) -> int:
+        return tx.run(
+            """
+            MATCH (c:Client) WHERE c.people IS NULL
+            WITH c LIMIT $batch
+            SET c.people = COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.participants AS name
+                                     RETURN DISTINCT name }
+            RETURN count(c) AS filled
+            """,
+            batch=batch,
+        ).single()["filled"]
+
+    filled = 0
+    while found := driver.write(_fill):
+        filled += found
+    return filled

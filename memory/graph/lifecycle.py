@@ -118,26 +118,28 @@ def mark_forgotten(rows: list[dict[str, str]], at: datetime) -> int:
     return forgotten + driver.write(_write)
 
 
-def record_access(ids: list[str], at: datetime) -> None:
-    """Retrieval returned these memories: access slows their decay (a client's move: on their link)."""
-    links = [{"event": parts[0], "client": parts[1]} for memory_id in ids
+def record_access(counts: dict[str, int], at: datetime) -> None:
+    """Retrieval returned these memories `counts[id]` times, last `at`: access slows their decay (a
+    client's move: on their link)."""
+    rows = [{"id": memory_id, "times": times} for memory_id, times in counts.items()]
+    links = [{"event": parts[0], "client": parts[1], "times": times} for memory_id, times in counts.items()
              if (parts := split_move_link_id(memory_id)) is not None]
 
     def _write(tx: ManagedTransaction) -> None:
         tx.run(
             """
-            UNWIND $ids AS id MATCH (m:Memory {id: id})
-            SET m.access_count = coalesce(m.access_count, 0) + 1,
+            UNWIND $rows AS row MATCH (m:Memory {id: row.id})
+            SET m.access_count = coalesce(m.access_count, 0) + row.times,
                 m.last_accessed_at = CASE WHEN m.last_accessed_at IS NULL OR m.last_accessed_at < $at THEN $at
                                      ELSE m.last_accessed_at END
             """,
-            ids=ids, at=at,
+            rows=rows, at=at,
         ).consume()
         if links:
             tx.run(
                 """
                 UNWIND $links AS link MATCH (:Client {id: link.client})-[r:SAW_MOVE]->(:Memory {id: link.event})
-                SET r.access_count = coalesce(r.access_count, 0) + 1,
+                SET r.access_count = coalesce(r.access_count, 0) + link.times,
                     r.last_accessed_at = CASE WHEN r.last_accessed_at IS NULL OR r.last_accessed_at < $at THEN $at
                                          ELSE r.last_accessed_at END
                 """,

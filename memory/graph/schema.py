@@ -35,7 +35,7 @@ import re
 
 from django.conf import settings
 
-from memory.graph import driver
+from memory.graph import driver, episodes
 
 FULLTEXT_INDEX = "memory_text"
 VECTOR_INDEX = "memory_embedding"
@@ -108,6 +108,7 @@ def migrate() -> list[str]:
         # Schema statements cannot share a transaction with each other; one managed tx each.
         driver.write(lambda tx, q=statement: tx.run(q).consume())
     driver.read(lambda tx: tx.run("CALL db.awaitIndexes(300)").consume())
+    episodes.fill_client_people()
     if not filtered:
         return run
     indexed = vector_index_dimensions()

@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from neo4j import ManagedTransaction
+from neo4j import ManagedTransaction, Record
 
 from memory.graph import driver
 from memory.graph.schema import FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
 from memory.graph.securities import move_link_id, split_move_link_id
-from memory.scope import is_client_scope
 
 # Which memories are in view, on either clock (memory/graph/lifecycle.py explains both):
 # - now: active and not superseded (superseded too when `$superseded`, for questions about the past);
@@ -74,9 +73,9 @@ class _Clock:
         return self._tx.run(query.replace(IN_VIEW, _IN_VIEW_NOW) if self._now else query, **params)
 
 
-# Summaries and profile versions are not candidates of the base lists: `summary_level` reaches them.
-# `$covered`: turns forgotten as redundant that a matching summary led to (`summary_level`): out of the
-# pool, they come back only through their summary, and are then ranked as any turn.
+# Summaries and profile versions are not candidates of the base lists: `candidates(summaries=True)` reaches them.
+# `$covered`: turns forgotten as redundant that a matching summary led to: out of the pool, they come back
+# only through their summary, and are then ranked as any turn.
 _VISIBLE = "NOT m.level IN ['summary', 'profile'] AND (m.id IN $covered OR " + IN_VIEW + ")"
 # `recorded_at IS NOT NULL` (every memory has it) lets the (scope, level, recorded_at) index seek them.
 _COARSE = "m.level IN ['summary', 'profile'] AND m.recorded_at IS NOT NULL AND " + IN_VIEW
@@ -84,20 +83,57 @@ _COARSE = "m.level IN ['summary', 'profile'] AND m.recorded_at IS NOT NULL AND "
 _COVERED = "($as_of IS NULL AND $known_at IS NULL AND m.status = 'forgotten' AND m.forgotten_reason = 'redundant')"
 # What re-scoring needs about a candidate, and the reply to it when it is a question someone answered
 # (the answer often shares no word with the query). Text and sources are fetched for the winners only.
+# A reply forgotten as redundant comes back `open: false`: it counts only if a summary brought it back.
 _CANDIDATE = """
   m.id AS id, score, m.level AS level, m.importance AS importance, m.recorded_at.epochSeconds AS recorded,
   [(m)-[:NEXT]->(r) WHERE m.level = 'turn' AND m.text CONTAINS '?' AND r.speaker <> m.speaker
-     AND (r.status = 'active' OR r.id IN $covered) AND ($as_of IS NULL OR r.recorded_at <= $as_of)
-   | r {.id, .level, .importance, recorded: r.recorded_at.epochSeconds}][0] AS reply
+     AND (r.status = 'active' OR (r.status = 'forgotten' AND r.forgotten_reason = 'redundant'))
+     AND ($as_of IS NULL OR r.recorded_at <= $as_of)
+   | r {.id, .level, .importance, recorded: r.recorded_at.epochSeconds, open: r.status = 'active'}][0] AS reply
+"""
+
+# One full-text query serves the summaries and the other memories. Each hit in scope is shelved: a summary
+# or profile in view ("coarse", only when `$coarse`), any other memory in view ("fine"), or, with
+# `$coarse`, a turn forgotten as redundant ("redundant": a candidate only if a matching summary quotes it);
+# the best `$limit` of each shelf are returned.
+_FULLTEXT = f"""
+CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
+YIELD node AS m, score
+WHERE m.scope IN $scopes
+WITH m, score, CASE WHEN m.level IN ['summary', 'profile'] THEN CASE WHEN $coarse AND {IN_VIEW} THEN 'coarse' END
+                    WHEN {IN_VIEW} THEN 'fine'
+                    WHEN $coarse AND {_COVERED} THEN 'redundant' END AS shelf
+WHERE shelf IS NOT NULL
+WITH shelf, collect({{m: m, score: score}})[..$limit] AS best
+UNWIND best AS hit
+WITH shelf, hit.m AS m, hit.score AS score
+RETURN shelf, {_CANDIDATE}
+"""
+_COARSE_BY_VECTOR = f"""
+MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
+WHERE m.scope IN $scopes AND {_COARSE}
+WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+ORDER BY score DESC LIMIT $limit
+RETURN {_CANDIDATE}
+"""
+_COVERED_TURNS = f"""
+MATCH (s:Memory)-[:DERIVED_FROM]->(m:Memory) WHERE s.id IN $ids AND m.scope IN $scopes AND {_COVERED}
+RETURN collect(DISTINCT m.id) AS ids
+"""
+_COVERED_BY_VECTOR = f"""
+MATCH (m:Memory) WHERE m.id IN $covered AND m.scope IN $scopes
+WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+RETURN {_CANDIDATE}
 """
 
 
-# Scores are recomputed exactly from the stored embedding: the index ranks on quantized vectors.
+# Scores are recomputed exactly from the stored embedding: the index ranks on quantized vectors. With a
+# month ($start, $end), the nearest `$fetch` that fall in it.
 _VECTOR_IN_INDEX = f"""
 CYPHER 25
 MATCH (m:Memory)
-  SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $scopes AND m.status = 'active' LIMIT $fetch)
-WITH m WHERE {_VISIBLE}
+  SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $index_scopes AND m.status = 'active' LIMIT $fetch)
+WITH m WHERE ($start IS NULL OR $start <= m.recorded_at < $end) AND {_VISIBLE}
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC LIMIT $limit
 RETURN {_CANDIDATE}
@@ -109,20 +145,23 @@ _ANY_INDEXED = """
 MATCH (m:Memory) WHERE m.scope IN $scopes AND m.status = 'active' AND m.embedding IS NOT NULL
 RETURN true AS found LIMIT 1
 """
-# The month a question names (`candidates(period=...)`): exactly within the given scopes, or through the
-# index for firm-shared scopes, keeping the nearest `$fetch` that fall in the month.
+# The month a question names (`candidates(period=...)`): read whole in a scope that holds at most
+# PERIOD_SCAN_MAX memories that month (a client's month: tens), otherwise through the index, keeping the
+# nearest `$fetch` that fall in the month (a firm's month of research, or a client of many years, can hold
+# tens of thousands: an exact scan costs about 20 microseconds of Neo4j CPU per memory).
+PERIOD_SCAN_MAX = 500
 PERIOD_FETCH = 10  # times the list's limit
+_PERIOD_SIZES = """
+UNWIND $scopes AS scope
+CALL (scope) {
+  MATCH (m:Memory) WHERE m.scope = scope AND $start <= m.recorded_at < $end
+  WITH m LIMIT $cap
+  RETURN count(m) AS memories
+}
+RETURN scope, memories
+"""
 _PERIOD_SCAN = f"""
 MATCH (m:Memory) WHERE m.scope IN $period_scopes AND $start <= m.recorded_at < $end AND {_VISIBLE}
-WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
-ORDER BY score DESC LIMIT $limit
-RETURN {_CANDIDATE}
-"""
-_PERIOD_IN_INDEX = f"""
-CYPHER 25
-MATCH (m:Memory)
-  SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $period_scopes AND m.status = 'active' LIMIT $fetch)
-WITH m WHERE $start <= m.recorded_at < $end AND {_VISIBLE}
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC LIMIT $limit
 RETURN {_CANDIDATE}
@@ -174,16 +213,19 @@ _ORDER = {"vector": lambda c: -c.score, "period": lambda c: -c.score,
           "graph": lambda c: (-c.score, -(c.recorded or 0)), "recent": lambda c: -(c.recorded or 0)}
 
 
-# The newest of each scope read backwards through the (scope, recorded_at) index and stopped at
-# $limit, then merged: a firm's million research notes cost what its newest few cost. The index only
-# serves the order when it is sorted on before the filter and on all its properties (every memory
-# has recorded_at; `IS NOT NULL` lets the index be used at all).
+# The newest facts and observations of each scope (turns are never "recent"; summaries and profiles are
+# out of `_VISIBLE`), read backwards per level through the (scope, level, recorded_at) index and stopped
+# at $limit, then merged: a firm's million research notes, or a client's hundred thousand turns, cost
+# what the newest few cost. The index only serves the order when it is sorted on before the filter and
+# on all its properties (every memory has recorded_at; `IS NOT NULL` lets the index be used at all).
 _RECENT = f"""
 UNWIND $scopes AS scope
-CALL (scope) {{
-  MATCH (m:Memory) USING INDEX m:Memory(scope, recorded_at) WHERE m.scope = scope AND m.recorded_at IS NOT NULL
-  WITH m ORDER BY m.scope DESC, m.recorded_at DESC
-  WITH m WHERE m.level <> 'turn' AND {_VISIBLE}
+UNWIND ['fact', 'observation'] AS level
+CALL (scope, level) {{
+  MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
+  WHERE m.scope = scope AND m.level = level AND m.recorded_at IS NOT NULL
+  WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC
+  WITH m WHERE {_VISIBLE}
   RETURN m LIMIT $limit
 }}
 WITH m, 1.0 AS score ORDER BY m.recorded_at DESC LIMIT $limit
@@ -196,9 +238,11 @@ RETURN {_CANDIDATE}
 # (summary, profile) is out of `_VISIBLE`, so these three levels are the whole of what can match.
 # Work is bounded by what can be returned: slots are sought in the (scope, slot) index; securities
 # per scope and level, walking the (scope, level, recorded_at) index newest first and stopping at
-# $limit matches, since no older memory of that level can outrank them. (A scan of the scopes read
-# every memory of a firm's million research notes.)
+# $limit matches, since no older memory of that level can outrank them, or after the newest GRAPH_WALK
+# of the level when the security is rarely named (older mentions stay within reach of the other lists).
+# (A scan of the scopes read every memory of a firm's million research notes.)
 _GRAPH_LEVELS = ["fact", "observation", "turn"]
+GRAPH_WALK = 1000
 _GRAPH = f"""
 UNWIND $scopes AS scope
 CALL (scope) {{
@@ -212,9 +256,9 @@ CALL (scope) {{
   UNION
   UNWIND CASE WHEN size($symbols) > 0 THEN {_GRAPH_LEVELS} ELSE [] END AS level
   CALL (scope, level) {{
-    MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at)
+    MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
     WHERE m.scope = scope AND m.level = level AND m.recorded_at IS NOT NULL
-    WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC
+    WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC LIMIT $walk
     WITH m WHERE {_VISIBLE}
       AND (m.symbol IN $symbols OR EXISTS {{ (m)-[:ABOUT|MENTIONS]->(s:Security) WHERE s.symbol IN $symbols }})
     RETURN m LIMIT $limit
@@ -251,64 +295,97 @@ def candidates(
     include_superseded: bool = False,
     period: tuple[datetime, datetime] | None = None,
     known_at: datetime | None = None,
-    covered: list[str] | None = None,
+    summaries: bool = False,
 ) -> dict[str, list[Candidate]]:
-    """Ranked candidates per method, from one read transaction. `covered`: turns forgotten as redundant
-    that are candidates again because a summary quoting them matched (`summary_level`)."""
-    use_index = vector is not None and as_of is None and filtered_vector_search()
+    """Ranked candidates per method.
 
-    def _read(tx: ManagedTransaction) -> dict[str, list[Candidate]]:
+    With `summaries`, the summaries (and current profile) that best match come back as "summary",
+    ranked by fused full-text and vector rank, and the turns forgotten as redundant that they quote are
+    candidates again, ranked as any turn: they left the pool, not the summaries' sources.
+
+    Two read transactions at once: the vector index's lookup, the longest single statement at firm
+    scale, runs on another thread (`driver.read_beside`) while this one runs the other lists, which
+    share one full-text query with the summaries. Neither needs the other's result.
+    """
+    use_index = vector is not None and as_of is None and filtered_vector_search()
+    params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at,
+              "superseded": include_superseded, "covered": []}
+    from_index = driver.read_beside(_from_index, vector=vector, params=params, period=period) if use_index else None
+
+    def _read(tx: ManagedTransaction) -> tuple[dict[str, list[Candidate]], set[str]]:
         tx = _Clock(tx, known_at)
         ranked: dict[str, list[Candidate]] = {}
-        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at,
-                  "superseded": include_superseded, "covered": covered or []}
+        hits = sorted(tx.run(_FULLTEXT, lucene=lucene, fetch=limit * (10 if summaries else 3), coarse=summaries,
+                             **params), key=lambda hit: -hit["score"]) if lucene else []
+        covered: set[str] = set()
+        if summaries:
+            ranked["summary"] = _fuse(
+                _candidates([hit for hit in hits if hit["shelf"] == "coarse"][:limit]),
+                _candidates(tx.run(_COARSE_BY_VECTOR, vector=vector, **params)) if vector is not None else [])
+            covered = set(tx.run(_COVERED_TURNS, ids=[c.id for c in ranked["summary"]], **params).single()["ids"])
+        params["covered"] = sorted(covered)
         if lucene:
-            ranked["fulltext"] = _candidates(tx.run(
-                f"""
-                CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
-                YIELD node AS m, score
-                WHERE m.scope IN $scopes AND {_VISIBLE}
-                WITH m, score LIMIT $limit
-                RETURN {_CANDIDATE}
-                """,
-                lucene=lucene, fetch=limit * 3, **params,
-            ))
-        if vector is not None and use_index and not tx.run(_ANY_INDEXED, scopes=scopes).single():
-            ranked["vector"] = []
-        elif vector is not None:
-            ranked["vector"] = _candidates(tx.run(
-                _VECTOR_IN_INDEX if use_index else _VECTOR_SCAN,
-                # Superseded facts leave the index's top-k afterwards: fetch a margin for them.
-                vector=vector, fetch=limit * 2, **params,
-            ))
-            if use_index and covered:  # the index filters on 'active': score the covered turns exactly
-                ranked["vector"] = sorted(ranked["vector"] + _candidates(tx.run(
-                    f"""
-                    MATCH (m:Memory) WHERE m.id IN $covered AND m.scope IN $scopes
-                    WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
-                    RETURN {_CANDIDATE}
-                    """, vector=vector, **params)), key=lambda c: -c.score)[:limit]
+            ranked["fulltext"] = _candidates([hit for hit in hits if hit["shelf"] == "fine" or (
+                hit["shelf"] == "redundant" and hit["id"] in covered)][:limit], covered)
+        if vector is not None and not use_index:
+            ranked["vector"] = _candidates(tx.run(_VECTOR_SCAN, vector=vector, **params), covered)
+        elif vector is not None and covered:  # the index holds only active memories: score the covered exactly
+            ranked["vector"] = _candidates(tx.run(_COVERED_BY_VECTOR, vector=vector, **params), covered)
         if symbols or slots:
             ranked["graph"] = _candidates(tx.run(
-                _GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], **params))
+                _GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], walk=GRAPH_WALK,
+                **params), covered)
         if include_recent:
-            ranked["recent"] = _candidates(tx.run(_RECENT, **params))
-        if period is not None and vector is not None:
-            # A client's month is read whole. A firm's shared month can hold a whole month of its research
-            # (tens of thousands of notes at a million): with the index, its nearest few hundred are
-            # kept when they fall in the month, so the cost does not grow with the firm.
-            private = [scope for scope in scopes if is_client_scope(scope)] if use_index else scopes
-            shared = [scope for scope in scopes if scope not in private]
-            window = {"vector": vector, "start": period[0], "end": period[1], **params}
-            found = _candidates(tx.run(_PERIOD_SCAN, period_scopes=private, **window)) if private else []
-            if shared and tx.run(_ANY_INDEXED, scopes=shared).single():
-                found += _candidates(tx.run(_PERIOD_IN_INDEX, period_scopes=shared, fetch=limit * PERIOD_FETCH,
-                                            **window))
-            ranked["period"] = sorted(found, key=lambda c: -c.score)[:limit]
+            ranked["recent"] = _candidates(tx.run(_RECENT, **params), covered)
+        if period is not None and vector is not None and not use_index:
+            ranked["period"] = _candidates(tx.run(
+                _PERIOD_SCAN, period_scopes=scopes, vector=vector, start=period[0], end=period[1], **params), covered)
         _add_moves(tx, ranked, params, vector=vector, symbols=symbols, recent=include_recent, period=period)
-        return ranked
+        return ranked, covered
 
-    return driver.read(_read)
+    ranked, covered = driver.read(_read)
+    if from_index is not None:
+        for method, records in from_index.result().items():
+            ranked[method] = sorted(ranked.get(method, []) + _candidates(records, covered),
+                                    key=lambda c: -c.score)[:limit]
+    return ranked
+
+
+def _from_index(tx: ManagedTransaction, *, vector: list[float], params: dict[str, Any],
+                period: tuple[datetime, datetime] | None) -> dict[str, list[Record]]:
+    """The vector lists, with the index: the nearest active memories of the scopes, and those of a named
+    month (exactly where the month is small). A turn forgotten as redundant is never in the index
+    (`candidates` scores those)."""
+    tx = _Clock(tx, params["known_at"])
+    found: dict[str, list[Record]] = {"vector": []}
+    if not tx.run(_ANY_INDEXED, scopes=params["scopes"]).single():
+        return found
+    # Superseded facts leave the index's top-k afterwards: fetch a margin for them.
+    found["vector"] = list(tx.run(_VECTOR_IN_INDEX, vector=vector, fetch=params["limit"] * 2,
+                                  index_scopes=params["scopes"], start=None, end=None, **params))
+    if period is None:
+        return found
+    month = {"vector": vector, "start": period[0], "end": period[1], **params}
+    sizes = {r["scope"]: r["memories"] for r in tx.run(_PERIOD_SIZES, cap=PERIOD_SCAN_MAX + 1, **month)}
+    small = [scope for scope, memories in sizes.items() if 0 < memories <= PERIOD_SCAN_MAX]
+    large = [scope for scope, memories in sizes.items() if memories > PERIOD_SCAN_MAX]
+    if large and not tx.run(_ANY_INDEXED, scopes=large).single():
+        large = []
+    found["period"] = (list(tx.run(_PERIOD_SCAN, period_scopes=small, **month)) if small else []) + (
+        list(tx.run(_VECTOR_IN_INDEX, fetch=params["limit"] * PERIOD_FETCH, index_scopes=large, **month))
+        if large else [])
+    return found
+
+
+def _fuse(*lists: list[Candidate]) -> list[Candidate]:
+    """Reciprocal-rank fusion of ranked lists (ties by id, so the order is stable)."""
+    fused: dict[str, float] = {}
+    found: dict[str, Candidate] = {}
+    for ranked in lists:
+        for rank, candidate in enumerate(ranked):
+            fused[candidate.id] = fused.get(candidate.id, 0.0) + 1 / (60 + rank + 1)
+            found.setdefault(candidate.id, candidate)
+    return [found[i] for i in sorted(fused, key=lambda i: (-fused[i], i))]
 
 
 def _add_moves(tx: ManagedTransaction, ranked: dict[str, list[Candidate]], params: dict[str, Any], *,
@@ -325,66 +402,20 @@ def _add_moves(tx: ManagedTransaction, ranked: dict[str, list[Candidate]], param
         ranked[method] = sorted(ranked.get(method, []) + moves, key=_ORDER[method])[:params["limit"]]
 
 
-def summary_level(*, scopes: list[str], lucene: str | None, vector: list[float] | None, limit: int,
-                  as_of: datetime | None, known_at: datetime | None = None) -> tuple[list[Candidate], list[str]]:
-    """The summaries (and current profile) that best match, and the turns they lead back to.
-
-    Returns (summaries ranked by fused full-text and vector rank; the ids of the turns forgotten as
-    redundant that a matching summary quotes: now only, for `candidates(covered=...)`, which ranks them
-    as turns: they left the candidate pool, not the summaries' sources). One read transaction.
-    """
-
-    def _read(tx: ManagedTransaction) -> tuple[list[Candidate], list[str]]:
-        tx = _Clock(tx, known_at)
-        params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at, "superseded": False,
-                  "covered": []}
-        lists: list[list[Candidate]] = []
-        if lucene:
-            lists.append(_candidates(tx.run(
-                f"""
-                CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
-                YIELD node AS m, score
-                WHERE m.scope IN $scopes AND {_COARSE}
-                WITH m, score LIMIT $limit
-                RETURN {_CANDIDATE}
-                """,
-                lucene=lucene, fetch=limit * 10, **params)))
-        if vector is not None:
-            lists.append(_candidates(tx.run(
-                f"""
-                MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at)
-                WHERE m.scope IN $scopes AND {_COARSE}
-                WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
-                ORDER BY score DESC LIMIT $limit
-                RETURN {_CANDIDATE}
-                """,
-                vector=vector, **params)))
-        fused: dict[str, float] = {}
-        found: dict[str, Candidate] = {}
-        for ranked in lists:
-            for rank, candidate in enumerate(ranked):
-                fused[candidate.id] = fused.get(candidate.id, 0.0) + 1 / (60 + rank + 1)
-                found.setdefault(candidate.id, candidate)
-        summaries = [found[i] for i in sorted(fused, key=lambda i: (-fused[i], i))]
-        covered = tx.run(
-            f"""
-            MATCH (s:Memory)-[:DERIVED_FROM]->(m:Memory) WHERE s.id IN $ids AND m.scope IN $scopes AND {_COVERED}
-            RETURN collect(DISTINCT m.id) AS ids
-            """, ids=[c.id for c in summaries], **params).single()["ids"]
-        return summaries, covered
-
-    return driver.read(_read)
+def _candidates(records, covered: set[str] | frozenset[str] = frozenset()) -> list[Candidate]:
+    return [_candidate(record, covered) for record in records]
 
 
-def _candidates(result) -> list[Candidate]:
-    return [Candidate(r["id"], float(r["score"]), r["level"], _importance(r["importance"]), r["recorded"],
-                      _reply(r["reply"])) for r in result]
-
-
-def _reply(row: dict[str, Any] | None) -> Candidate | None:
-    if row is None:
-        return None
-    return Candidate(row["id"], 0.0, row["level"], _importance(row["importance"]), row["recorded"])
+def _candidate(record, covered: set[str] | frozenset[str]) -> Candidate:
+    """A candidate from its row. Its reply counts when active, or when forgotten as redundant and brought
+    back by a matching summary (`covered`)."""
+    reply = record["reply"]
+    if reply is not None and not (reply["open"] or reply["id"] in covered):
+        reply = None
+    return Candidate(record["id"], float(record["score"]), record["level"], _importance(record["importance"]),
+                     record["recorded"],
+                     reply and Candidate(reply["id"], 0.0, reply["level"], _importance(reply["importance"]),
+                                         reply["recorded"]))
 
 
 def _importance(value: float | None) -> float:
@@ -392,7 +423,8 @@ def _importance(value: float | None) -> float:
 
 
 def people_named(scopes: list[str]) -> set[str]:
-    """The names of the clients in these scopes and of everyone in their sessions.
+    """The names of the clients in these scopes and of everyone in their sessions (`people` on the client,
+    written with each session: memory/graph/episodes.py; read from the sessions for a client written before).
 
     Every turn's text starts with its speaker's name, so a question that names the client ("What is
     Ann Carter's horizon?") would otherwise match all of that client's turns equally.
@@ -402,9 +434,9 @@ def people_named(scopes: list[str]) -> set[str]:
         record = tx.run(
             """
             MATCH (c:Client) WHERE c.id IN $scopes
-            OPTIONAL MATCH (s:Session)-[:WITH_CLIENT]->(c)
-            WITH collect(DISTINCT c.name) AS clients, collect(s.participants) AS participants
-            RETURN clients + reduce(names = [], p IN participants | names + p) AS names
+            RETURN collect(c.name) + reduce(names = [], people IN collect(
+                coalesce(c.people, COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.participants AS name
+                                             RETURN DISTINCT name })) | names + people) AS names
             """,
             scopes=scopes,
         ).single()

@@ -26,6 +26,7 @@ from django.utils import timezone
 from memory.graph import lifecycle
 from memory.graph import summaries as graph_summaries
 from memory.graph.lifecycle import RetentionRow
+from memory.services import access_notes
 
 # Stability Q in days per kind (falling back to level): how slowly each layer fades.
 STABILITY_DAYS = {
@@ -90,6 +91,7 @@ def forget(*, firm_id: str | None = None, scope: str | None = None, at: datetime
            dry_run: bool = True) -> ForgettingReport:
     """Forget what has decayed or is redundant (or, with `dry_run`, only report it)."""
     at = at or timezone.now()
+    access_notes.flush()  # this process's searches count before anything decays
     report = ForgettingReport(at=at, dry_run=dry_run)
     for client_scope in [scope] if scope else graph_summaries.client_scopes(firm_id):
         rows = lifecycle.retention_rows(client_scope)

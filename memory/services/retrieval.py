@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from memory.embeddings import embed_query
 from memory.extraction.securities import find_securities
-from memory.graph import lifecycle
 from memory.graph import search as graph_search
 from memory.scope import Reader
+from memory.services import access_notes
 
 MODES = ("hybrid", "fulltext", "vector")
 RRF_K = 60
@@ -119,8 +119,6 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
     slots = [slot for slot, stems in SLOT_HINTS.items() if any(w.startswith(stems) for w in words)] if mode == "hybrid" else []
     pool = max(k * 4, 40)
     vector = embed_query(topic) if use_vector else None  # once: every level below ranks by the same vector
-    coarse, covered = (_summary_level(scopes, words, topic, vector, pool, as_of, known_at) if mode == "hybrid"
-                       else ({}, []))
     ranked = graph_search.candidates(
         scopes=scopes,
         lucene=lucene_query(words, scopes) if use_text and words else None,
@@ -133,9 +131,9 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         include_superseded=mode == "hybrid" and any(w in HISTORY_HINTS for w in words),
         period=period,
         known_at=known_at,
-        covered=covered,
+        summaries=mode == "hybrid",
     )
-    ranked.update(coarse)
+    _broad_question_summaries(ranked, words, topic)
     fused: dict[str, float] = {}
     methods: dict[str, list[str]] = {}
     known: dict[str, graph_search.Candidate] = {}
@@ -189,27 +187,25 @@ def _time_direction(fused: dict[str, float], known: dict[str, graph_search.Candi
 
 
 def _note_access(ids: list[str]) -> None:
-    """What retrieval returns is used: access slows its decay (memory/services/forgetting.py)."""
-    lifecycle.record_access(ids, timezone.now())
+    """What retrieval returns is used: access slows its decay (memory/services/forgetting.py). Noted
+    after the answer, by this process's writer (memory/services/access_notes.py)."""
+    access_notes.note(ids)
 
 
-def _summary_level(scopes: list[str], words: list[str], topic: str, vector: list[float], pool: int,
-                   as_of: datetime | None, known_at: datetime | None) -> tuple[dict[str, list[graph_search.Candidate]], list[str]]:
-    """Summaries as keys that lead to turns, beside the turns (not instead of them).
+def _broad_question_summaries(ranked: dict[str, list[graph_search.Candidate]], words: list[str], topic: str) -> None:
+    """Summaries are keys that lead to turns, beside the turns (not instead of them).
 
-    The summaries that match lead back to the turns forgotten as redundant that they quote (returned as
-    ids for `graph_search.candidates`): out of the pool, such a turn is found again only through a
-    summary that matched, and is then scored against the query as any turn, so forgetting shrinks the
-    pool without losing the turn. Only a broad question gets the summaries themselves ("summary"),
-    their sources best turn first (`graph_search.details`). Measured, also ranking every turn beneath
-    the best summaries as a list of its own lowered recall (BENCHMARKS.md, "Memory levels"): a
-    summary's match does not displace the turns that match directly.
+    The summaries that match lead back to the turns forgotten as redundant that they quote
+    (`graph_search.candidates(summaries=True)`): out of the pool, such a turn is found again only through
+    a summary that matched, and is then scored against the query as any turn, so forgetting shrinks the
+    pool without losing the turn. Only a broad question keeps the summaries themselves as results, their
+    sources best turn first (`graph_search.details`). Measured, also ranking every turn beneath the best
+    summaries as a list of its own lowered recall (BENCHMARKS.md, "Memory levels"): a summary's match
+    does not displace the turns that match directly.
     """
-    summaries, covered = graph_search.summary_level(
-        scopes=scopes, lucene=lucene_query(words, scopes) if words else None, vector=vector,
-        limit=pool, as_of=as_of, known_at=known_at)
-    broad = any(w in BROAD_HINTS for w in words) or " over time" in topic.lower()
-    return ({"summary": summaries} if summaries and broad else {}), covered
+    summaries = ranked.pop("summary", [])
+    if summaries and (any(w in BROAD_HINTS for w in words) or " over time" in topic.lower()):
+        ranked["summary"] = summaries
 
 
 def lucene_query(words: list[str], scopes: list[str]) -> str:

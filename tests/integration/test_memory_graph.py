@@ -195,6 +195,33 @@ def test_the_names_set_aside_from_a_query_are_only_those_in_the_callers_scope(cl
     assert people_named(Reader("other-firm", "ann").scopes) == set()
 
 
+def test_people_kept_on_a_client_written_before_they_were_keep_the_earlier_sessions_names(clean_graph):
+    from memory.graph.search import people_named
+
+    import_sessions([ANN_MARCH], "acme")
+    graph_driver.write(lambda tx: tx.run("MATCH (c:Client) REMOVE c.people").consume())  # the old shape
+    assert people_named(Reader("acme", "ann").scopes) == {"Ann Carter", "Alex Morgan"}
+
+    import_sessions([session_line("ann", "s7", "2024-10-01T10:00:00Z", [("Cara Diaz", "Hello Ann.")],
+                                  name="Ann Carter").replace('"Alex Morgan": "advisor"', '"Cara Diaz": "advisor"')],
+                    "acme")
+    stored = graph_driver.read(lambda tx: tx.run("MATCH (c:Client) RETURN c.people AS people").single()["people"])
+    assert sorted(stored) == ["Alex Morgan", "Ann Carter", "Cara Diaz"]
+    assert people_named(Reader("acme", "ann").scopes) == {"Ann Carter", "Alex Morgan", "Cara Diaz"}
+
+
+def test_the_graph_migration_gives_people_to_clients_written_before_they_were_kept(clean_graph):
+    from memory.graph import schema
+
+    import_sessions([ANN_MARCH, BEN_MAY], "acme")
+    graph_driver.write(lambda tx: tx.run("MATCH (c:Client) REMOVE c.people").consume())
+    schema.migrate()
+    people = {r["id"]: sorted(r["people"]) for r in graph_driver.read(lambda tx: tx.run(
+        "MATCH (c:Client) RETURN c.id AS id, c.people AS people").data())}
+    assert people == {client_scope("acme", "ann"): ["Alex Morgan", "Ann Carter"],
+                      client_scope("acme", "ben"): ["Alex Morgan", "Ben Okafor"]}
+
+
 def test_session_and_turn_times_keep_their_instant_to_the_microsecond(clean_graph):
     line = json.loads(session_line("ann", "tz1", "2024-03-03T10:00:00.123456+01:00", [("Ann Carter", "Hello.")]))
     line["turns"][0]["at"] = "2024-03-03T10:05:30.654321+01:00"

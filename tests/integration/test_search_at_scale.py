@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from unittest import mock
+
 import pytest
 
 from memory import api
@@ -73,29 +75,70 @@ def test_recent_skips_turns_and_memories_out_of_view(history):
     assert recent([CLIENT], 40) == [f"ann-{d}" for d in range(30, 0, -1)]
 
 
-def test_recent_reads_the_newest_few_through_the_index_not_the_whole_scope(history):
+def test_recent_reads_the_newest_few_of_each_level_through_the_index_never_the_turns(history):
     found, seek_rows = profiled(search._RECENT.replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT, SHARED], limit=2, as_of=None, known_at=None,
                                 superseded=False, covered=[])
     assert any(op.startswith("NodeIndex") for op in found), found
-    # Ann: a forgotten one and 10 newer turns passed over, then 2 observations; the firm: its newest 2: 15
-    # rows, and a few more when the runtime reads the index in batches; a scan reads all 44 of the scopes.
-    assert 15 <= seek_rows < 44
+    # Ann's observations: a forgotten one passed over, then 2; no facts; the firm: its newest 2: 5 rows, and a
+    # few more when the runtime reads the index in batches. Walking all levels would pass over Ann's 10 newer
+    # turns first (15 rows at least); a scan reads all 44 of the scopes.
+    assert 5 <= seek_rows < 15
 
 
 def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
     add([memory("ann-summary", CLIENT, 12, level="summary")])
     found, seek_rows = profiled(
-        f"MATCH (m:Memory) USING INDEX m:Memory(scope, level, recorded_at) WHERE m.scope IN $scopes AND {search._COARSE} "
-        "RETURN m.id",
-        scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
-    assert "NodeIndexSeek" in found and seek_rows == 1
+        search._COARSE_BY_VECTOR.replace(search.IN_VIEW, search._IN_VIEW_NOW), vector=[1.0] + [0.0] * 255,
+        limit=10, covered=[], scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
+    # the one summary (and at most a neighbour of the index's batch), not the scopes' 45 memories
+    assert "NodeIndexSeek" in found and "NodeIndexScan" not in found and 1 <= seek_rows < 5
 
 
-def test_a_named_month_holds_the_clients_memories_of_that_month_and_the_firms_found_through_the_index(history):
+def test_a_security_is_sought_among_the_newest_of_each_level_up_to_the_walk(history):
+    graph_driver.write(lambda tx: tx.run(
+        "MATCH (m:Memory) WHERE m.id IN ['ann-29', 'ann-3'] SET m.symbol = 'AAPL'").consume())
+
+    def about_apple() -> list[str]:
+        ranked = search.candidates(scopes=[CLIENT], lucene=None, vector=None, symbols=["AAPL"], slots=[],
+                                   limit=10, as_of=None, include_recent=False)
+        return [c.id for c in ranked["graph"]]
+
+    assert about_apple() == ["ann-29", "ann-3"]
+    with mock.patch.object(search, "GRAPH_WALK", 5):  # Ann's newest 5 observations: days 26..30
+        assert about_apple() == ["ann-29"]
+
+
+def month_of(scopes: list[str]) -> set[str]:
     month = (START + timedelta(days=20), START + timedelta(days=30))
-    ranked = search.candidates(scopes=[CLIENT, SHARED], lucene=None, vector=[1.0] + [0.0] * 255, symbols=[],
+    ranked = search.candidates(scopes=scopes, lucene=None, vector=[1.0] + [0.0] * 255, symbols=[],
                                slots=[], limit=20, as_of=None, include_recent=False, period=month)
-    assert {c.id for c in ranked["period"]} == {f"ann-{d}" for d in range(20, 30)} | {"firm-25"}
+    return {c.id for c in ranked["period"]}
+
+
+def test_a_named_month_holds_the_memories_of_that_month_in_every_readable_scope(history):
+    assert month_of([CLIENT, SHARED]) == {f"ann-{d}" for d in range(20, 30)} | {"firm-25"}
+
+
+def test_a_scope_with_a_large_month_is_read_through_the_index_with_the_same_result(history):
+    statements: list[tuple[str, list[str] | None]] = []
+    real_run = graph_driver._run
+
+    def spy(kind, work, **params):
+        def wrapped(tx, **kw):
+            class Recording:
+                def run(self, query, parameters=None, **more):
+                    statements.append((query, more.get("index_scopes") if more.get("start") else None))
+                    return tx.run(query, parameters, **more)
+            return work(Recording(), **kw)
+        return real_run(kind, wrapped, **params)
+
+    with mock.patch.object(search, "PERIOD_SCAN_MAX", 3), mock.patch.object(graph_driver, "_run", spy):
+        found = month_of([CLIENT, SHARED])
+
+    assert found == {f"ann-{d}" for d in range(20, 30)} | {"firm-25"}
+    # Ann's month holds 10 (more than 3): the index; the firm's holds 1: read whole
+    assert [scopes for _, scopes in statements if scopes] == [[CLIENT]]
+    assert any("$period_scopes" in query for query, _ in statements)
 
 
 # --- the bulk loader ----------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def test_a_point_in_time_read_sees_only_what_was_recorded_by_then(crowded_graph)
 
 def test_the_vector_query_reads_the_index_not_every_node_of_the_scope(crowded_graph):
     def _plan(tx):
-        summary = tx.run(search._VECTOR_IN_INDEX.replace("CYPHER 25", "CYPHER 25 PROFILE", 1), scopes=[BIG], vector=QUERY, fetch=10, limit=5, as_of=None, superseded=False, known_at=None, covered=[]).consume()
+        summary = tx.run(search._VECTOR_IN_INDEX.replace("CYPHER 25", "CYPHER 25 PROFILE", 1), index_scopes=[BIG], start=None, end=None, vector=QUERY, fetch=10, limit=5, as_of=None, superseded=False, known_at=None, covered=[]).consume()
         return summary.profile
 
     def operators(plan) -> list[str]:
