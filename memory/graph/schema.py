@@ -17,12 +17,14 @@ The graph, in one picture:
     (:Memory:Profile)-[:SUPERSEDES]->(:Memory:Profile)
     (:Entity:Person)-[:SAME_PERSON {status}]->(:Entity:Person)  people resolution (memory/graph/lifecycle.py)
     (:Entity:Person)-[:MERGED_INTO]->(:Entity:Person)
+    (:GraphMigration {name, completed_at})                 a data migration that completed (move_migration.py)
 
 Every `:Memory` node carries `scope`: one opaque token per partition of visibility ("c…" for one
 client's private memory, "f…" for memory shared across a firm, "m…" for market moves, which no
 reader holds: a client reaches a move through their own `SAW_MOVE` link). Reads are always constrained to a
 list of scope tokens *inside* the index they read: the full-text index stores the token as a second
-field (so Lucene filters before ranking), and on Neo4j 2026.01 and later the vector index holds
+field (so Lucene filters before ranking; the index of the `SAW_MOVE` links holds their client's token
+the same way), and on Neo4j 2026.01 and later the vector index holds
 `scope` and `status` as filter properties, so its approximate top-k is taken among the caller's
 active memories only. Neo4j 5.x cannot filter inside a vector index (a global top-k filtered
 afterwards loses a client's results): there vector similarity is computed exactly over the nodes of
