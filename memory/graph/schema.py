@@ -10,19 +10,21 @@ The graph, in one picture:
     (:Memory:PriceMention)-[:PRICE_OF]->(:Entity:Security)
     (:Memory:Viewpoint)-[:ON]->(:Entity:Security)
     (:Entity:Client)-[:TRACKS {last_price, alert_price}]->(:Entity:Security)
-    (:Entity:Client)-[:SAW_MOVE {text, drift_percent, status}]->(:Memory:Event {kind: 'market_move'})-[:ABOUT]->(:Security)
+    (:Entity:Client)-[:SAW_MOVE {text, scope, drift_percent, status}]->(:Memory:Event {kind: 'market_move'})-[:ABOUT]->(:Security)
     (:Rollback)-[:WITHDREW]->(:Memory), (:Rollback)-[:REOPENED {valid_to, superseded_at}]->(:Memory:Fact)
     (:Memory:Summary|Profile)-[:SUMMARISES]->(:Memory)    consolidation (memory/graph/summaries.py)
     (:Memory:Summary|Profile)-[:DERIVED_FROM]->(:Memory:Turn)
     (:Memory:Profile)-[:SUPERSEDES]->(:Memory:Profile)
     (:Entity:Person)-[:SAME_PERSON {status}]->(:Entity:Person)  people resolution (memory/graph/lifecycle.py)
     (:Entity:Person)-[:MERGED_INTO]->(:Entity:Person)
+    (:GraphMigration {name, completed_at})                 a data migration that completed (move_migration.py)
 
 Every `:Memory` node carries `scope`: one opaque token per partition of visibility ("c…" for one
 client's private memory, "f…" for memory shared across a firm, "m…" for market moves, which no
 reader holds: a client reaches a move through their own `SAW_MOVE` link). Reads are always constrained to a
 list of scope tokens *inside* the index they read: the full-text index stores the token as a second
-field (so Lucene filters before ranking), and on Neo4j 2026.01 and later the vector index holds
+field (so Lucene filters before ranking; the index of the `SAW_MOVE` links holds their client's token
+the same way), and on Neo4j 2026.01 and later the vector index holds
 `scope` and `status` as filter properties, so its approximate top-k is taken among the caller's
 active memories only. Neo4j 5.x cannot filter inside a vector index (a global top-k filtered
 afterwards loses a client's results): there vector similarity is computed exactly over the nodes of
@@ -35,9 +37,12 @@ import re
 
 from django.conf import settings
 
-from memory.graph import driver, episodes
+from memory.graph import driver, episodes, move_migration
 
 FULLTEXT_INDEX = "memory_text"
+# A client's move is their sentence on their `SAW_MOVE` link, which the node index cannot see: this one
+# holds the link's text and its client's scope token, so `+scope:(...)` filters it as it does memories.
+MOVE_FULLTEXT_INDEX = "move_text"
 VECTOR_INDEX = "memory_embedding"
 # The first Neo4j release whose SEARCH clause filters on a vector index's own properties.
 FILTERED_VECTOR_SEARCH_SINCE = (2026, 1)
@@ -85,6 +90,8 @@ def statements(*, filtered_vector_search: bool) -> list[str]:
         "CREATE INDEX entity_in_scope IF NOT EXISTS FOR (e:Entity) ON (e.scope)",
         f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.text, m.scope] "
         "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english', `fulltext.eventually_consistent`: false}}",
+        f"CREATE FULLTEXT INDEX {MOVE_FULLTEXT_INDEX} IF NOT EXISTS FOR ()-[r:SAW_MOVE]-() ON EACH [r.text, r.scope] "
+        "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english', `fulltext.eventually_consistent`: false}}",
         vector_index,
     ]
 
@@ -94,7 +101,8 @@ class SchemaMismatch(Exception):
 
 
 def migrate() -> list[str]:
-    """Create what is missing and wait until every index is online. Returns the statements run.
+    """Create what is missing, wait until every index is online, then bring data written in an older
+    shape to the current one (`memory/graph/move_migration.py`). Returns the schema statements run.
 
     `IF NOT EXISTS` keeps an existing vector index as it is. One built by Neo4j 5.x (no filter
     properties) is rebuilt, as it holds nothing but what the nodes hold; a changed embedding dimension
@@ -109,6 +117,7 @@ def migrate() -> list[str]:
         driver.write(lambda tx, q=statement: tx.run(q).consume())
     driver.read(lambda tx: tx.run("CALL db.awaitIndexes(300)").consume())
     episodes.fill_client_people()
+    move_migration.migrate_moves()
     if not filtered:
         return run
     indexed = vector_index_dimensions()

@@ -17,7 +17,8 @@
   (memory/graph/securities.py), scored exactly like the lists above (cosine of the shared embedding,
   the securities named, recency, the month) and returned under the link's id with the client's own
   sentence. A client's links are few (one per significant move of a security they discussed), so
-  they are read exactly, and another client's moves or drift are never candidates.
+  they are read exactly, and another client's moves or drift are never candidates. Full text reads
+  the links' own index, which holds each link's client scope token and filters on it as above.
 
 `as_of` keeps what had been said by then and not yet contradicted; `known_at` what the twin itself
 had taken in by then and not yet forgotten or seen superseded (see IN_VIEW).
@@ -31,7 +32,7 @@ from typing import Any
 from neo4j import ManagedTransaction, Record
 
 from memory.graph import driver
-from memory.graph.schema import FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
+from memory.graph.schema import FULLTEXT_INDEX, MOVE_FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
 from memory.graph.securities import move_link_id, split_move_link_id
 
 # Which memories are in view, on either clock (memory/graph/lifecycle.py explains both):
@@ -208,8 +209,19 @@ WHERE c.id IN $scopes AND $vector IS NOT NULL AND $start IS NOT NULL AND $start 
 WITH c, r, m, vector.similarity.cosine(m.embedding, $vector) AS score ORDER BY score DESC LIMIT $limit
 RETURN 'period' AS method, {_MOVE_CANDIDATE}
 """
+# A client's moves by the words of their own sentence: the link index (schema.MOVE_FULLTEXT_INDEX) holds
+# the client's scope token, so the query's `+scope:(...)` keeps every other client's links out of its top-k;
+# the start node is checked again. Forgotten links are still indexed: fetched with a margin, dropped here.
+_MOVES_FULLTEXT = f"""
+CALL db.index.fulltext.queryRelationships('{MOVE_FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
+YIELD relationship AS r, score
+WITH r, score, startNode(r) AS c, endNode(r) AS m
+WHERE c:Client AND c.id IN $scopes AND m:Event AND {_MOVE_IN_VIEW}
+WITH c, r, m, score LIMIT $limit
+RETURN 'fulltext' AS method, {_MOVE_CANDIDATE}
+"""
 # How each method's list is ordered, so a client's moves take their places among the other candidates.
-_ORDER = {"vector": lambda c: -c.score, "period": lambda c: -c.score,
+_ORDER = {"fulltext": lambda c: -c.score, "vector": lambda c: -c.score, "period": lambda c: -c.score,
           "graph": lambda c: (-c.score, -(c.recorded or 0)), "recent": lambda c: -(c.recorded or 0)}
 
 
@@ -340,7 +352,8 @@ def candidates(
         if period is not None and vector is not None and not use_index:
             ranked["period"] = _candidates(tx.run(
                 _PERIOD_SCAN, period_scopes=scopes, vector=vector, start=period[0], end=period[1], **params), covered)
-        _add_moves(tx, ranked, params, vector=vector, symbols=symbols, recent=include_recent, period=period)
+        _add_moves(tx, ranked, params, vector=vector, symbols=symbols, recent=include_recent, period=period,
+                   lucene=lucene)
         return ranked, covered
 
     ranked, covered = driver.read(_read)
@@ -390,11 +403,14 @@ def _fuse(*lists: list[Candidate]) -> list[Candidate]:
 
 def _add_moves(tx: ManagedTransaction, ranked: dict[str, list[Candidate]], params: dict[str, Any], *,
                vector: list[float] | None, symbols: list[str], recent: bool,
-               period: tuple[datetime, datetime] | None) -> None:
+               period: tuple[datetime, datetime] | None, lucene: str | None) -> None:
     """The reader's client's market moves, merged into the lists of the methods that found them."""
     start, end = period if period is not None else (None, None)
     found: dict[str, list[Candidate]] = {}
-    for record in tx.run(_MOVES, vector=vector, symbols=symbols, recent=recent, start=start, end=end, **params):
+    records = list(tx.run(_MOVES, vector=vector, symbols=symbols, recent=recent, start=start, end=end, **params))
+    if lucene:
+        records += tx.run(_MOVES_FULLTEXT, lucene=lucene, fetch=params["limit"] * 3, **params)
+    for record in records:
         found.setdefault(record["method"], []).append(Candidate(
             move_link_id(record["id"], record["client"]), float(record["score"]), record["level"],
             _importance(record["importance"]), record["recorded"]))

@@ -207,9 +207,9 @@ def record_move_events(securities: list[dict[str, Any]], created_at: datetime, *
     `(:Memory:Event {kind: 'market_move'})-[:ABOUT]->(:Security)` holds what is true of the security
     (price, day, text and embedding, computed once), in the market `scope` no reader holds;
     `(:Client)-[:SAW_MOVE]->(event)` holds what is the client's own: the sentence in their words
-    (`text`), the price they discussed and when, the last alert's price, the move and the drift, its
-    `status` (a client forgets their move, never the shared event) and `created_at`; its id is
-    `move_link_id`. So a cycle's node, text, embedding and index writes grow with securities, and
+    (`text`, full-text indexed with the client's `scope` token, memory/graph/schema.py), the price they
+    discussed and when, the last alert's price, the move and the drift, its `status` (a client forgets
+    their move, never the shared event) and `created_at`; its id is `move_link_id`. So a cycle's node, text, embedding and index writes grow with securities, and
     only a small relationship per client-security pair.
 
     One entry per security that moved: `symbol`, `price`, `as_of` (the new alert reference, and when
@@ -238,7 +238,7 @@ def record_move_events(securities: list[dict[str, Any]], created_at: datetime, *
             UNWIND security.links AS link
             MATCH (c:Client {id: link.client_node})-[t:TRACKS]->(s)
             MERGE (c)-[r:SAW_MOVE]->(e)
-            ON CREATE SET r.text = link.text, r.status = 'active', r.created_at = $created_at,
+            ON CREATE SET r.text = link.text, r.scope = c.id, r.status = 'active', r.created_at = $created_at,
                           r.discussed_price = link.discussed_price, r.discussed_on = link.discussed_on,
                           r.alerted_price = link.alerted_price, r.move_percent = link.move_percent,
                           r.drift_percent = link.drift_percent, r.threshold_percent = link.threshold_percent

@@ -380,3 +380,60 @@ def test_the_twin_and_the_digest_see_the_clients_move_in_their_own_words(three_c
     assert move.text == "AAPL moved +32.0% since Ann Carter discussed it at 100.00 on 3 March 2024 (now 132.00)."
     assert (event.id, event.text, event.move_percent, event.source) == (move.id, move.text, 32.0, "market:fixed")
     assert graph_digests.market_move_events(Reader("acme", "cleo").writable_scopes, *period) == []
+
+
+# --- full text reaches a client's move through the links' own index, confined to the client ---------------
+
+ANN_WORDS = "AAPL moved since discussed it at 100.00 on 3 March 2024"
+
+
+def scope_of(client_id: str) -> str:
+    from memory.scope import client_scope
+
+    return client_scope("acme", client_id)
+
+
+def fulltext_moves(client_id: str, query: str = ANN_WORDS) -> list:
+    return [(r.id, r.text, r.methods) for r in api.search(firm_id="acme", client_id=client_id, query=query, k=20,
+                                                          mode="fulltext") if r.kind == "market_move"]
+
+
+def test_a_fulltext_search_finds_the_clients_move_in_their_own_words_under_the_link_id(three_clients):
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+
+    assert fulltext_moves("ann") == [(
+        f"market_move:AAPL:2026-03-01@{scope_of('ann')}",
+        "AAPL moved +32.0% since Ann Carter discussed it at 100.00 on 3 March 2024 (now 132.00).", ["fulltext"])]
+    [hybrid] = moves_of("ann")
+    assert "fulltext" in hybrid.methods and hybrid.id == f"market_move:AAPL:2026-03-01@{scope_of('ann')}"
+
+
+def test_a_fulltext_search_never_returns_another_clients_move_with_the_same_security_and_words(three_clients):
+    from memory.graph.schema import MOVE_FULLTEXT_INDEX
+    from memory.services.retrieval import lucene_query
+
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+    words = ANN_WORDS.lower().split()
+
+    # Ben's own move shares the security and most of Ann's words; Ann's is never his, nor Cleo's.
+    assert [move_id for move_id, _, _ in fulltext_moves("ben")] == [f"market_move:AAPL:2026-03-01@{scope_of('ben')}"]
+    assert fulltext_moves("cleo") == []
+    # The index itself keeps other clients' links out of Ben's top-k: asked for one hit, it is his.
+    in_index = graph_driver.read(lambda tx: [r["client"] for r in tx.run(
+        f"CALL db.index.fulltext.queryRelationships('{MOVE_FULLTEXT_INDEX}', $lucene, {{limit: 1}}) "
+        "YIELD relationship RETURN startNode(relationship).client_id AS client",
+        lucene=lucene_query(words, Reader("acme", "ben").scopes))])
+    assert in_index == ["ben"]
+
+
+def test_a_forgotten_move_is_not_a_fulltext_result(three_clients):
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+    [(ann_move, _, _)] = fulltext_moves("ann")
+
+    api.forget_memory(firm_id="acme", client_id="ann", memory_id=ann_move, reason="retracted", actor="ann")
+
+    assert fulltext_moves("ann") == []
+    assert len(fulltext_moves("ben")) == 1
