@@ -25,6 +25,8 @@ def client_for(user: User, external_id: str) -> Client:
     client = visible_clients(user).filter(external_id=external_id).select_related("firm", "advisor").first()
     if client is None:
         raise Http404("No such client.")
+    if client.user_id == user.pk:
+        user.client_record = client  # the client themself: permission checks read this row, not the table again
     return client
 
 

@@ -3,6 +3,7 @@ corrections and advisor review."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -408,3 +409,40 @@ def test_a_review_is_decided_once_and_a_second_decision_is_refused(ann_history):
 
     assert ChatRound.objects.get(pk=chat_round.pk).status == "withheld"
     assert ReviewDecision.objects.get().note == "Let's talk."
+
+
+def _without_csrf(page: str) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+
+
+def test_the_chat_page_renders_cached_citations_exactly_as_fresh_ones(client, ann_history):
+    from django.core.cache import cache
+
+    ann_says(ann_history, "What is my risk tolerance?")
+    ann_says(ann_history, "When do I want to retire?")
+    client.force_login(ann_history["ann_user"])
+    cache.clear()
+
+    fresh = client.get("/chat/ann/").content.decode()
+    cached = client.get("/chat/ann/").content.decode()
+
+    assert "I&#x27;d call myself conservative now." in fresh
+    assert _without_csrf(cached) == _without_csrf(fresh)
+
+
+def test_a_cited_turn_erased_after_the_page_was_shown_is_gone_from_the_next_page(client, ann_history):
+    from audit.triggers import maintenance_window
+
+    from advisor.models import ConversationTurn
+
+    ann_says(ann_history, "What is my risk tolerance?")
+    client.force_login(ann_history["ann_user"])
+    turn = "(meeting):</span> “I&#x27;d call myself conservative now. I want to retire in 2033.”"
+    assert turn in client.get("/chat/ann/").content.decode()
+
+    with maintenance_window():  # as an erasure or a retention purge deletes it
+        ConversationTurn.objects.filter(external_id="m2-t0").purge()
+    page = client.get("/chat/ann/").content.decode()
+
+    assert turn not in page
+    assert "No source turn recorded." in page

@@ -195,6 +195,24 @@ def test_with_redis_up_the_portals_nudge_reaches_a_real_worker_which_takes_the_s
     assert OutboxEntry.objects.get().processed_at is not None
 
 
+def test_the_portals_nudge_keeps_its_broker_connection_but_never_uses_it_for_another_broker():
+    from kombu.exceptions import OperationalError
+
+    from memory import tasks
+
+    tasks.queue_outbox_drain()
+    kept = tasks._kept.connection
+    tasks.queue_outbox_drain()
+    assert tasks._kept.connection is kept  # the second message went out on the first one's connection
+
+    with redis_at(UNREACHABLE_REDIS), pytest.raises(OperationalError):
+        tasks.queue_outbox_drain()  # fails on the broker it is told to use, not on the one it kept
+
+    assert tasks._kept.connection is None
+    tasks.queue_outbox_drain()
+    assert tasks._kept.connection is not None and tasks._kept.connection[1] is not kept[1]
+
+
 # --- 2 and 3. /healthz names what is down -------------------------------------------------------------
 
 @pytest.mark.django_db

@@ -70,7 +70,11 @@ def test_the_client_page_at_a_past_day_reads_the_profile_in_view_separately(clie
     assert (graph.reads, graph.writes) == (5, 0), graph.names
 
 
-def test_the_chat_page_reads_memory_once_and_in_ten_queries(client, ann):
+def client_rows_read(sql: CaptureQueriesContext) -> int:
+    return sum('FROM "advisor_client"' in q["sql"] for q in sql.captured_queries)
+
+
+def test_the_chat_page_reads_memory_once_and_in_nine_queries(client, ann):
     client.force_login(ann.user)
     client.get("/chat/ann/")  # the first visit starts the conversation
 
@@ -79,7 +83,21 @@ def test_the_chat_page_reads_memory_once_and_in_ten_queries(client, ann):
 
     assert page.status_code == 200
     assert (graph.reads, graph.writes) == (1, 0), graph.names
-    assert len(sql.captured_queries) <= 10, [q["sql"][:80] for q in sql.captured_queries]
+    assert client_rows_read(sql) == 1  # the permission check reuses the row the page found
+    assert len(sql.captured_queries) <= 9, [q["sql"][:80] for q in sql.captured_queries]
+
+
+def test_the_json_answer_for_a_signed_in_client_reads_their_row_once(client, ann):
+    client.force_login(ann.user)
+    client.post("/api/clients/ann/ask", {"question": "What are my goals?"}, content_type="application/json")
+
+    with CaptureQueriesContext(connection) as sql:
+        response = client.post("/api/clients/ann/ask", {"question": "How much risk am I comfortable with?"},
+                               content_type="application/json")
+
+    assert response.status_code == 201 and response.json()["citations"]
+    assert client_rows_read(sql) == 1
+    assert len(sql.captured_queries) <= 17, [q["sql"][:80] for q in sql.captured_queries]
 
 
 def test_the_twins_answer_reads_the_clients_facts_once(ann):

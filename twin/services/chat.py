@@ -11,6 +11,7 @@ firm's disclosure; a firm can hold answers for an advisor's review first.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
@@ -20,7 +21,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit import services as audit
 from advisor.models import Client, ConversationSession, ConversationTurn, User
@@ -107,6 +108,14 @@ class RoundView:
     answer: str  # empty while the answer is held for review
     citations: list[Citation]
     notice: str  # why there is no answer (review, withheld, refused, unavailable), else ""
+
+    @property
+    def citations_key(self) -> str:
+        """Everything the rendered citations depend on, hashed. templates/twin/chat.html caches their HTML
+        under it (rendering them was most of a long chat page's CPU): a source turn corrected or erased
+        since, another time zone or language, gives another key, so a cached copy is never stale."""
+        seen = (timezone.get_current_timezone_name(), translation.get_language(), self.citations)
+        return hashlib.sha256(repr(seen).encode()).hexdigest()
 
 
 # ---- conversations and rounds -------------------------------------------------------------------
