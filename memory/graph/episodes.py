@@ -59,7 +59,7 @@ class GraphBatch:
 
     sessions: list[dict[str, Any]] = field(default_factory=list)  # {id, client, props, times}
     clients: list[dict[str, Any]] = field(default_factory=list)
-    turns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # session id -> [{id, props, times}] in order
+    turns: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # session -> turn id -> row, in order
     memories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # label -> [{id, props, times}]
     entities: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # label -> [{id, props}]
     securities: list[dict[str, Any]] = field(default_factory=list)  # {symbol, name, sector}
@@ -81,8 +81,11 @@ class GraphBatch:
         self.sessions.append({**_with_times(session_id, props, SESSION_TIMES), "client": client})
 
     def add_turn(self, session_id: str, turn_id: str, props: dict[str, Any]) -> None:
-        """The session's next turn (call in speaking order): `HAS_TURN` from the session, `NEXT` from the turn before."""
-        self.turns.setdefault(session_id, []).append(_with_times(turn_id, props, MEMORY_TIMES))
+        """The session's next turn (call in speaking order): `HAS_TURN` from the session, `NEXT` from the turn
+        before. A turn already added (the same session twice in one batch) keeps its place."""
+        rows = self.turns.setdefault(session_id, {})
+        if turn_id not in rows:
+            rows[turn_id] = _with_times(turn_id, props, MEMORY_TIMES)
 
     def add_tracking(self, client: str, symbol: str, price: float, at: datetime) -> None:
         """The price a client discussed, and when: what drift and market-move alerts compare to."""
@@ -163,7 +166,7 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
     )
 
 
-def _write_turns(tx: ManagedTransaction, turns: dict[str, list[dict[str, Any]]]) -> None:
+def _write_turns(tx: ManagedTransaction, turns: dict[str, dict[str, dict[str, Any]]]) -> None:
     """Each session's turns with their `HAS_TURN` and `NEXT` links in one statement: a turn is linked
     through the node its MERGE holds, not found again by id (two index seeks per link, about a tenth
     of an import's Neo4j CPU). `collect` keeps the order the rows are sorted in (by position)."""
@@ -184,7 +187,7 @@ def _write_turns(tx: ManagedTransaction, turns: dict[str, list[dict[str, Any]]])
         WITH turns[next - 1] AS previous, turns[next] AS turn
         MERGE (previous)-[:NEXT]->(turn)
         """,
-        sessions=Rows([{"id": session, "turns": rows} for session, rows in turns.items()]),
+        sessions=Rows([{"id": session, "turns": list(rows.values())} for session, rows in turns.items()]),
     ).consume()
 
 
