@@ -16,4 +16,4 @@ def send_schedule_once_at_start(sender, **kwargs) -> None:
     """Interval entries first fire one interval after beat starts; a fresh deployment should not
     wait a minute for its first quote refresh and outbox sweep."""
     for entry in app.conf.beat_schedule.values():
-        app.send_task(entry["task"])
+        app.send_task(entry["task"], args=entry.get("args", ()), kwargs=entry.get("kwargs", {}))

@@ -224,11 +224,21 @@ CELERY_TASK_ROUTES = {
     "quotes.*": {"queue": "quotes"},
     "digests.*": {"queue": "digests"},
 }
+# The ingest workers' concurrency when the environment sets it (`--concurrency` on the command line wins
+# for the worker, but beat cannot see it: set OUTBOX_DRAIN_PARTITIONS then).
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
+# How many drains of the outbox run at once: the beat sweep and a nudge send one drain per partition of
+# the clients, [i, n], so n ingest worker processes take different records and never write one twice
+# (memory.services.outbox.due_entries). Set it to the total concurrency of the ingest workers.
+OUTBOX_DRAIN_PARTITIONS = env.int("OUTBOX_DRAIN_PARTITIONS", default=CELERY_WORKER_CONCURRENCY or 1)
+if OUTBOX_DRAIN_PARTITIONS < 1:
+    raise ImproperlyConfigured(f"OUTBOX_DRAIN_PARTITIONS must be 1 or more, got {OUTBOX_DRAIN_PARTITIONS}")
 CELERY_BEAT_SCHEDULE = {
-    "drain-memory-outbox": {
+    **{f"drain-memory-outbox-{part}-of-{OUTBOX_DRAIN_PARTITIONS}": {
         "task": "memory.drain_outbox",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=30.0),
-    },
+        "kwargs": {"partition": [part, OUTBOX_DRAIN_PARTITIONS]},
+    } for part in range(OUTBOX_DRAIN_PARTITIONS)},
     # Chat rounds a client went back from before they were ingested: their memory leaves once it exists.
     "withdraw-pending-chat-memory": {
         "task": "twin.withdraw_pending_chat_memory",

@@ -1,20 +1,24 @@
 """Celery tasks for memory: thin, idempotent, retried only when the graph is unavailable."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 from typing import Any
 
+import redis
 from celery import shared_task
+from django.conf import settings
 
 from memory.extraction import ExtractionUnavailable
 from memory.graph.driver import GraphUnavailable
 from memory.services.consolidation import consolidate
 from memory.services.forgetting import forget
-from memory.services.ingest import drain_outbox
+from memory.services.ingest import DrainReport, drain_outbox
 
 logger = logging.getLogger(__name__)
+DRAIN_TIME_LIMIT_SECONDS = 300
 
 
 @shared_task(
@@ -26,11 +30,29 @@ logger = logging.getLogger(__name__)
     retry_jitter=True,
     max_retries=None,  # the beat sweep also re-queues; nothing in the outbox is ever dropped
     soft_time_limit=240,
-    time_limit=300,
+    time_limit=DRAIN_TIME_LIMIT_SECONDS,
 )
 def drain_memory_outbox(max_sessions: int = 200, partition: list[int] | None = None) -> dict[str, int]:
-    """`partition` [i, n]: this drain takes only the i-th of n partitions of the clients (n workers at once)."""
-    report = drain_outbox(max_sessions=max_sessions, partition=tuple(partition) if partition else None)
+    """`partition` [i, n]: this drain takes only the i-th of n partitions of the clients (n workers at once).
+
+    A partition is drained by one worker at a time: when the sweep's next drain of it arrives while the
+    last one still runs (a big backlog), a second worker would write the same pending records again, so
+    it returns at once instead (`skipped`); the running drain, or the next sweep, takes them."""
+    if not partition:
+        return _drained(drain_outbox(max_sessions=max_sessions))
+    part, parts = partition
+    lock = redis.Redis.from_url(settings.REDIS_URL).lock(
+        f"memory.drain_outbox:{part}/{parts}", timeout=DRAIN_TIME_LIMIT_SECONDS)  # a killed drain's lock expires
+    if not lock.acquire(blocking=False):
+        return {"sessions": 0, "turns": 0, "remaining": -1, "skipped": 1}
+    try:
+        return _drained(drain_outbox(max_sessions=max_sessions, partition=(part, parts)))
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):  # expired meanwhile: nothing to release
+            lock.release()
+
+
+def _drained(report: DrainReport) -> dict[str, int]:
     return {"sessions": report.sessions, "turns": report.turns, "remaining": report.remaining}
 
 
@@ -71,8 +93,10 @@ _kept = threading.local()
 
 
 def queue_outbox_drain() -> None:
-    """Ask a worker to drain the outbox now; no result is kept. When the broker cannot be reached this
-    raises (kombu's OperationalError) within about NUDGE_TIMEOUT_SECONDS, and nothing is lost."""
+    """Ask the workers to drain the outbox now, one drain per partition of the clients as the beat sweep
+    sends them (settings.OUTBOX_DRAIN_PARTITIONS), so that no two workers write the same record; no
+    result is kept. When the broker cannot be reached this raises (kombu's OperationalError) within
+    about NUDGE_TIMEOUT_SECONDS, and nothing is lost."""
     app = drain_memory_outbox.app
     owner = (os.getpid(), app.conf.broker_url)
     kept = getattr(_kept, "connection", None)
@@ -96,7 +120,10 @@ def queue_outbox_drain() -> None:
 
 
 def _publish_drain(connection: Any) -> None:
-    drain_memory_outbox.apply_async(connection=connection, retry=False, ignore_result=True)
+    parts = settings.OUTBOX_DRAIN_PARTITIONS
+    for part in range(parts):
+        drain_memory_outbox.apply_async(kwargs={"partition": [part, parts]}, connection=connection, retry=False,
+                                        ignore_result=True)
 
 
 def _release(connection: Any) -> None:

@@ -269,7 +269,6 @@ class _BatchBuilder:
 
         turn_nodes: dict[str, str] = {}
         turn_times: dict[str, datetime] = {}
-        previous: str | None = None
         for position, turn in enumerate(record.turns):
             node = stable_id("turn", scope, record.session_id, turn.turn_id)
             turn_nodes[turn.turn_id] = node
@@ -277,11 +276,8 @@ class _BatchBuilder:
             text = f"{turn.speaker}: {turn.text}"
             props = memory("turn", "turn", text, 0.3, turn.at, turn.at, turn_id=turn.turn_id,
                            session_key=session_node, position=position, speaker=turn.speaker, role=turn.role)
-            self._queue("Turn", node, props, text)
-            self.batch.has_turn.append({"session": session_node, "turn": node})
-            if previous:
-                self.batch.next_turn.append({"source": previous, "target": node})
-            previous = node
+            self.batch.add_turn(session_node, node, props)
+            self._texts.append((props, text))
             for ref in extraction.turn_entities.get(turn.turn_id, ()):
                 self._link_entity(scope, node, ref, mention=True)
         self.turn_count += len(record.turns)

@@ -121,6 +121,11 @@ class _Chunk:
         self.batch.add_memory(label, node, props)
         self.memories += 1
 
+    def _turn(self, session_node: str, node: str, props: dict) -> None:
+        self.texts.append({"text": props["text"], "props": props})
+        self.batch.add_turn(session_node, node, props)
+        self.memories += 1
+
     def add_client_sessions(self, builder: _ClientBuilder, client_id: str, name: str, created_at: datetime) -> None:
         scope = client_scope(self.firm_id, client_id)
         if scope not in self._clients:
@@ -138,26 +143,21 @@ class _Chunk:
             self.batch.add_session(session_node, scope, {
                 "session_id": session_id, "firm_id": self.firm_id, "client_id": client_id, "scope": scope,
                 "channel": session["channel"], "started_at": started, "participants": list(participants)})
-            previous = None
             for position, turn in enumerate(session["turns"]):
                 role = session["participants"].get(turn["speaker"], "")
                 speaker = name if role == "client" else turn["speaker"]
                 at = datetime.fromisoformat(turn["at"]) if turn.get("at") else started
                 node = stable_id("turn", scope, session_id, turn["turn_id"])
                 text = f"{speaker}: {turn['text']}"
-                self._memory("Turn", node, memory_properties(
+                self._turn(session_node, node, memory_properties(
                     firm_id=self.firm_id, client_id=client_id, level="turn", kind="turn", text=text, importance=0.3,
                     source=f"session:{session_id}", valid_from=at, recorded_at=at, created_at=created_at,
                     session_id=session_id, turn_id=turn["turn_id"], session_key=session_node, position=position,
                     speaker=speaker, role=role))
-                self.batch.has_turn.append({"session": session_node, "turn": node})
                 for symbol in _securities_named(turn["text"]):
                     self.batch.mentions_security.append({"turn": node, "symbol": symbol})
                     if not any(s["symbol"] == symbol for s in self.batch.securities):
                         self.batch.securities.append({"symbol": symbol, "name": symbol, "sector": None})
-                if previous:
-                    self.batch.next_turn.append({"source": previous, "target": node})
-                previous = node
                 turn_nodes[(number, position)] = (node, session_id, at)
         for plant in builder.plants:
             turn_node, session_id, at = turn_nodes[(plant.session, plant.position)]

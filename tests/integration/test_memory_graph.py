@@ -233,3 +233,38 @@ def test_session_and_turn_times_keep_their_instant_to_the_microsecond(clean_grap
 
     assert started.to_native() == datetime(2024, 3, 3, 9, 0, 0, 123456, tzinfo=timezone.utc)
     assert turn_at.to_native() == datetime(2024, 3, 3, 9, 5, 30, 654321, tzinfo=timezone.utc)
+
+
+def test_each_session_links_its_turns_in_speaking_order_and_a_rewrite_adds_no_link(clean_graph):
+    from memory.models import OutboxEntry
+    from memory.services.ingest import drain_outbox
+
+    long = session_line("ann", "s9", "2024-10-01T10:00:00Z", [("Ann Carter", f"Point number {n}.") for n in range(12)])
+    import_sessions([ANN_MARCH, long, BEN_MAY], "acme")
+
+    def chains() -> dict[str, tuple[int, list[str]]]:
+        rows = graph_driver.read(lambda tx: tx.run(
+            """
+            MATCH (s:Session)-[:HAS_TURN]->(t:Turn)
+            OPTIONAL MATCH (t)-[:NEXT]->(n:Turn)
+            RETURN s.session_id AS session, t.turn_id AS turn, collect(n.turn_id) AS next
+            """).data())
+        linked: dict[str, tuple[int, list[str]]] = {}
+        for row in rows:
+            turns, pairs = linked.get(row["session"], (0, []))
+            linked[row["session"]] = (turns + 1, sorted([*pairs, *(f"{row['turn']}>{n}" for n in row["next"])]))
+        return linked
+
+    expected = {
+        "s1": (3, ["s1-0>s1-1", "s1-1>s1-2"]),
+        "s9": (12, sorted(f"s9-{n}>s9-{n + 1}" for n in range(11))),
+        "b1": (1, []),
+    }
+    assert chains() == expected
+    before = counts()
+
+    OutboxEntry.objects.update(status=OutboxEntry.Status.PENDING)  # the same records written again
+    assert drain_outbox().sessions == 3
+
+    assert chains() == expected
+    assert counts() == before
