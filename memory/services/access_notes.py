@@ -72,4 +72,11 @@ def _write_forever() -> None:
             logger.exception("noting memory accesses failed")
 
 
-atexit.register(flush)
+def _flush_at_exit() -> None:
+    try:
+        flush()
+    except Exception:  # the process is ending: a failure here must not mask why
+        logger.exception("noting memory accesses at exit failed")
+
+
+atexit.register(_flush_at_exit)
