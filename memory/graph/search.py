@@ -373,8 +373,10 @@ def _from_index(tx: ManagedTransaction, *, vector: list[float], params: dict[str
     found: dict[str, list[Record]] = {"vector": []}
     if not tx.run(_ANY_INDEXED, scopes=params["scopes"]).single():
         return found
-    # Superseded facts leave the index's top-k afterwards: fetch a margin for them.
-    found["vector"] = list(tx.run(_VECTOR_IN_INDEX, vector=vector, fetch=params["limit"] * 2,
+    # A margin for superseded facts (they leave the index's top-k afterwards) and for the index's
+    # approximation: twice the list lost a seeded question against the exact scan, three times none
+    # (BENCHMARKS.md, "Firm-scale targets").
+    found["vector"] = list(tx.run(_VECTOR_IN_INDEX, vector=vector, fetch=params["limit"] * 3,
                                   index_scopes=params["scopes"], start=None, end=None, **params))
     if period is None:
         return found
