@@ -96,6 +96,11 @@ class GraphBatch:
         self.entities.setdefault(ENTITY_LABELS[kind], []).append({"id": entity_id, "props": props})
 
 
+# Everyone in the sessions of client `c`, read from the sessions: what `c.people` keeps (write_batch).
+SESSION_PEOPLE = """COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.participants AS name
+                              RETURN DISTINCT name }"""
+
+
 def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
     # The batch's clients are write-locked first, in id order (no deadlock between two batches): a
     # batch that reads a client's fact slots to plan supersession sees what another drain wrote for the
@@ -130,10 +135,7 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
         """
         UNWIND $rows AS row
         MATCH (c:Client {id: row.client})
-        WITH c, row, CASE WHEN c.people IS NULL
-                          THEN COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.participants AS name
-                                         RETURN DISTINCT name }
-                          ELSE c.people END AS known
+        WITH c, row, CASE WHEN c.people IS NULL THEN """ + SESSION_PEOPLE + """ ELSE c.people END AS known
         SET c.people = known + [name IN row.names WHERE NOT name IN known]
         """,
         rows=Rows([{"client": client, "names": sorted(names)} for client, names in sorted(people.items())]),
@@ -222,8 +224,7 @@ def fill_client_people(batch: int = 1000) -> int:
             """
             MATCH (c:Client) WHERE c.people IS NULL
             WITH c LIMIT $batch
-            SET c.people = COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.participants AS name
-                                     RETURN DISTINCT name }
+            SET c.people = """ + SESSION_PEOPLE + """
             RETURN count(c) AS filled
             """,
             batch=batch,

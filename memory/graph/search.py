@@ -32,6 +32,7 @@ from typing import Any
 from neo4j import ManagedTransaction, Record
 
 from memory.graph import driver
+from memory.graph.episodes import SESSION_PEOPLE
 from memory.graph.schema import FULLTEXT_INDEX, MOVE_FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
 from memory.graph.securities import move_link_id, split_move_link_id
 
@@ -335,24 +336,25 @@ def candidates(
                 _candidates([hit for hit in hits if hit["shelf"] == "coarse"][:limit]),
                 _candidates(tx.run(_COARSE_BY_VECTOR, vector=vector, **params)) if vector is not None else [])
             covered = set(tx.run(_COVERED_TURNS, ids=[c.id for c in ranked["summary"]], **params).single()["ids"])
-        params["covered"] = sorted(covered)
+        # A copy: `params` is shared with the index lookup's thread, and a retried transaction starts again.
+        params_now = {**params, "covered": sorted(covered)}
         if lucene:
             ranked["fulltext"] = _candidates([hit for hit in hits if hit["shelf"] == "fine" or (
                 hit["shelf"] == "redundant" and hit["id"] in covered)][:limit], covered)
         if vector is not None and not use_index:
-            ranked["vector"] = _candidates(tx.run(_VECTOR_SCAN, vector=vector, **params), covered)
+            ranked["vector"] = _candidates(tx.run(_VECTOR_SCAN, vector=vector, **params_now), covered)
         elif vector is not None and covered:  # the index holds only active memories: score the covered exactly
-            ranked["vector"] = _candidates(tx.run(_COVERED_BY_VECTOR, vector=vector, **params), covered)
+            ranked["vector"] = _candidates(tx.run(_COVERED_BY_VECTOR, vector=vector, **params_now), covered)
         if symbols or slots:
             ranked["graph"] = _candidates(tx.run(
                 _GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], walk=GRAPH_WALK,
-                **params), covered)
+                **params_now), covered)
         if include_recent:
-            ranked["recent"] = _candidates(tx.run(_RECENT, **params), covered)
+            ranked["recent"] = _candidates(tx.run(_RECENT, **params_now), covered)
         if period is not None and vector is not None and not use_index:
             ranked["period"] = _candidates(tx.run(
-                _PERIOD_SCAN, period_scopes=scopes, vector=vector, start=period[0], end=period[1], **params), covered)
-        _add_moves(tx, ranked, params, vector=vector, symbols=symbols, recent=include_recent, period=period,
+                _PERIOD_SCAN, period_scopes=scopes, vector=vector, start=period[0], end=period[1], **params_now), covered)
+        _add_moves(tx, ranked, params_now, vector=vector, symbols=symbols, recent=include_recent, period=period,
                    lucene=lucene)
         return ranked, covered
 
@@ -452,9 +454,8 @@ def people_named(scopes: list[str]) -> set[str]:
         record = tx.run(
             """
             MATCH (c:Client) WHERE c.id IN $scopes
-            RETURN collect(c.name) + reduce(names = [], people IN collect(
-                coalesce(c.people, COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.participants AS name
-                                             RETURN DISTINCT name })) | names + people) AS names
+            RETURN collect(c.name) + reduce(names = [], people IN collect(coalesce(c.people, """ + SESSION_PEOPLE + """))
+                                            | names + people) AS names
             """,
             scopes=scopes,
         ).single()

@@ -12,6 +12,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections import Counter
 from datetime import datetime
 
@@ -29,7 +30,6 @@ _lock = threading.Lock()
 _writing = threading.Lock()  # one flush at a time: `flush()` returns only once what was pending is written
 _pending: Counter[str] = Counter()
 _latest: datetime | None = None
-_wake = threading.Event()
 _writer: tuple[int, threading.Thread] | None = None  # (pid, thread): a forked worker starts its own
 
 
@@ -65,7 +65,7 @@ def flush() -> None:
 
 def _write_forever() -> None:
     while True:
-        _wake.wait(INTERVAL_SECONDS)
+        time.sleep(INTERVAL_SECONDS)
         try:
             flush()
         except Exception:  # a writer that dies would stop noting for the life of the process
