@@ -23,7 +23,7 @@ Every `:Memory` node carries `scope`: one opaque token per partition of visibili
 client's private memory, "f…" for memory shared across a firm, "m…" for market moves, which no
 reader holds: a client reaches a move through their own `SAW_MOVE` link). Reads are always constrained to a
 list of scope tokens *inside* the index they read: the full-text index stores the token as a second
-field (so Lucene filters before ranking; the index of the `SAW_MOVE` links holds their client's token
+field (so Lucene filters before ranking; a third field, the level, sets the summaries apart; the index of the `SAW_MOVE` links holds their client's token
 the same way), and on Neo4j 2026.01 and later the vector index holds
 `scope` and `status` as filter properties, so its approximate top-k is taken among the caller's
 active memories only. Neo4j 5.x cannot filter inside a vector index (a global top-k filtered
@@ -47,6 +47,11 @@ VECTOR_INDEX = "memory_embedding"
 # The first Neo4j release whose SEARCH clause filters on a vector index's own properties.
 FILTERED_VECTOR_SEARCH_SINCE = (2026, 1)
 FILTER_PROPERTIES = ["scope", "status"]
+# The full-text index's fields: the words, the scope token (Lucene filters on it before ranking) and the
+# level, so the few summaries and profiles of a scope are sought apart from its other memories: one query
+# fetching enough hits to reach them cost the firm research graph 9 ms of Neo4j time per search where two
+# small ones cost 4 (memory/graph/search.py, BENCHMARKS.md "Firm-scale targets").
+FULLTEXT_FIELDS = ["text", "scope", "level"]
 
 
 def statements(*, filtered_vector_search: bool) -> list[str]:
@@ -88,7 +93,8 @@ def statements(*, filtered_vector_search: bool) -> list[str]:
         # The composite (scope, kind, key) index of the first schema served no query: dropped.
         "DROP INDEX entity_scope IF EXISTS",
         "CREATE INDEX entity_in_scope IF NOT EXISTS FOR (e:Entity) ON (e.scope)",
-        f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) ON EACH [m.text, m.scope] "
+        f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (m:Memory) "
+        f"ON EACH [{', '.join('m.' + p for p in FULLTEXT_FIELDS)}] "
         "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english', `fulltext.eventually_consistent`: false}}",
         f"CREATE FULLTEXT INDEX {MOVE_FULLTEXT_INDEX} IF NOT EXISTS FOR ()-[r:SAW_MOVE]-() ON EACH [r.text, r.scope] "
         "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english', `fulltext.eventually_consistent`: false}}",
@@ -112,10 +118,13 @@ def migrate() -> list[str]:
     run = statements(filtered_vector_search=filtered)
     if filtered and (properties := vector_index_properties()) is not None and properties[1:] != FILTER_PROPERTIES:
         run.insert(0, f"DROP INDEX {VECTOR_INDEX}")
+    if (fields := fulltext_index_fields()) is not None and fields != FULLTEXT_FIELDS:
+        # Rebuilt from the nodes (minutes for a million memories; full-text search waits for it below).
+        run.insert(0, f"DROP INDEX {FULLTEXT_INDEX}")
     for statement in run:
         # Schema statements cannot share a transaction with each other; one managed tx each.
         driver.write(lambda tx, q=statement: tx.run(q).consume())
-    driver.read(lambda tx: tx.run("CALL db.awaitIndexes(300)").consume())
+    driver.read(lambda tx: tx.run("CALL db.awaitIndexes(1800)").consume())
     episodes.fill_client_people()
     move_migration.migrate_moves()
     if not filtered:
@@ -146,6 +155,17 @@ def vector_index_properties() -> list[str] | None:
     def _read(tx) -> list[str] | None:
         record = tx.run("SHOW VECTOR INDEXES YIELD name, properties WHERE name = $name RETURN properties",
                         name=VECTOR_INDEX).single()
+        return list(record["properties"]) if record else None
+
+    return driver.read(_read)
+
+
+def fulltext_index_fields() -> list[str] | None:
+    """The memory full-text index's fields (None: no index)."""
+
+    def _read(tx) -> list[str] | None:
+        record = tx.run("SHOW FULLTEXT INDEXES YIELD name, properties WHERE name = $name RETURN properties",
+                        name=FULLTEXT_INDEX).single()
         return list(record["properties"]) if record else None
 
     return driver.read(_read)

@@ -75,6 +75,7 @@ class _Clock:
         return self._tx.run(query.replace(IN_VIEW, _IN_VIEW_NOW) if self._now else query, **params)
 
 
+COARSE_LEVELS = ["summary", "profile"]
 # Summaries and profile versions are not candidates of the base lists: `candidates(summaries=True)` reaches them.
 # `$covered`: turns forgotten as redundant that a matching summary led to: out of the pool, they come back
 # only through their summary, and are then ranked as any turn.
@@ -94,14 +95,22 @@ _CANDIDATE = """
    | r {.id, .level, .importance, recorded: r.recorded_at.epochSeconds, open: r.status = 'active'}][0] AS reply
 """
 
-# One full-text query serves the summaries and the other memories. Each hit in scope is shelved: a summary
-# or profile in view ("coarse", only when `$coarse`), any other memory in view ("fine"), or, with
-# `$coarse`, a turn forgotten as redundant ("redundant": a candidate only if a matching summary quotes it);
-# the best `$limit` of each shelf are returned.
+# Full text, one statement of two index queries: the memories other than summaries and profiles (`$lucene`,
+# the best `$fetch` hits), and, when `$coarse`, the summaries and profiles (`$coarse_lucene`): the index's
+# `level` field keeps each to its own (schema.FULLTEXT_FIELDS), so a scope's few summaries are reached without
+# fetching past its many other hits. Each hit in scope is shelved: a summary or profile in view ("coarse"),
+# any other memory in view ("fine"), or, with `$coarse`, a turn forgotten as redundant ("redundant": a
+# candidate only if a matching summary quotes it); the best `$limit` of each shelf are returned.
 _FULLTEXT = f"""
-CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
-YIELD node AS m, score
-WHERE m.scope IN $scopes
+CALL () {{
+  CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}}) YIELD node AS m, score
+  RETURN m, score
+  UNION ALL
+  UNWIND CASE WHEN $coarse THEN [$coarse_lucene] ELSE [] END AS coarse_lucene
+  CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', coarse_lucene, {{limit: $coarse_fetch}}) YIELD node AS m, score
+  RETURN m, score
+}}
+WITH m, score WHERE m.scope IN $scopes
 WITH m, score, CASE WHEN m.level IN ['summary', 'profile'] THEN CASE WHEN $coarse AND {IN_VIEW} THEN 'coarse' END
                     WHEN {IN_VIEW} THEN 'fine'
                     WHEN $coarse AND {_COVERED} THEN 'redundant' END AS shelf
@@ -129,15 +138,31 @@ RETURN {_CANDIDATE}
 """
 
 
-# Scores are recomputed exactly from the stored embedding: the index ranks on quantized vectors. With a
-# month ($start, $end), the nearest `$fetch` that fall in it.
+# The index's score is the exact cosine of the stored embeddings (measured: identical to
+# `vector.similarity.cosine` on every result), so no embedding is read again.
+# `_VECTOR_NEAREST` filters the index on the scope alone and drops what is out of view afterwards, reporting
+# how many the index returned (`fetched`): measured on the firm research graph of 1M memories, a filter on
+# scope and status together costs the index 12 ms of Neo4j time where one property costs 4 (BENCHMARKS.md,
+# "Firm-scale targets"). Where forgotten memories crowd the nearest ones out (fewer than the list in view
+# from a full fetch), `_VECTOR_IN_INDEX` asks the index for active memories only; it also serves a month
+# ($start, $end): the nearest `$fetch` active ones that fall in it.
+_VECTOR_NEAREST = f"""
+CYPHER 25
+MATCH (m:Memory)
+  SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $index_scopes LIMIT $fetch) SCORE AS score
+WITH collect({{m: m, score: score}}) AS nearest
+UNWIND nearest AS hit
+WITH size(nearest) AS fetched, hit.m AS m, hit.score AS score WHERE {_VISIBLE}
+WITH fetched, m, score ORDER BY score DESC LIMIT $limit
+RETURN fetched, {_CANDIDATE}
+"""
 _VECTOR_IN_INDEX = f"""
 CYPHER 25
 MATCH (m:Memory)
   SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $index_scopes AND m.status = 'active' LIMIT $fetch)
-WITH m WHERE ($start IS NULL OR $start <= m.recorded_at < $end) AND {_VISIBLE}
-WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
-ORDER BY score DESC LIMIT $limit
+  SCORE AS score
+WITH m, score WHERE ($start IS NULL OR $start <= m.recorded_at < $end) AND {_VISIBLE}
+WITH m, score ORDER BY score DESC LIMIT $limit
 RETURN {_CANDIDATE}
 """
 # Neo4j 2026.08.1 fails a filtered vector search whose filter matches no live entry once the index
@@ -328,8 +353,10 @@ def candidates(
     def _read(tx: ManagedTransaction) -> tuple[dict[str, list[Candidate]], set[str]]:
         tx = _Clock(tx, known_at)
         ranked: dict[str, list[Candidate]] = {}
-        hits = sorted(tx.run(_FULLTEXT, lucene=lucene, fetch=limit * (10 if summaries else 3), coarse=summaries,
-                             **params), key=lambda hit: -hit["score"]) if lucene else []
+        # Margins past the list: memories out of view (forgotten, superseded) are dropped after the index's top-k.
+        hits = sorted(tx.run(_FULLTEXT, lucene=f"{lucene} -level:({' '.join(COARSE_LEVELS)})", fetch=limit * 3,
+                             coarse_lucene=f"{lucene} +level:({' '.join(COARSE_LEVELS)})", coarse_fetch=limit * 2,
+                             coarse=summaries, **params), key=lambda hit: -hit["score"]) if lucene else []
         covered: set[str] = set()
         if summaries:
             ranked["summary"] = _fuse(
@@ -378,8 +405,11 @@ def _from_index(tx: ManagedTransaction, *, vector: list[float], params: dict[str
     # A margin for superseded facts (they leave the index's top-k afterwards) and for the index's
     # approximation: twice the list lost a seeded question against the exact scan, three times none
     # (BENCHMARKS.md, "Firm-scale targets").
-    found["vector"] = list(tx.run(_VECTOR_IN_INDEX, vector=vector, fetch=params["limit"] * 3,
-                                  index_scopes=params["scopes"], start=None, end=None, **params))
+    fetch = params["limit"] * 3
+    found["vector"] = list(tx.run(_VECTOR_NEAREST, vector=vector, fetch=fetch, index_scopes=params["scopes"], **params))
+    if len(found["vector"]) < params["limit"] and (not found["vector"] or found["vector"][0]["fetched"] == fetch):
+        found["vector"] = list(tx.run(_VECTOR_IN_INDEX, vector=vector, fetch=fetch, index_scopes=params["scopes"],
+                                      start=None, end=None, **params))
     if period is None:
         return found
     month = {"vector": vector, "start": period[0], "end": period[1], **params}

@@ -10,8 +10,9 @@ import pytest
 
 from memory import api
 from memory.graph import driver as graph_driver
-from memory.graph import search
+from memory.graph import schema, search
 from memory.scope import client_scope, firm_scope
+from memory.services.retrieval import lucene_query
 from tests.bench import bulk_load
 
 FIRM = "scale-firm"
@@ -92,6 +93,38 @@ def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
         limit=10, covered=[], scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
     # the one summary (and at most a neighbour of the index's batch), not the scopes' 45 memories
     assert "NodeIndexSeek" in found and "NodeIndexScan" not in found and 1 <= seek_rows < 5
+
+
+def test_a_summary_is_found_by_full_text_however_many_other_memories_match_before_it(clean_graph):
+    # 60 observations outscore the summary on "pension"; the summaries are sought by level in the index, not
+    # among the best hits of every level (of which a search fetches a few times its list).
+    graph_driver.write(lambda tx: tx.run(
+        """
+        UNWIND $rows AS row
+        CREATE (:Memory {id: row.id, scope: $scope, status: 'active', level: row.level, importance: 0.5,
+                         text: row.text, recorded_at: $at, created_at: $at})
+        """, scope=CLIENT, at=START,
+        rows=[{"id": f"ann-{i}", "level": "observation", "text": "pension pension pension"} for i in range(60)]
+        + [{"id": "ann-summary", "level": "summary", "text": "A year of talks: the pension, the house, the children"}],
+    ).consume())
+    graph_driver.read(lambda tx: tx.run("CALL db.awaitIndexes(60)").consume())
+
+    ranked = search.candidates(scopes=[CLIENT, SHARED], lucene=lucene_query(["pension"], [CLIENT, SHARED]), vector=None,
+                               symbols=[], slots=[], limit=5, as_of=None, include_recent=False, summaries=True)
+
+    assert [c.id for c in ranked["summary"]] == ["ann-summary"]
+    assert len(ranked["fulltext"]) == 5 and all(c.level == "observation" for c in ranked["fulltext"])
+
+
+def test_migrate_rebuilds_a_full_text_index_made_without_the_level_field(graph):
+    graph_driver.write(lambda tx: tx.run(f"DROP INDEX {schema.FULLTEXT_INDEX}").consume())
+    graph_driver.write(lambda tx: tx.run(
+        f"CREATE FULLTEXT INDEX {schema.FULLTEXT_INDEX} FOR (m:Memory) ON EACH [m.text, m.scope]").consume())
+    assert schema.fulltext_index_fields() == ["text", "scope"]
+
+    schema.migrate()
+
+    assert schema.fulltext_index_fields() == ["text", "scope", "level"]
 
 
 def test_a_security_is_sought_among_the_newest_of_each_level_up_to_the_walk(history):

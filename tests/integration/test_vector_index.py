@@ -85,9 +85,10 @@ def test_a_point_in_time_read_sees_only_what_was_recorded_by_then(crowded_graph)
         ("small-45deg", 0.8536), ("small-90deg", 0.5), ("small-opposite", 0.0)]
 
 
-def test_the_vector_query_reads_the_index_not_every_node_of_the_scope(crowded_graph):
+@pytest.mark.parametrize("statement", ["_VECTOR_NEAREST", "_VECTOR_IN_INDEX"])
+def test_the_vector_query_reads_the_index_not_every_node_of_the_scope(crowded_graph, statement):
     def _plan(tx):
-        summary = tx.run(search._VECTOR_IN_INDEX.replace("CYPHER 25", "CYPHER 25 PROFILE", 1), index_scopes=[BIG], start=None, end=None, vector=QUERY, fetch=10, limit=5, as_of=None, superseded=False, known_at=None, covered=[]).consume()
+        summary = tx.run(getattr(search, statement).replace("CYPHER 25", "CYPHER 25 PROFILE", 1), index_scopes=[BIG], start=None, end=None, vector=QUERY, fetch=10, limit=5, as_of=None, superseded=False, known_at=None, covered=[]).consume()
         return summary.profile
 
     def operators(plan) -> list[str]:
@@ -96,6 +97,17 @@ def test_the_vector_query_reads_the_index_not_every_node_of_the_scope(crowded_gr
     found = operators(graph_driver.read(_plan))
     assert "NodeVectorIndexSearch" in found
     assert "NodeIndexSeek" not in found and "NodeByLabelScan" not in found
+
+
+def test_forgotten_memories_nearest_the_query_do_not_crowd_out_the_active_ones(crowded_graph):
+    # The index is asked by scope alone first; all 15 it returns (3 x limit) are forgotten, so it is asked
+    # again for active memories only.
+    add_memories([{"id": f"old-{i}", "scope": SMALL, "status": "forgotten", "embedding": unit((0, 1.0), (1 + i % 200, 0.01))}
+                  for i in range(40)])
+    graph_driver.read(lambda tx: tx.run("CALL db.awaitIndexes(60)").consume())
+
+    assert vector_candidates([SMALL]) == [("small-45deg", 0.8536), ("small-90deg", 0.5), ("small-opposite", 0.0)]
+    assert vector_candidates([SMALL, FIRM]) == EXPECTED
 
 
 def test_migrate_rebuilds_a_vector_index_made_without_filter_properties(graph):
