@@ -2,8 +2,9 @@
 
 - full text: the scope token is a second field of the Lucene index, so `+scope:(...)` filters
   inside the index before ranking: another client's memory can never fill the top-k;
-- vector: on Neo4j 2026.01+, the vector index's approximate top-k taken among the caller's active
-  memories (`scope` and `status` are filter properties of the index, see `schema`); point-in-time
+- vector: on Neo4j 2026.01+, the vector index's approximate top-k taken among the caller's memories
+  (`scope` is a filter property of the index, and `status` for when forgotten memories crowd the
+  nearest ones out, see `schema` and `_VECTOR_NEAREST`); point-in-time
   (`as_of`) reads, which the index's current state cannot answer, and Neo4j 5.x, whose vector index
   cannot filter before its top-k (filtering a global top-k afterwards would lose a client's
   results), use an exact cosine scan of the caller's partition, found through the `memory_scope`
