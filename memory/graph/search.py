@@ -236,17 +236,20 @@ WHERE c.id IN $scopes AND $vector IS NOT NULL AND $start IS NOT NULL AND $start 
 WITH c, r, m, vector.similarity.cosine(m.embedding, $vector) AS score ORDER BY score DESC LIMIT $limit
 RETURN 'period' AS method, {_MOVE_CANDIDATE}
 """
-# A client's moves by the words of their own sentence: the link index (schema.MOVE_FULLTEXT_INDEX) holds
-# the client's scope token, so the query's `+scope:(...)` keeps every other client's links out of its top-k;
-# the start node is checked again. Forgotten links are still indexed: fetched with a margin, dropped here.
+# A client's moves by the words of their own sentence (when `$lucene`): the link index
+# (schema.MOVE_FULLTEXT_INDEX) holds the client's scope token, so the query's `+scope:(...)` keeps every
+# other client's links out of its top-k; the start node is checked again. Forgotten links are still
+# indexed: fetched with a margin, dropped here. One statement with the other lists of moves.
 _MOVES_FULLTEXT = f"""
-CALL db.index.fulltext.queryRelationships('{MOVE_FULLTEXT_INDEX}', $lucene, {{limit: $fetch}})
+UNWIND CASE WHEN $lucene IS NULL THEN [] ELSE [$lucene] END AS lucene
+CALL db.index.fulltext.queryRelationships('{MOVE_FULLTEXT_INDEX}', lucene, {{limit: $fetch}})
 YIELD relationship AS r, score
 WITH r, score, startNode(r) AS c, endNode(r) AS m
 WHERE c:Client AND c.id IN $scopes AND m:Event AND {_MOVE_IN_VIEW}
 WITH c, r, m, score LIMIT $limit
 RETURN 'fulltext' AS method, {_MOVE_CANDIDATE}
 """
+_ALL_MOVES = _MOVES + "UNION ALL" + _MOVES_FULLTEXT
 # How each method's list is ordered, so a client's moves take their places among the other candidates.
 _ORDER = {"fulltext": lambda c: -c.score, "vector": lambda c: -c.score, "period": lambda c: -c.score,
           "graph": lambda c: (-c.score, -(c.recorded or 0)), "recent": lambda c: -(c.recorded or 0)}
@@ -444,10 +447,8 @@ def _add_moves(tx: ManagedTransaction, ranked: dict[str, list[Candidate]], param
     """The reader's client's market moves, merged into the lists of the methods that found them."""
     start, end = period if period is not None else (None, None)
     found: dict[str, list[Candidate]] = {}
-    records = list(tx.run(_MOVES, vector=vector, symbols=symbols, recent=recent, start=start, end=end, **params))
-    if lucene:
-        records += tx.run(_MOVES_FULLTEXT, lucene=lucene, fetch=params["limit"] * 3, **params)
-    for record in records:
+    for record in tx.run(_ALL_MOVES, vector=vector, symbols=symbols, recent=recent, start=start, end=end,
+                         lucene=lucene, fetch=params["limit"] * 3, **params):
         found.setdefault(record["method"], []).append(Candidate(
             move_link_id(record["id"], record["client"]), float(record["score"]), record["level"],
             _importance(record["importance"]), record["recorded"]))
