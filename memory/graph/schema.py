@@ -26,7 +26,8 @@ list of scope tokens *inside* the index they read: the full-text index stores th
 field (so Lucene filters before ranking; a third field, the level, sets the summaries apart; the index of the `SAW_MOVE` links holds their client's token
 the same way), and on Neo4j 2026.01 and later the vector index holds
 `scope` and `status` as filter properties, so its approximate top-k is taken among the caller's
-active memories only. Neo4j 5.x cannot filter inside a vector index (a global top-k filtered
+memories only (memory/graph/search.py filters on the scope, and on the status too when forgotten
+memories crowd the nearest ones out). Neo4j 5.x cannot filter inside a vector index (a global top-k filtered
 afterwards loses a client's results): there vector similarity is computed exactly over the nodes of
 the caller's scopes, found through the `memory_scope` index, and no vector index is kept at all.
 """
