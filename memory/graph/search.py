@@ -147,10 +147,23 @@ RETURN {_CANDIDATE}
 # "Firm-scale targets"). Where forgotten memories crowd the nearest ones out (fewer than the list in view
 # from a full fetch), `_VECTOR_IN_INDEX` asks the index for active memories only; it also serves a month
 # ($start, $end): the nearest `$fetch` active ones that fall in it.
+# Neo4j 2026.08.1 fails a filtered vector search whose filter matches no live entry once the index
+# holds deleted ones ("Index 33554431 out of bounds"): a new or erased client's search would fail.
+# Such a search has no vector candidates anyway, so the index is asked only after a probe finds an
+# indexed memory in the scopes (`test_vector_index.py`); the probe's row is passed into the subquery so
+# that it runs once per probe row, and never without one.
+_INDEXED_PROBE = """
+MATCH (probe:Memory) WHERE probe.scope IN $index_scopes AND probe.status = 'active' AND probe.embedding IS NOT NULL
+WITH probe LIMIT 1
+"""
 _VECTOR_NEAREST = f"""
 CYPHER 25
-MATCH (m:Memory)
-  SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $index_scopes LIMIT $fetch) SCORE AS score
+{_INDEXED_PROBE}
+CALL (probe) {{
+  MATCH (m:Memory)
+    SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $index_scopes LIMIT $fetch) SCORE AS score
+  RETURN m, score
+}}
 WITH collect({{m: m, score: score}}) AS nearest
 UNWIND nearest AS hit
 WITH size(nearest) AS fetched, hit.m AS m, hit.score AS score WHERE {_VISIBLE}
@@ -159,19 +172,16 @@ RETURN fetched, {_CANDIDATE}
 """
 _VECTOR_IN_INDEX = f"""
 CYPHER 25
-MATCH (m:Memory)
-  SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $index_scopes AND m.status = 'active' LIMIT $fetch)
-  SCORE AS score
+{_INDEXED_PROBE}
+CALL (probe) {{
+  MATCH (m:Memory)
+    SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $index_scopes AND m.status = 'active' LIMIT $fetch)
+    SCORE AS score
+  RETURN m, score
+}}
 WITH m, score WHERE ($start IS NULL OR $start <= m.recorded_at < $end) AND {_VISIBLE}
 WITH m, score ORDER BY score DESC LIMIT $limit
 RETURN {_CANDIDATE}
-"""
-# Neo4j 2026.08.1 fails a filtered vector search whose filter matches no live entry once the index
-# holds deleted ones ("Index 33554431 out of bounds"): a new or erased client's search would fail.
-# Such a search has no vector candidates anyway, so it is not sent (`test_vector_index.py`).
-_ANY_INDEXED = """
-MATCH (m:Memory) WHERE m.scope IN $scopes AND m.status = 'active' AND m.embedding IS NOT NULL
-RETURN true AS found LIMIT 1
 """
 # The month a question names (`candidates(period=...)`): read whole in a scope that holds at most
 # PERIOD_SCAN_MAX memories that month (a client's month: tens), otherwise through the index, keeping the
@@ -423,9 +433,7 @@ def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
     """The vector lists through the index: the nearest active memories of the scopes, and those of a named
     month (exactly where the month is small). A turn forgotten as redundant is never in the index
     (`candidates` scores those)."""
-    found: dict[str, list[Record]] = {"vector": []}
-    if not tx.run(_ANY_INDEXED, scopes=params["scopes"]).single():
-        return found
+    found: dict[str, list[Record]] = {}
     # A margin for superseded facts (they leave the index's top-k afterwards) and for the index's
     # approximation: twice the list lost a seeded question against the exact scan, three times none
     # (BENCHMARKS.md, "Firm-scale targets").
@@ -440,8 +448,6 @@ def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
     sizes = {r["scope"]: r["memories"] for r in tx.run(_PERIOD_SIZES, cap=PERIOD_SCAN_MAX + 1, **month)}
     small = [scope for scope, memories in sizes.items() if 0 < memories <= PERIOD_SCAN_MAX]
     large = [scope for scope, memories in sizes.items() if memories > PERIOD_SCAN_MAX]
-    if large and not tx.run(_ANY_INDEXED, scopes=large).single():
-        large = []
     found["period"] = (list(tx.run(_PERIOD_SCAN, period_scopes=small, **month)) if small else []) + (
         list(tx.run(_VECTOR_IN_INDEX, fetch=params["limit"] * PERIOD_FETCH, index_scopes=large, **month))
         if large else [])

@@ -91,12 +91,16 @@ def test_the_vector_query_reads_the_index_not_every_node_of_the_scope(crowded_gr
         summary = tx.run(getattr(search, statement).replace("CYPHER 25", "CYPHER 25 PROFILE", 1), index_scopes=[BIG], start=None, end=None, vector=QUERY, fetch=10, limit=5, as_of=None, superseded=False, known_at=None, covered=[]).consume()
         return summary.profile
 
-    def operators(plan) -> list[str]:
-        return [plan["operatorType"].split("@")[0]] + [op for child in plan.get("children", []) for op in operators(child)]
+    def operators(plan) -> list[tuple[str, int]]:
+        return [(plan["operatorType"].split("@")[0], plan.get("rows", 0))] + [
+            op for child in plan.get("children", []) for op in operators(child)]
 
     found = operators(graph_driver.read(_plan))
-    assert "NodeVectorIndexSearch" in found
-    assert "NodeIndexSeek" not in found and "NodeByLabelScan" not in found
+    assert "NodeVectorIndexSearch" in [name for name, _ in found]
+    assert "NodeByLabelScan" not in [name for name, _ in found]
+    # The probe for an indexed memory (a Neo4j fault, see search._INDEXED_PROBE) stops at its first row; the
+    # big client's 300 memories are read through the vector index only.
+    assert sum(rows for name, rows in found if name.startswith("NodeIndex")) <= 2
 
 
 def test_forgotten_memories_nearest_the_query_do_not_crowd_out_the_active_ones(crowded_graph):
