@@ -361,8 +361,8 @@ def candidates(
     lookup, the longest single statement at firm scale, the newest memories and the client's market moves)
     run on another thread (`driver.read_beside`) while this one runs full text (which the summaries share),
     the summaries and the lists that can hold the turns they bring back (`covered`). Measured on the graph
-    of 1M memories over 1,095 clients, this transaction was still the longer of the two in four searches
-    of five.
+    of 1M memories over 1,095 clients: with the vector lookup alone on the other thread, this one was the
+    longer in four searches of five; with the newest memories and the moves there too, in one of three.
     """
     use_index = vector is not None and as_of is None and filtered_vector_search()
     params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at,
@@ -402,9 +402,9 @@ def candidates(
         return ranked, covered
 
     ranked, covered = driver.read(_read)
-    for method, found in beside.result().items():
-        found = [c if isinstance(c, Candidate) else _candidate(c, covered) for c in found]
-        ranked[method] = sorted(ranked.get(method, []) + found, key=_ORDER[method])[:limit]
+    for method, rows in beside.result().items():
+        more = [row if isinstance(row, Candidate) else _candidate(row, covered) for row in rows]
+        ranked[method] = sorted(ranked.get(method, []) + more, key=_ORDER[method])[:limit]
     return ranked
 
 
