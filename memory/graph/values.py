@@ -11,9 +11,10 @@ def epoch_micros(expression: str) -> str:
     """Cypher for a stored DateTime as microseconds since the epoch (null stays null).
 
     The driver builds a `neo4j.time.DateTime` (pure Python, with its time zone) for each DateTime it
-    receives, and `to_native` builds a datetime from it: ~0.1 ms per value, a fifth of the CPU of a
-    client page that shows thirty of them. An integer crosses the wire for nothing and `from_epoch_micros`
-    makes the same instant, in UTC as every DateTime this project stores, with the stored microseconds.
+    receives, and `to_native` builds a datetime from it: reading a client's 12 facts took 2.0 ms of CPU
+    that way and 1.0 ms this way (same rows, alternating, in one process). An integer costs the driver
+    nothing and `from_epoch_micros` makes the same instant, in UTC as every DateTime this project stores,
+    with the stored microseconds.
     """
     # epochSeconds of an instant before 1970 with a fraction of a second is not its floor: whole seconds first
     # (truncate refuses null, hence the CASE).
