@@ -10,7 +10,7 @@ from datetime import datetime
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
-from memory.graph.values import native
+from memory.graph.values import epoch_micros, from_epoch_micros
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,16 @@ def security_quotes(symbols: list[str]) -> dict[str, SecurityQuote]:
 
     def _read(tx: ManagedTransaction) -> dict[str, SecurityQuote]:
         result = tx.run(
-            """
+            f"""
             UNWIND $symbols AS symbol
-            MATCH (s:Security {symbol: symbol})
-            RETURN s.symbol AS symbol, s.last_price AS price, s.last_price_as_of AS as_of,
+            MATCH (s:Security {{symbol: symbol}})
+            RETURN s.symbol AS symbol, s.last_price AS price, {epoch_micros("s.last_price_as_of")} AS as_of,
                    s.quote_source AS source, coalesce(s.quote_status, 'unknown') AS status, s.quote_error AS error
             """,
             symbols=symbols,
         )
         return {
-            r["symbol"]: SecurityQuote(r["symbol"], r["price"], native(r["as_of"]), r["source"], r["status"], r["error"])
+            r["symbol"]: SecurityQuote(r["symbol"], r["price"], from_epoch_micros(r["as_of"]), r["source"], r["status"], r["error"])
             for r in result
         }
 

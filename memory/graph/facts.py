@@ -14,7 +14,7 @@ from neo4j import ManagedTransaction
 
 from memory.graph import driver
 from memory.graph.search import IN_VIEW
-from memory.graph.values import native
+from memory.graph.values import epoch_micros, from_epoch_micros, native
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,9 @@ def apply_supersessions(
         ).consume()
 
 
+_FACT_TIMES = ("valid_from", "valid_to", "recorded_at", "superseded_at")
+
+
 def facts_for_client(
     scopes: list[str], *, as_of: datetime | None = None, include_history: bool = False,
     known_at: datetime | None = None,
@@ -113,10 +116,11 @@ def facts_for_client(
             OPTIONAL MATCH (f)-[:SUPERSEDES]->(older:Fact)
             WITH f, collect(DISTINCT t.turn_id) AS sources, collect(DISTINCT older.id) AS supersedes
             RETURN f.id AS id, f.attribute AS attribute, f.slot AS slot, f.value AS value, f.text AS text,
-                   f.valid_from AS valid_from, f.valid_to AS valid_to, f.recorded_at AS recorded_at,
-                   f.superseded_at AS superseded_at, f.importance AS importance, f.source AS source,
-                   f.amount AS amount, f.currency AS currency, toString(f.target_date) AS target_date,
-                   sources, supersedes
+                   {epoch_micros("f.valid_from")} AS valid_from, {epoch_micros("f.valid_to")} AS valid_to,
+                   {epoch_micros("f.recorded_at")} AS recorded_at,
+                   {epoch_micros("f.superseded_at")} AS superseded_at, f.importance AS importance,
+                   f.source AS source, f.amount AS amount, f.currency AS currency,
+                   toString(f.target_date) AS target_date, sources, supersedes
             ORDER BY f.slot, f.valid_from
             """,
             scopes=scopes,
@@ -125,7 +129,8 @@ def facts_for_client(
             superseded=False,
             history=include_history,
         )
-        return [FactRow(**native(record.data())) for record in result]
+        return [FactRow(**{**record.data(), **{name: from_epoch_micros(record[name]) for name in _FACT_TIMES}})
+                for record in result]
 
     return driver.read(_read)
 

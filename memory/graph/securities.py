@@ -15,7 +15,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
-from memory.graph.values import native
+from memory.graph.values import epoch_micros, from_epoch_micros, native
 
 
 @dataclass(frozen=True)
@@ -123,18 +123,22 @@ def remembered_prices(scopes: list[str], symbol: str | None = None) -> list[Reme
 
     def _read(tx: ManagedTransaction) -> list[RememberedPrice]:
         result = tx.run(
-            """
+            f"""
             MATCH (m:PriceMention)-[:PRICE_OF]->(s:Security)
             WHERE m.scope IN $scopes AND m.status = 'active' AND ($symbol IS NULL OR m.symbol = $symbol)
             RETURN m.id AS id, m.symbol AS symbol, m.price AS price, m.currency AS currency,
-                   m.mentioned_at AS mentioned_at, m.text AS text, s.last_price AS current_price,
-                   s.last_price_as_of AS as_of, s.quote_status AS status, s.quote_error AS error,
-                   s.quote_source AS source, s.market_date AS market_date, s.quote_checked_at AS checked_at
+                   {epoch_micros("m.mentioned_at")} AS mentioned_at, m.text AS text, s.last_price AS current_price,
+                   {epoch_micros("s.last_price_as_of")} AS as_of, s.quote_status AS status, s.quote_error AS error,
+                   s.quote_source AS source, s.market_date AS market_date,
+                   {epoch_micros("s.quote_checked_at")} AS checked_at
             ORDER BY m.mentioned_at DESC
             """,
             scopes=scopes, symbol=symbol,
         )
-        return [RememberedPrice(**native(record.data())) for record in result]
+        return [RememberedPrice(**{**native(record.data()), "mentioned_at": from_epoch_micros(record["mentioned_at"]),
+                                   "as_of": from_epoch_micros(record["as_of"]),
+                                   "checked_at": from_epoch_micros(record["checked_at"])})
+                for record in result]
 
     return driver.read(_read)
 

@@ -56,10 +56,13 @@ def remember(reader: Reader, text: str, *, source: str, importance: float = 0.5,
     props = _note(reader, _clean(text), source=source, importance=importance)
     memory_id = f"note:{uuid.uuid4().hex}"
     with transaction.atomic():
-        audit.record(action="memory.remember", actor=actor or source, firm_id=reader.firm_id,
-                     client_id=reader.client_id or "", target=f"memory:{memory_id}", detail={"source": source})
+        # The graph write first, the audit entry last: recording it locks the audit chain's head, one row
+        # every audited request of the firm waits for, until the caller's transaction commits (stored
+        # advice commits right after). A failed graph write still leaves no entry.
         notes.create_note(memory_id, props, props["scope"] if reader.client_id else None, cites=cites,
                           readable_scopes=reader.scopes)
+        audit.record(action="memory.remember", actor=actor or source, firm_id=reader.firm_id,
+                     client_id=reader.client_id or "", target=f"memory:{memory_id}", detail={"source": source})
     return memory_id
 
 

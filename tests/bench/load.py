@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -48,6 +49,10 @@ SAY = "POST /chat/<id>/say"
 ASK = "POST /api/clients/<id>/ask"
 LOGIN = "POST /login/"
 TARGETS_MS = {PAGE: 150, ASK: 300, SAY: 300}  # the issue's targets: the client page, the twin's answer
+# The servers run as a firm runs them (README "Configuration"): DEBUG off, with a key of their own. Loopback has
+# no TLS, so Django does not redirect to HTTPS, as behind a proxy that ends TLS and redirects by itself; the
+# users' client sends the Secure session and CSRF cookies over plain HTTP, as that proxy would (`drive`).
+PRODUCTION_SETTINGS = {"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(64), "SECURE_SSL_REDIRECT": "false"}
 
 
 @dataclass
@@ -61,7 +66,7 @@ class Servers:
 
 
 def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_requests: int = 20_000,
-        web_workers: int = 3, web_threads: int = 1, import_sessions_count: int = 400,
+        web_workers: int = 2, web_threads: int = 4, import_sessions_count: int = 400,
         drain_timeout: float = 900.0) -> dict:
     """Seed, serve, load, drain, verify. Returns the report `report_body()` formats."""
     from django.utils import timezone
@@ -170,11 +175,11 @@ def seed(*, clients: int) -> dict:
     return {"password": PASSWORD, "advisors": advisors, "clients": plan_clients}
 
 
-def start_servers(*, web_workers: int, log_dir: Path, web_threads: int = 1) -> Servers:
+def start_servers(*, web_workers: int, log_dir: Path, web_threads: int = 4) -> Servers:
     """gunicorn on a free loopback port and a Celery worker on every queue, as the Procfile runs them.
     `web_threads` above 1 makes gunicorn's workers gthread workers with that many threads each."""
     port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING", **PRODUCTION_SETTINGS}
     venv_bin = Path(PYTHON).parent
     web = subprocess.Popen(
         [str(venv_bin / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers),
@@ -404,11 +409,17 @@ def _machine_ticks() -> tuple[int, int]:
 
 def drive(plan_path: str, result_path: str) -> None:
     """Log every user in once, warm up, then load for the window; write stats and acknowledged writes."""
+    import http.cookiejar
+
     import gevent
     from gevent.event import Event
     from locust import HttpUser, between, task
     from locust.env import Environment
 
+    # The servers' session and CSRF cookies are Secure (DEBUG off, PRODUCTION_SETTINGS) and loopback has no
+    # TLS: this process stands for the proxy that would carry them, so its cookie jars send them over HTTP
+    # (requests builds a fresh jar per request, so the policy is changed for the process, which only drives).
+    http.cookiejar.DefaultCookiePolicy.return_ok_secure = lambda policy, cookie, request: True
     plan = json.loads(Path(plan_path).read_text())
     marker = Path(plan_path).with_name("window-started")
     marker.unlink(missing_ok=True)
@@ -452,7 +463,9 @@ def drive(plan_path: str, result_path: str) -> None:
         @task
         def client_page(self) -> None:
             client_id = self.clients[int(time.monotonic() * 1000) % len(self.clients)]
-            with self.client.get(f"/clients/{client_id}/", name=PAGE, catch_response=True) as response:
+            # Not following redirects: a lost session's login page answers 200 and names the client in ?next=.
+            with self.client.get(f"/clients/{client_id}/", name=PAGE, catch_response=True,
+                                 allow_redirects=False) as response:
                 if response.status_code != 200 or client_id.encode() not in response.content:
                     response.failure(f"client page {client_id}: {response.status_code}")
 
@@ -573,7 +586,8 @@ def report_body(report: dict) -> str:
         "to the twin (POST /chat/<id>/say, 1 of 4) and asking it over the JSON API with their session and CSRF "
         "token (POST /api/clients/<id>/ask, 1 of 4)), 0.5-1.5 s think time per user, each user logged in once. "
         f"gunicorn (config.wsgi, {_web_server(report)}) and a Celery worker (concurrency 2) "
-        f"started by the bench; database: {report['database']}; the deterministic composer (no LLM). "
+        f"started by the bench, with DEBUG off (as a firm runs them); database: {report['database']}; the "
+        "deterministic composer (no LLM). "
         f"Measured window: {result['seconds']} s after a {report['warm_up']:.0f} s warm-up (bounded at "
         f"{report['duration']:.0f} s and {report['max_requests']:,} requests). "
         + (f"During it `manage.py memory_import --defer` recorded {report['imported_sessions']} sessions "

@@ -122,6 +122,43 @@ def test_langchain_tools_are_bound_to_one_client(clean_graph):
     assert any("Friday" in r.text for r in api.search(firm_id="acme", client_id="ben", query="phone calls Fridays", k=5))
 
 
+def test_a_remembered_note_is_written_to_the_graph_before_the_audit_chain_is_locked(clean_graph, monkeypatch):
+    """The chain's head row is locked from the audit entry to the commit: a graph write must not be inside."""
+    from audit.models import AuditEntry
+    from memory.graph import notes
+
+    audited_while_writing = []
+    write_note = notes.create_note
+
+    def watched(memory_id, *args, **kwargs):
+        audited_while_writing.append(AuditEntry.objects.filter(target=f"memory:{memory_id}").exists())
+        write_note(memory_id, *args, **kwargs)
+
+    monkeypatch.setattr(notes, "create_note", watched)
+    note = api.remember(firm_id="acme", client_id="ann", text="Ann walks to work.", source="test")
+
+    assert audited_while_writing == [False]
+    assert list(AuditEntry.objects.filter(target=f"memory:{note}").values_list("action", flat=True)) == [
+        "memory.remember"]
+    assert graph_driver.read(lambda tx: tx.run("MATCH (n:Note {id: $id}) RETURN n.text AS text", id=note).single()
+                             )["text"] == "Ann walks to work."
+
+
+def test_a_note_the_graph_refuses_leaves_no_audit_entry(clean_graph, monkeypatch):
+    from audit.models import AuditEntry
+    from memory.graph import notes
+    from memory.graph.driver import GraphUnavailable
+
+    def refused(*args, **kwargs):
+        raise GraphUnavailable("Neo4j is down")
+
+    monkeypatch.setattr(notes, "create_note", refused)
+    with pytest.raises(GraphUnavailable):
+        api.remember(firm_id="acme", client_id="ann", text="Ann walks to work.", source="test")
+
+    assert not AuditEntry.objects.filter(action="memory.remember").exists()
+
+
 def test_update_keeps_history_and_forget_hides_from_search(clean_graph):
     note = api.remember(firm_id="acme", client_id="ann", text="Ann's daughter starts university in 2031.", source="test")
     revised = api.update_memory(firm_id="acme", client_id="ann", memory_id=note,
