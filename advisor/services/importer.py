@@ -23,6 +23,7 @@ REQUIRED = ("client_id", "session_id", "started_at", "turns")
 _UNDECODED = re.compile("[\udc80-\udcff]")
 COMMIT_EVERY = 200  # lines per commit, or
 COMMIT_TURNS = DRAIN_BATCH_TURNS  # turns per commit, whichever comes first
+FIRST_COMMIT_TURNS = 500  # the first commit's: the graph's first write starts sooner
 DRAIN_ALL = 1_000_000  # an import's drain writes everything due
 
 
@@ -71,19 +72,20 @@ def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True)
 
 def _chunks(lines: Iterable[str]) -> Iterator[list[_Line]]:
     """The non-blank lines, parsed, in chunks of at most COMMIT_EVERY lines and COMMIT_TURNS turns (but
-    one session longer than that alone): small enough that memory's first graph write starts soon, large
-    enough that commits stay few. The turn limit is the drain's (DRAIN_BATCH_TURNS), so that a chunk
-    becomes one graph write rather than a full one and a small rest."""
+    one session longer than that alone): large enough that commits stay few. The turn limit is the
+    drain's (DRAIN_BATCH_TURNS), so that a chunk becomes one graph write rather than a full one and a
+    small rest. The first chunk holds at most FIRST_COMMIT_TURNS: Neo4j waits for it, idle, while it is
+    recorded and extracted."""
     chunk: list[_Line] = []
-    turns = 0
+    turns, limit = 0, FIRST_COMMIT_TURNS
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         parsed = _parsed(number, line)
         size = len(parsed.draft.turns) if parsed.draft else 0
-        if chunk and (len(chunk) == COMMIT_EVERY or turns + size > COMMIT_TURNS):
+        if chunk and (len(chunk) == COMMIT_EVERY or turns + size > limit):
             yield chunk
-            chunk, turns = [], 0
+            chunk, turns, limit = [], 0, COMMIT_TURNS
         chunk.append(parsed)
         turns += size
     if chunk:

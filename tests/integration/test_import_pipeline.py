@@ -41,6 +41,7 @@ def statuses() -> dict[str, str]:
 def one_session_per_step(monkeypatch):
     """Each line its own record chunk and graph write, so the pipeline has several steps in flight."""
     monkeypatch.setattr(importer, "COMMIT_TURNS", 1)
+    monkeypatch.setattr(importer, "FIRST_COMMIT_TURNS", 1)
     monkeypatch.setattr(ingest, "DRAIN_BATCH_TURNS", 1)
 
 
