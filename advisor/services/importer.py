@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from itertools import islice
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,15 +17,12 @@ from django.utils.dateparse import parse_datetime
 
 from advisor.models import Client, Firm, identifier_validator
 from advisor.services.sessions import SessionDraft, SessionRejected, TurnDraft, record_sessions, validate_draft
-from memory.services.ingest import DRAIN_BATCH_TURNS, TRANSIENT, OutboxDrain
+from memory.services.ingest import drain_outbox
 
 REQUIRED = ("client_id", "session_id", "started_at", "turns")
 # A byte that is not UTF-8, as read with errors="surrogateescape" (memory_import reads files that way).
 _UNDECODED = re.compile("[\udc80-\udcff]")
-COMMIT_EVERY = 200  # lines per commit, or
-COMMIT_TURNS = DRAIN_BATCH_TURNS  # turns per commit, whichever comes first
-FIRST_COMMIT_TURNS = 500  # the first commit's: the graph's first write starts sooner
-DRAIN_ALL = 1_000_000  # an import's drain writes everything due
+COMMIT_EVERY = 200
 
 
 @dataclass
@@ -41,89 +39,44 @@ class ImportLineError(ValueError):
 
 
 def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True) -> ImportReport:
-    """Import JSON Lines sessions into `firm_slug` (created if new) and, unless deferred, into memory.
-
-    With `drain`, memory is written while the import goes on: each recorded chunk is handed to one
-    `OutboxDrain`, whose graph write of a chunk runs while the next lines are recorded and extracted
-    (docs/architecture.md, "A session's way"). If Neo4j or the extractor is down, the remaining lines are
-    still recorded (queued for memory) before the outage is raised.
-    """
+    """Import JSON Lines sessions into `firm_slug` (created if new) and, unless deferred, into memory."""
     firm, _ = Firm.objects.get_or_create(slug=firm_slug, defaults={"name": firm_slug})
     report = ImportReport()
     clients: dict[str, Client] = {}
-    outage: Exception | None = None
-    with OutboxDrain() as memory:
-        for chunk in _chunks(lines):
-            # One commit per chunk, and the chunk's sessions recorded together (record_sessions), not one
-            # fsync and a dozen statements per session.
-            with transaction.atomic():
-                _import_chunk(chunk, firm, clients, report)
-            if drain and outage is None:
-                try:
-                    memory.drain_due(DRAIN_ALL)
-                except TRANSIENT as error:  # the records stay queued; the lines after them are still recorded
-                    outage = error
-        if outage is not None:
-            raise outage
-        if drain:
-            report.pending = memory.finish().remaining
+    numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
+    while chunk := list(islice(numbered, COMMIT_EVERY)):
+        # One commit per chunk, and the chunk's sessions recorded together (record_sessions), not one
+        # fsync and a dozen statements per session.
+        with transaction.atomic():
+            _import_chunk(chunk, firm, clients, report)
+    if drain:
+        report.pending = drain_outbox(max_sessions=1_000_000).remaining
     return report
 
 
-def _chunks(lines: Iterable[str]) -> Iterator[list[_Line]]:
-    """The non-blank lines, parsed, in chunks of at most COMMIT_EVERY lines and COMMIT_TURNS turns (but
-    one session longer than that alone): large enough that commits stay few. The turn limit is the
-    drain's (DRAIN_BATCH_TURNS), so that a chunk becomes one graph write rather than a full one and a
-    small rest. The first chunk holds at most FIRST_COMMIT_TURNS: Neo4j waits for it, idle, while it is
-    recorded and extracted."""
-    chunk: list[_Line] = []
-    turns, limit = 0, FIRST_COMMIT_TURNS
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        parsed = _parsed(number, line)
-        size = len(parsed.draft.turns) if parsed.draft else 0
-        if chunk and (len(chunk) == COMMIT_EVERY or turns + size > limit):
-            yield chunk
-            chunk, turns, limit = [], 0, COMMIT_TURNS
-        chunk.append(parsed)
-        turns += size
-    if chunk:
-        yield chunk
-
-
-@dataclass(frozen=True)
-class _Line:
-    number: int
-    payload: dict | None = None
-    draft: SessionDraft | None = None
-    error: str = ""
-
-
-def _parsed(number: int, line: str) -> _Line:
-    try:
-        payload = _parse_line(line)
-        draft = draft_from_payload(payload)
-        validate_draft(draft)  # before the client is created: a refused line leaves nothing behind
-    except (ImportLineError, SessionRejected) as error:
-        return _Line(number, error=str(error))
-    return _Line(number, payload, draft)
-
-
-def _import_chunk(chunk: list[_Line], firm: Firm, clients: dict[str, Client], report: ImportReport) -> None:
-    errors = [(line.number, line.error) for line in chunk if line.draft is None]
-    good = [line for line in chunk if line.draft is not None]
+def _import_chunk(chunk: list[tuple[int, str]], firm: Firm, clients: dict[str, Client], report: ImportReport) -> None:
+    errors: list[tuple[int, str]] = []
+    numbers: list[int] = []
     drafts: list[tuple[Client, SessionDraft]] = []
-    for line in good:
-        client = clients.get(line.payload["client_id"]) or _client_for(firm, line.payload)
-        clients[line.payload["client_id"]] = client
-        drafts.append((client, line.draft))
-    for line, outcome in zip(good, record_sessions(drafts=drafts, actor="import"), strict=True):
+    for number, line in chunk:
+        try:
+            payload = _parse_line(line)
+            draft = draft_from_payload(payload)
+            validate_draft(draft)  # before the client is created: a refused line leaves nothing behind
+        except (ImportLineError, SessionRejected) as error:
+            errors.append((number, str(error)))
+            continue
+        client = clients.get(payload["client_id"]) or _client_for(firm, payload)
+        clients[payload["client_id"]] = client
+        numbers.append(number)
+        drafts.append((client, draft))
+    for number, (_, draft), outcome in zip(numbers, drafts, record_sessions(drafts=drafts, actor="import"),
+                                           strict=True):
         if isinstance(outcome, SessionRejected):
-            errors.append((line.number, str(outcome)))
+            errors.append((number, str(outcome)))
         elif outcome.created:
             report.sessions += 1
-            report.turns += len(line.draft.turns)
+            report.turns += len(draft.turns)
         else:
             report.unchanged += 1
     report.errors.extend(f"line {number}: {message}" for number, message in sorted(errors))

@@ -50,84 +50,13 @@ def drain_outbox(max_sessions: int = 500, *, partition: tuple[int, int] | None =
     """Write due records to the graph, oldest first (of one partition of the clients: see
     `outbox.due_entries`). Raises GraphUnavailable/ExtractionUnavailable with the rows kept pending
     when a service is down."""
-    with OutboxDrain(partition=partition) as drain:
-        drain.drain_due(max_sessions)
-        return drain.finish()
-
-
-class OutboxDrain:
-    """A drain in steps: each `drain_due` writes what is due, the next chunk's extraction and embedding
-    (Python) done while Neo4j writes the one before (its server), on two cores instead of taking turns.
-    The last chunk's write stays in flight when `drain_due` returns, so the caller's next work (an
-    import records its next lines) overlaps it too; `finish` waits for it and reports.
-
-    Writes still happen one at a time and in order, each committed before the next starts, so the
-    graph goes through the same states as chunk by chunk (a client's sessions in order); all
-    relational work stays on the caller's thread. A write failing is handled as `_ingest_isolating`
-    handles it when it is settled: before the next write starts, or in `finish`.
-    """
-
-    def __init__(self, *, partition: tuple[int, int] | None = None) -> None:
-        self._partition = partition
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-graph-write")
-        self._in_flight: tuple[list[OutboxEntry], _BatchBuilder, Future] | None = None
-        self._totals = [0, 0, 0]  # stored, turns, failed
-
-    def __enter__(self) -> OutboxDrain:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            if self._in_flight is not None:  # left by an error: the write finishes, and counts if it committed
-                with contextlib.suppress(Exception):
-                    self._settle()
-        finally:
-            self._writer.shutdown()
-
-    def drain_due(self, max_sessions: int) -> None:
-        """Write up to `max_sessions` due records (not the ones in flight), leaving the last write in flight."""
-        in_flight = [entry.pk for entry in self._in_flight[0]] if self._in_flight else []
-        entries = outbox.due_entries(max_sessions, partition=self._partition, exclude=in_flight)
-        for chunk in _chunks_by_turns([e for e in entries if e.kind == OutboxEntry.Kind.SESSION]):
-            self._write_ahead(chunk)
-        viewpoint_entries = [e for e in entries if e.kind == OutboxEntry.Kind.VIEWPOINT]
-        if viewpoint_entries:
-            self._settle()
-            self._totals[2] += _ingest_isolating(viewpoint_entries, _build_viewpoints)[2]
-
-    def finish(self) -> DrainReport:
-        """Wait for the write in flight; what this drain did, and what is left pending."""
-        self._settle()
-        stored, turns, failed = self._totals
-        return DrainReport(sessions=stored, turns=turns, remaining=outbox.pending_count(), failed=failed)
-
-    def _write_ahead(self, chunk: list[OutboxEntry]) -> None:
-        try:
-            builder: _BatchBuilder | None = _prepared(chunk, _build_sessions)
-        except Exception as error:  # noqa: BLE001  (settled below, after the write before it)
-            builder, build_error = None, error
-        self._settle()
-        if builder is None:
-            self._count(_after_failure(chunk, build_error, _build_sessions))
-            return
-        self._in_flight = (chunk, builder, self._writer.submit(driver.write, _write_with_supersession, builder=builder))
-
-    def _settle(self) -> None:
-        if self._in_flight is None:
-            return
-        (chunk, builder, write), self._in_flight = self._in_flight, None  # settled once, even if this raises
-        try:
-            write.result()
-        except Exception as error:  # noqa: BLE001  (handled as _ingest_isolating handles it)
-            done = _after_failure(chunk, error, _build_sessions)
-        else:
-            _mark_stored(chunk)
-            done = (len(chunk), builder.turn_count, 0)
-        self._count(done)
-
-    def _count(self, done: tuple[int, int, int]) -> None:
-        for index, value in enumerate(done):
-            self._totals[index] += value
+    entries = outbox.due_entries(max_sessions, partition=partition)
+    session_entries = [e for e in entries if e.kind == OutboxEntry.Kind.SESSION]
+    sessions_done, turns_done, failed = _ingest_pipelined(_chunks_by_turns(session_entries))
+    viewpoint_entries = [e for e in entries if e.kind == OutboxEntry.Kind.VIEWPOINT]
+    if viewpoint_entries:
+        failed += _ingest_isolating(viewpoint_entries, _build_viewpoints)[2]
+    return DrainReport(sessions=sessions_done, turns=turns_done, remaining=outbox.pending_count(), failed=failed)
 
 
 def _chunks_by_turns(entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:
@@ -141,6 +70,53 @@ def _chunks_by_turns(entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:
         chunks[-1].append(entry)
         size += turn_count
     return [chunk for chunk in chunks if chunk]
+
+
+def _ingest_pipelined(chunks: list[list[OutboxEntry]]) -> tuple[int, int, int]:
+    """`_ingest_isolating` for each chunk in order, with the next chunk's extraction and embedding
+    (Python) done while Neo4j writes the one before (its server), on two cores instead of taking turns.
+
+    Writes still happen one at a time and in order, each committed before the next starts, so the
+    graph goes through the same states as chunk by chunk; all relational updates stay on this thread.
+    Returns (stored, turns, failed).
+    """
+    totals = [0, 0, 0]
+
+    def settle(chunk: list[OutboxEntry], builder: _BatchBuilder, write: Future) -> None:
+        try:
+            write.result()
+        except Exception as error:  # noqa: BLE001  (handled as _ingest_isolating handles it)
+            done = _after_failure(chunk, error, _build_sessions)
+        else:
+            _mark_stored(chunk)
+            done = (len(chunk), builder.turn_count, 0)
+        for index, value in enumerate(done):
+            totals[index] += value
+
+    in_flight: tuple[list[OutboxEntry], _BatchBuilder, Future] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-graph-write") as writer:
+        try:
+            for chunk in chunks:
+                try:
+                    builder: _BatchBuilder | None = _prepared(chunk, _build_sessions)
+                except Exception as error:  # noqa: BLE001  (settled below, after the write before it)
+                    builder, build_error = None, error
+                if in_flight is not None:
+                    settling, in_flight = in_flight, None  # settled once: the finally must not settle it again
+                    settle(*settling)
+                if builder is None:
+                    for index, value in enumerate(_after_failure(chunk, build_error, _build_sessions)):
+                        totals[index] += value
+                    continue
+                in_flight = (chunk, builder, writer.submit(driver.write, _write_with_supersession, builder=builder))
+            if in_flight is not None:
+                settling, in_flight = in_flight, None
+                settle(*settling)
+        finally:
+            if in_flight is not None:  # an unexpected error here: the write finishes, and counts if it committed
+                with contextlib.suppress(Exception):
+                    settle(*in_flight)
+    return totals[0], totals[1], totals[2]
 
 
 def _ingest_isolating(entries: list[OutboxEntry], build: Callable[[list[OutboxEntry]], "_BatchBuilder"]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection
 from datetime import timedelta
 from itertools import islice
 
@@ -36,10 +35,8 @@ def enqueue_viewpoint(record: ViewpointRecord, *, object_id: int) -> OutboxEntry
                                       firm_id=record.firm_id, payload=record.to_payload())
 
 
-def due_entries(limit: int, *, partition: tuple[int, int] | None = None,
-                exclude: Collection[int] = ()) -> list[OutboxEntry]:
-    """Pending entries whose backoff has passed, oldest first, but for the ids in `exclude` (a write of
-    them in flight).
+def due_entries(limit: int, *, partition: tuple[int, int] | None = None) -> list[OutboxEntry]:
+    """Pending entries whose backoff has passed, oldest first.
 
     `partition=(i, n)`: only the clients whose `client_partition` is i, so that n drains running at
     once (n ingest workers) take different records, each client's whole in one of them. Nothing is
@@ -48,8 +45,6 @@ def due_entries(limit: int, *, partition: tuple[int, int] | None = None,
     now = timezone.now()
     due = (OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING)
            .exclude(next_attempt_at__gt=now).order_by("id"))
-    if exclude:
-        due = due.exclude(pk__in=exclude)
     if partition is None:
         return list(due[:limit])
     part, parts = partition

@@ -8,8 +8,8 @@ first. Each phase is timed exclusive of the phases inside it: the SQL record (se
 audit), extraction, building the graph rows, embedding, each Cypher statement (until its result is
 read), and the rest of the graph transaction (its commit: index updates). Neo4j's CPU comes from
 /proc (tests/bench/cpu.py; NEO4J_LOCAL_NAME names the local server's pid file). The drain runs its
-chunks' graph writes at once here (an import records and extracts the next chunk while Neo4j writes the
-one before), so that each CPU second lands on one phase; the totals are those of the sequential import.
+chunks one after the other here (an import extracts the next chunk while Neo4j writes the one before),
+so that each CPU second lands on one phase; the totals are those of the sequential drain.
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from typing import Any
 
 
@@ -77,19 +76,14 @@ def main(argv: list[str] | None = None) -> None:
     phase(ingest._BatchBuilder, "embed", "embedding (wordllama)")
     phase(ingest.driver, "write", "graph transaction: commit and the rest")
     phase(ingest, "_mark_stored", "outbox stored, signals (SQL)")
-    class WritesAtOnce(Executor):  # the drain's graph writes done when submitted, on this thread
-        def __init__(self, **_: Any) -> None:
-            pass
+    def sequentially(chunks: list[list[Any]]) -> tuple[int, int, int]:
+        totals = [0, 0, 0]
+        for chunk in chunks:
+            for index, value in enumerate(ingest._ingest_isolating(chunk, ingest._build_sessions)):
+                totals[index] += value
+        return totals[0], totals[1], totals[2]
 
-        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-            done: Future = Future()
-            try:
-                done.set_result(fn(*args, **kwargs))
-            except Exception as error:  # noqa: BLE001  (the drain settles it as it would a failed write)
-                done.set_exception(error)
-            return done
-
-    ingest.ThreadPoolExecutor = WritesAtOnce
+    ingest._ingest_pipelined = sequentially
     run_statement = ManagedTransaction.run
 
     def statement(tx: ManagedTransaction, query: str, *args: Any, **kwargs: Any) -> Any:

@@ -115,7 +115,7 @@ def test_neo4j_stopped_mid_ingestion_loses_nothing_and_after_restart_each_sessio
     restart_neo4j()
     report = drain_outbox()
 
-    # n2 is written while n3 is extracted (memory.services.ingest.OutboxDrain), so Neo4j stops
+    # n2 is written while n3 is extracted (memory.services.ingest._ingest_pipelined), so Neo4j stops
     # during n2's write or after it committed: n2 is stored now or by the next drain, never lost.
     assert stored_before in ({"n1"}, {"n1", "n2"})
     assert (report.sessions, report.remaining) == (5 - len(stored_before), 0)

@@ -1,6 +1,6 @@
-"""An in-process import writes memory while it records: a chunk's graph write runs while the next lines
-are recorded and extracted (memory.services.ingest.OutboxDrain). Real Neo4j and SQLite; the faults
-are a statement Neo4j really rejects and an extractor that is down."""
+"""Faults during an in-process import (`import_sessions` with its drain), each session its own graph write
+so that writes are in flight around the fault (memory.services.ingest._ingest_pipelined). Real Neo4j and
+SQLite; the faults are a statement Neo4j really rejects and an extractor that is down."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,6 @@ from collections import Counter
 import pytest
 
 from advisor.models import ConversationSession
-from advisor.services import importer
 from advisor.services.importer import import_sessions
 from memory.extraction import ExtractionUnavailable
 from memory.graph import driver as graph_driver
@@ -39,9 +38,7 @@ def statuses() -> dict[str, str]:
 
 @pytest.fixture
 def one_session_per_step(monkeypatch):
-    """Each line its own record chunk and graph write, so the pipeline has several steps in flight."""
-    monkeypatch.setattr(importer, "COMMIT_TURNS", 1)
-    monkeypatch.setattr(importer, "FIRST_COMMIT_TURNS", 1)
+    """Each session its own graph write: the next one is extracted while the one before is written."""
     monkeypatch.setattr(ingest, "DRAIN_BATCH_TURNS", 1)
 
 
@@ -55,24 +52,6 @@ def stored_announcements():
     records_stored.connect(count, dispatch_uid="test_import_pipeline")
     yield announced
     records_stored.disconnect(dispatch_uid="test_import_pipeline")
-
-
-def test_memory_is_written_while_the_later_lines_are_still_being_read(clean_graph, one_session_per_step):
-    in_graph_when_read: dict[str, set[str]] = {}
-
-    def lines():
-        for n in range(1, 6):
-            in_graph_when_read[f"p{n}"] = turns_in_graph()
-            yield line(f"p{n}")
-
-    report = import_sessions(lines(), "acme")
-
-    # p1's write started once p1 was recorded, and was committed before p2's started: before p4 was read.
-    # Recording everything first would have left the graph empty until the last line.
-    assert "p1-1" in in_graph_when_read["p4"] and "p5-1" not in in_graph_when_read["p5"]
-    assert in_graph_when_read["p1"] == in_graph_when_read["p2"] == set()
-    assert (report.sessions, report.pending) == (5, 0)
-    assert turns_in_graph() == {f"p{n}-1" for n in range(1, 6)}
 
 
 def test_a_later_write_neo4j_rejects_fails_only_its_record_and_the_writes_around_it_are_stored_once(
@@ -93,8 +72,7 @@ def test_a_later_write_neo4j_rejects_fails_only_its_record_and_the_writes_around
     assert statuses() == {"p1": "stored", "p2": "stored", "p3": "pending", "p4": "stored"}
     rejected = OutboxEntry.objects.get(payload__session_id="p3")
     assert (rejected.status, rejected.attempts) == ("pending", 1) and "by zero" in rejected.last_error
-    # Each stored session announced once: a record whose write was in flight was not taken again by the
-    # next step's drain.
+    # Each stored session announced once, p3 not at all.
     stored_ids = set(ConversationSession.objects.exclude(external_id="p3").values_list("pk", flat=True))
     assert dict(stored_announcements) == {pk: 1 for pk in stored_ids}
 
