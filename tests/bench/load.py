@@ -66,7 +66,7 @@ class Servers:
 
 
 def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_requests: int = 20_000,
-        web_workers: int = 2, web_threads: int = 4, import_sessions_count: int = 400,
+        web_workers: int = 3, web_threads: int = 1, import_sessions_count: int = 400,
         drain_timeout: float = 900.0) -> dict:
     """Seed, serve, load, drain, verify. Returns the report `report_body()` formats."""
     from django.utils import timezone
@@ -175,7 +175,7 @@ def seed(*, clients: int) -> dict:
     return {"password": PASSWORD, "advisors": advisors, "clients": plan_clients}
 
 
-def start_servers(*, web_workers: int, log_dir: Path, web_threads: int = 4) -> Servers:
+def start_servers(*, web_workers: int, log_dir: Path, web_threads: int = 1) -> Servers:
     """gunicorn on a free loopback port and a Celery worker on every queue, as the Procfile runs them.
     `web_threads` above 1 makes gunicorn's workers gthread workers with that many threads each."""
     port = _free_port()

@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load-seconds", type=float, default=60.0, help="the load test's measured window")
     parser.add_argument("--load-users", type=int, default=20, help="signed-in users at once (4 of them advisors)")
     parser.add_argument("--load-max-requests", type=int, default=20_000, help="the window also ends at this count")
-    # The Procfile's web server (2 gthread workers x 4 threads); 1 thread makes them sync workers.
-    parser.add_argument("--load-web-workers", type=int, default=2, help="gunicorn workers in the load test")
-    parser.add_argument("--load-web-threads", type=int, default=4,
+    # The Procfile's web server (3 sync workers); above 1 thread makes them gthread workers.
+    parser.add_argument("--load-web-workers", type=int, default=3, help="gunicorn workers in the load test")
+    parser.add_argument("--load-web-threads", type=int, default=1,
                         help="threads per gunicorn worker in the load test (above 1: gthread workers)")
     parser.add_argument("--cost", action="store_true",
                         help="also count what one request costs (tests/bench/request_cost.py)")
