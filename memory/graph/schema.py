@@ -50,8 +50,8 @@ FILTERED_VECTOR_SEARCH_SINCE = (2026, 1)
 FILTER_PROPERTIES = ["scope", "status"]
 # The full-text index's fields: the words, the scope token (Lucene filters on it before ranking) and the
 # level, so the few summaries and profiles of a scope are sought apart from its other memories: one query
-# fetching enough hits to reach them cost the firm research graph 9 ms of Neo4j time per search where two
-# small ones cost 4 (memory/graph/search.py, BENCHMARKS.md "Firm-scale targets").
+# fetching 400 hits of every level to reach them cost the firm research graph 8.8 ms of Neo4j time per
+# search, 120 hits 4.4 ms (memory/graph/search.py, BENCHMARKS.md "Firm-scale targets").
 FULLTEXT_FIELDS = ["text", "scope", "level"]
 
 
@@ -120,7 +120,7 @@ def migrate() -> list[str]:
     if filtered and (properties := vector_index_properties()) is not None and properties[1:] != FILTER_PROPERTIES:
         run.insert(0, f"DROP INDEX {VECTOR_INDEX}")
     if (fields := fulltext_index_fields()) is not None and fields != FULLTEXT_FIELDS:
-        # Rebuilt from the nodes (minutes for a million memories; full-text search waits for it below).
+        # Rebuilt from the nodes (about 30 s for a million memories here; full-text search waits for it below).
         run.insert(0, f"DROP INDEX {FULLTEXT_INDEX}")
     for statement in run:
         # Schema statements cannot share a transaction with each other; one managed tx each.
