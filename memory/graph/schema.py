@@ -117,9 +117,9 @@ def migrate() -> list[str]:
     """
     filtered = filtered_vector_search()
     run = statements(filtered_vector_search=filtered)
-    if filtered and (properties := vector_index_properties()) is not None and properties[1:] != FILTER_PROPERTIES:
+    if filtered and (properties := index_properties(VECTOR_INDEX)) is not None and properties[1:] != FILTER_PROPERTIES:
         run.insert(0, f"DROP INDEX {VECTOR_INDEX}")
-    if (fields := fulltext_index_fields()) is not None and fields != FULLTEXT_FIELDS:
+    if (fields := index_properties(FULLTEXT_INDEX)) is not None and fields != FULLTEXT_FIELDS:
         # Rebuilt from the nodes (about 30 s for a million memories here; full-text search waits for it below).
         run.insert(0, f"DROP INDEX {FULLTEXT_INDEX}")
     for statement in run:
@@ -150,23 +150,12 @@ def vector_index_dimensions() -> int | None:
     return driver.read(_read)
 
 
-def vector_index_properties() -> list[str] | None:
-    """The vector index's properties: the embedding first, then its filter properties (None: no index)."""
+def index_properties(name: str) -> list[str] | None:
+    """An index's properties in order (None: no such index): for the vector index, the embedding first,
+    then its filter properties; for the full-text index, its fields."""
 
     def _read(tx) -> list[str] | None:
-        record = tx.run("SHOW VECTOR INDEXES YIELD name, properties WHERE name = $name RETURN properties",
-                        name=VECTOR_INDEX).single()
-        return list(record["properties"]) if record else None
-
-    return driver.read(_read)
-
-
-def fulltext_index_fields() -> list[str] | None:
-    """The memory full-text index's fields (None: no index)."""
-
-    def _read(tx) -> list[str] | None:
-        record = tx.run("SHOW FULLTEXT INDEXES YIELD name, properties WHERE name = $name RETURN properties",
-                        name=FULLTEXT_INDEX).single()
+        record = tx.run("SHOW INDEXES YIELD name, properties WHERE name = $name RETURN properties", name=name).single()
         return list(record["properties"]) if record else None
 
     return driver.read(_read)

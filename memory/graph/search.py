@@ -76,7 +76,8 @@ class _Clock:
         return self._tx.run(query.replace(IN_VIEW, _IN_VIEW_NOW) if self._now else query, **params)
 
 
-COARSE_LEVELS = ["summary", "profile"]
+# The full-text index's `level` field (schema.FULLTEXT_FIELDS) holding a summary or a profile.
+_COARSE_LEVEL_FIELD = "level:(summary profile)"
 # Summaries and profile versions are not candidates of the base lists: `candidates(summaries=True)` reaches them.
 # `$covered`: turns forgotten as redundant that a matching summary led to: out of the pool, they come back
 # only through their summary, and are then ranked as any turn.
@@ -374,8 +375,8 @@ def candidates(
         tx = _Clock(tx, known_at)
         ranked: dict[str, list[Candidate]] = {}
         # Margins past the list: memories out of view (forgotten, superseded) are dropped after the index's top-k.
-        hits = sorted(tx.run(_FULLTEXT, lucene=f"{lucene} -level:({' '.join(COARSE_LEVELS)})", fetch=limit * 3,
-                             coarse_lucene=f"{lucene} +level:({' '.join(COARSE_LEVELS)})", coarse_fetch=limit * 2,
+        hits = sorted(tx.run(_FULLTEXT, lucene=f"{lucene} -{_COARSE_LEVEL_FIELD}", fetch=limit * 3,
+                             coarse_lucene=f"{lucene} +{_COARSE_LEVEL_FIELD}", coarse_fetch=limit * 2,
                              coarse=summaries, **params), key=lambda hit: -hit["score"]) if lucene else []
         covered: set[str] = set()
         if summaries:

@@ -120,11 +120,11 @@ def test_migrate_rebuilds_a_full_text_index_made_without_the_level_field(graph):
     graph_driver.write(lambda tx: tx.run(f"DROP INDEX {schema.FULLTEXT_INDEX}").consume())
     graph_driver.write(lambda tx: tx.run(
         f"CREATE FULLTEXT INDEX {schema.FULLTEXT_INDEX} FOR (m:Memory) ON EACH [m.text, m.scope]").consume())
-    assert schema.fulltext_index_fields() == ["text", "scope"]
+    assert schema.index_properties(schema.FULLTEXT_INDEX) == ["text", "scope"]
 
     schema.migrate()
 
-    assert schema.fulltext_index_fields() == ["text", "scope", "level"]
+    assert schema.index_properties(schema.FULLTEXT_INDEX) == ["text", "scope", "level"]
 
 
 def test_a_security_is_sought_among_the_newest_of_each_level_up_to_the_walk(history):

@@ -65,7 +65,7 @@ EXPECTED = [("small-45deg", 0.8536), ("firm-60deg", 0.75), ("small-90deg", 0.5),
 
 def test_the_test_server_filters_inside_the_vector_index():
     assert schema.filtered_vector_search() is True
-    assert schema.vector_index_properties() == ["embedding", "scope", "status"]
+    assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding", "scope", "status"]
 
 
 def test_index_search_finds_a_small_clients_memories_that_a_crowded_global_top_k_would_lose(crowded_graph):
@@ -119,11 +119,11 @@ def test_migrate_rebuilds_a_vector_index_made_without_filter_properties(graph):
     graph_driver.write(lambda tx: tx.run(
         f"CREATE VECTOR INDEX {schema.VECTOR_INDEX} FOR (m:Memory) ON (m.embedding) "
         "OPTIONS {indexConfig: {`vector.dimensions`: 256, `vector.similarity_function`: 'cosine'}}").consume())
-    assert schema.vector_index_properties() == ["embedding"]
+    assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding"]
 
     schema.migrate()
 
-    assert schema.vector_index_properties() == ["embedding", "scope", "status"]
+    assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding", "scope", "status"]
     assert schema.vector_index_dimensions() == 256
 
 
