@@ -145,9 +145,10 @@ RETURN {_CANDIDATE}
 # `_VECTOR_NEAREST` filters the index on the scope alone and drops what is out of view afterwards, reporting
 # how many the index returned (`fetched`): measured on the firm research graph of 1M memories, a filter on
 # scope and status together costs the index 12 ms of Neo4j time where one property costs 4 (BENCHMARKS.md,
-# "Firm-scale targets"). Where forgotten memories crowd the nearest ones out (fewer than the list in view
-# from a full fetch), `_VECTOR_IN_INDEX` asks the index for active memories only; it also serves a month
-# ($start, $end): the nearest `$fetch` active ones that fall in it.
+# "Firm-scale targets"). The same lookup also serves a named month in the scopes too large to read it whole
+# (`$month_scopes`, see PERIOD_SCAN_MAX): the nearest ones that fall in it. Where forgotten memories crowd the
+# nearest ones out (fewer than the list in view from a full fetch), `_VECTOR_ACTIVE` asks the index for active
+# memories only.
 # Neo4j 2026.08.1 fails a filtered vector search whose filter matches no live entry once the index
 # holds deleted ones ("Index 33554431 out of bounds"): a new or erased client's search would fail.
 # Such a search has no vector candidates anyway, so the index is asked only after a probe finds an
@@ -168,10 +169,16 @@ CALL (probe) {{
 WITH collect({{m: m, score: score}}) AS nearest
 UNWIND nearest AS hit
 WITH size(nearest) AS fetched, hit.m AS m, hit.score AS score WHERE {_VISIBLE}
-WITH fetched, m, score ORDER BY score DESC LIMIT $limit
-RETURN fetched, {_CANDIDATE}
+WITH fetched, m, score ORDER BY score DESC
+WITH fetched, collect({{m: m, score: score}}) AS visible
+UNWIND [['vector', visible[..$limit]],
+        ['period', [hit IN visible WHERE hit.m.scope IN $month_scopes AND $start <= hit.m.recorded_at < $end][..$limit]]]
+  AS shelf
+UNWIND shelf[1] AS hit
+WITH fetched, shelf[0] AS list, hit.m AS m, hit.score AS score
+RETURN fetched, list, {_CANDIDATE}
 """
-_VECTOR_IN_INDEX = f"""
+_VECTOR_ACTIVE = f"""
 CYPHER 25
 {_INDEXED_PROBE}
 CALL (probe) {{
@@ -180,14 +187,17 @@ CALL (probe) {{
     SCORE AS score
   RETURN m, score
 }}
-WITH m, score WHERE ($start IS NULL OR $start <= m.recorded_at < $end) AND {_VISIBLE}
+WITH m, score WHERE {_VISIBLE}
 WITH m, score ORDER BY score DESC LIMIT $limit
 RETURN {_CANDIDATE}
 """
 # The month a question names (`candidates(period=...)`): read whole in a scope that holds at most
 # PERIOD_SCAN_MAX memories that month (a client's month: tens), otherwise through the index, keeping the
-# nearest `$fetch` that fall in the month (a firm's month of research, or a client of many years, can hold
-# tens of thousands: an exact scan costs about 20 microseconds of Neo4j CPU per memory).
+# nearest that fall in the month among the nearest `PERIOD_FETCH` times the list's limit (a firm's month of
+# research, or a client of many years, can hold tens of thousands: an exact scan costs about 20 microseconds
+# of Neo4j CPU per memory). That lookup serves the nearest memories too: on the firm research graph of 1M
+# memories, one lookup of 400 cost less Neo4j time than the lookups of 120 and 400 it replaces
+# (BENCHMARKS.md, "Firm-scale targets").
 PERIOD_SCAN_MAX = 500
 PERIOD_FETCH = 10  # times the list's limit
 _PERIOD_SIZES = """
@@ -435,23 +445,26 @@ def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
     month (exactly where the month is small). A turn forgotten as redundant is never in the index
     (`candidates` scores those)."""
     found: dict[str, list[Record]] = {}
+    index = {"vector": vector, "index_scopes": params["scopes"], **params}
     # A margin for superseded facts (they leave the index's top-k afterwards) and for the index's
     # approximation: twice the list lost a seeded question against the exact scan, three times none
     # (BENCHMARKS.md, "Firm-scale targets").
-    fetch = params["limit"] * 3
-    found["vector"] = list(tx.run(_VECTOR_NEAREST, vector=vector, fetch=fetch, index_scopes=params["scopes"], **params))
-    if len(found["vector"]) < params["limit"] and (not found["vector"] or found["vector"][0]["fetched"] == fetch):
-        found["vector"] = list(tx.run(_VECTOR_IN_INDEX, vector=vector, fetch=fetch, index_scopes=params["scopes"],
-                                      start=None, end=None, **params))
-    if period is None:
-        return found
-    month = {"vector": vector, "start": period[0], "end": period[1], **params}
-    sizes = {r["scope"]: r["memories"] for r in tx.run(_PERIOD_SIZES, cap=PERIOD_SCAN_MAX + 1, **month)}
-    small = [scope for scope, memories in sizes.items() if 0 < memories <= PERIOD_SCAN_MAX]
-    large = [scope for scope, memories in sizes.items() if memories > PERIOD_SCAN_MAX]
-    found["period"] = (list(tx.run(_PERIOD_SCAN, period_scopes=small, **month)) if small else []) + (
-        list(tx.run(_VECTOR_IN_INDEX, fetch=params["limit"] * PERIOD_FETCH, index_scopes=large, **month))
-        if large else [])
+    fetch, month_scopes, start, end = params["limit"] * 3, [], None, None
+    if period is not None:
+        start, end = period
+        month = {**index, "start": start, "end": end}
+        sizes = {r["scope"]: r["memories"] for r in tx.run(_PERIOD_SIZES, cap=PERIOD_SCAN_MAX + 1, **month)}
+        small = [scope for scope, memories in sizes.items() if 0 < memories <= PERIOD_SCAN_MAX]
+        month_scopes = [scope for scope, memories in sizes.items() if memories > PERIOD_SCAN_MAX]
+        found["period"] = list(tx.run(_PERIOD_SCAN, period_scopes=small, **month)) if small else []
+        if month_scopes:
+            fetch = params["limit"] * PERIOD_FETCH
+    rows = list(tx.run(_VECTOR_NEAREST, fetch=fetch, month_scopes=month_scopes, start=start, end=end, **index))
+    found["vector"] = [row for row in rows if row["list"] == "vector"]
+    if month_scopes:
+        found["period"] += [row for row in rows if row["list"] == "period"]
+    if len(found["vector"]) < params["limit"] and (not rows or rows[0]["fetched"] == fetch):
+        found["vector"] = list(tx.run(_VECTOR_ACTIVE, fetch=params["limit"] * 3, **index))
     return found
 
 

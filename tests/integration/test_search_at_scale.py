@@ -160,7 +160,7 @@ def test_a_scope_with_a_large_month_is_read_through_the_index_with_the_same_resu
         def wrapped(tx, **kw):
             class Recording:
                 def run(self, query, parameters=None, **more):
-                    statements.append((query, more.get("index_scopes") if more.get("start") else None))
+                    statements.append((query, more.get("month_scopes")))
                     return tx.run(query, parameters, **more)
             return work(Recording(), **kw)
         return real_run(kind, wrapped, **params)
@@ -169,8 +169,10 @@ def test_a_scope_with_a_large_month_is_read_through_the_index_with_the_same_resu
         found = month_of([CLIENT, SHARED])
 
     assert found == {f"ann-{d}" for d in range(20, 30)} | {"firm-25"}
-    # Ann's month holds 10 (more than 3): the index; the firm's holds 1: read whole
+    # Ann's month holds 10 (more than 3): the nearest memories' lookup keeps those of the month; the firm's
+    # holds 1: read whole
     assert [scopes for _, scopes in statements if scopes] == [[CLIENT]]
+    assert sum("VECTOR INDEX" in query for query, _ in statements) == 1
     assert any("$period_scopes" in query for query, _ in statements)
 
 

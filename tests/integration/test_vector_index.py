@@ -85,10 +85,10 @@ def test_a_point_in_time_read_sees_only_what_was_recorded_by_then(crowded_graph)
         ("small-45deg", 0.8536), ("small-90deg", 0.5), ("small-opposite", 0.0)]
 
 
-@pytest.mark.parametrize("statement", ["_VECTOR_NEAREST", "_VECTOR_IN_INDEX"])
+@pytest.mark.parametrize("statement", ["_VECTOR_NEAREST", "_VECTOR_ACTIVE"])
 def test_the_vector_query_reads_the_index_not_every_node_of_the_scope(crowded_graph, statement):
     def _plan(tx):
-        summary = tx.run(getattr(search, statement).replace("CYPHER 25", "CYPHER 25 PROFILE", 1), index_scopes=[BIG], start=None, end=None, vector=QUERY, fetch=10, limit=5, as_of=None, superseded=False, known_at=None, covered=[]).consume()
+        summary = tx.run(getattr(search, statement).replace("CYPHER 25", "CYPHER 25 PROFILE", 1), index_scopes=[BIG], month_scopes=[], start=None, end=None, vector=QUERY, fetch=10, limit=5, as_of=None, superseded=False, known_at=None, covered=[]).consume()
         return summary.profile
 
     def operators(plan) -> list[tuple[str, int]]:
