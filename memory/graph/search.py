@@ -306,11 +306,17 @@ RETURN {_CANDIDATE}
 # (A scan of the scopes read every memory of a firm's million research notes.) Each memory walked costs
 # about 7 microseconds of Neo4j time (its view and its links to the security): for the client with 100k
 # memories, a security named rarely cost 20 ms per search with a walk of 1,000 and 9 ms with 500.
+# Levels are walked in the list's order, and a scope's walk ends once it has `$limit` matches (later levels
+# cannot outrank them); the named securities are looked up once, not per memory walked. Measured on the
+# firm research graph of 1M memories, both halved the statement's Neo4j time for a question naming a
+# security (11 to 5-8 ms, the same results).
 _GRAPH_LEVELS = ["fact", "observation", "turn"]
 GRAPH_WALK = 500
 _GRAPH = f"""
+OPTIONAL MATCH (named:Security) WHERE named.symbol IN $symbols
+WITH collect(named) AS named
 UNWIND $scopes AS scope
-CALL (scope) {{
+CALL (scope, named) {{
   UNWIND $slots AS slot
   MATCH (m:Memory) USING INDEX m:Memory(scope, slot) WHERE m.scope = scope AND m.slot = slot AND {_VISIBLE}
   RETURN m
@@ -319,13 +325,15 @@ CALL (scope) {{
   MATCH (m:Memory) USING INDEX m:Memory(scope, slot) WHERE m.scope = scope AND m.slot STARTS WITH prefix AND {_VISIBLE}
   RETURN m
   UNION
-  UNWIND CASE WHEN size($symbols) > 0 THEN {_GRAPH_LEVELS} ELSE [] END AS level
-  CALL (scope, level) {{
-    MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
-    WHERE m.scope = scope AND m.level = level AND m.recorded_at IS NOT NULL
-    WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC LIMIT $walk
-    WITH m WHERE {_VISIBLE}
-      AND (m.symbol IN $symbols OR EXISTS {{ (m)-[:ABOUT|MENTIONS]->(s:Security) WHERE s.symbol IN $symbols }})
+  CALL (scope, named) {{
+    UNWIND CASE WHEN size($symbols) > 0 THEN {_GRAPH_LEVELS} ELSE [] END AS level
+    CALL (scope, level, named) {{
+      MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
+      WHERE m.scope = scope AND m.level = level AND m.recorded_at IS NOT NULL
+      WITH m ORDER BY m.scope DESC, m.level DESC, m.recorded_at DESC LIMIT $walk
+      WITH m WHERE {_VISIBLE} AND (m.symbol IN $symbols OR EXISTS {{ (m)-[:ABOUT|MENTIONS]->(s) WHERE s IN named }})
+      RETURN m LIMIT $limit
+    }}
     RETURN m LIMIT $limit
   }}
   RETURN m
