@@ -36,6 +36,7 @@ from memory.graph import driver
 from memory.graph.episodes import SESSION_PEOPLE
 from memory.graph.schema import FULLTEXT_INDEX, MOVE_FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
 from memory.graph.securities import move_link_id, split_move_link_id
+from memory.graph.values import epoch_micros, from_epoch_micros
 
 # Which memories are in view, on either clock (memory/graph/lifecycle.py explains both):
 # - now: active and not superseded (superseded too when `$superseded`, for questions about the past);
@@ -543,8 +544,9 @@ def people_named(scopes: list[str]) -> set[str]:
 
 
 def details(ids: list[str], scopes: list[str], vector: list[float] | None = None) -> dict[str, dict[str, Any]]:
-    """What a result shows about each memory, re-checking scope (defence in depth). With the query's
-    `vector`, a memory's source turns come best match first (a session summary cites all its turns)."""
+    """What a result shows about each memory, re-checking scope (defence in depth), its instants as aware
+    datetimes. With the query's `vector`, a memory's source turns come best match first (a session summary
+    cites all its turns)."""
 
     def _read(tx: ManagedTransaction) -> dict[str, dict[str, Any]]:
         result = tx.run(
@@ -555,13 +557,13 @@ def details(ids: list[str], scopes: list[str], vector: list[float] | None = None
             WITH m, t ORDER BY coalesce(-vector.similarity.cosine(t.embedding, $vector), 0.0), t.recorded_at, t.position
             WITH m, collect(t.turn_id) AS derived
             RETURN m.id AS id, m.text AS text, m.level AS level, m.kind AS kind, m.importance AS importance,
-                   m.valid_from AS valid_from, m.valid_to AS valid_to, m.recorded_at AS recorded_at,
-                   m.superseded_at AS superseded_at, m.session_id AS session_id, m.source AS source,
-                   CASE WHEN m.level = 'turn' THEN [m.turn_id] ELSE derived END AS sources
+                   """ + epoch_micros("m.valid_from") + """ AS valid_from, """ + epoch_micros("m.valid_to") + """ AS valid_to,
+                   """ + epoch_micros("m.recorded_at") + """ AS recorded_at, m.session_id AS session_id,
+                   m.source AS source, CASE WHEN m.level = 'turn' THEN [m.turn_id] ELSE derived END AS sources
             """,
             ids=ids, scopes=scopes, vector=vector,
         )
-        found = {record["id"]: record.data() for record in result}
+        found = {record["id"]: _with_datetimes(record.data()) for record in result}
         links = [{"id": memory_id, "event": parts[0], "client": parts[1]} for memory_id in ids
                  if memory_id not in found and (parts := split_move_link_id(memory_id)) and parts[1] in scopes]
         if links:
@@ -571,12 +573,18 @@ def details(ids: list[str], scopes: list[str], vector: list[float] | None = None
                 UNWIND $links AS link
                 MATCH (c:Client {id: link.client})-[r:SAW_MOVE]->(m:Memory {id: link.event})
                 RETURN link.id AS id, r.text AS text, m.level AS level, m.kind AS kind, m.importance AS importance,
-                       m.valid_from AS valid_from, null AS valid_to, m.recorded_at AS recorded_at,
-                       null AS superseded_at, null AS session_id, m.source AS source, [] AS sources
+                       """ + epoch_micros("m.valid_from") + """ AS valid_from, null AS valid_to,
+                       """ + epoch_micros("m.recorded_at") + """ AS recorded_at, null AS session_id, m.source AS source,
+                       [] AS sources
                 """,
                 links=links,
             ):
-                found[record["id"]] = record.data()
+                found[record["id"]] = _with_datetimes(record.data())
         return found
 
     return driver.read(_read)
+
+
+def _with_datetimes(row: dict[str, Any]) -> dict[str, Any]:
+    """A details row with its instants as datetimes (read as epoch microseconds: memory/graph/values.py)."""
+    return {**row, **{key: from_epoch_micros(row[key]) for key in ("valid_from", "valid_to", "recorded_at")}}
