@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from neo4j import ManagedTransaction, Record
+from neo4j import ManagedTransaction
 
 from memory.graph import driver
 from memory.graph.episodes import SESSION_PEOPLE
@@ -76,6 +76,10 @@ class _Clock:
     def run(self, query: str, **params: Any):
         return self._tx.run(query.replace(IN_VIEW, _IN_VIEW_NOW) if self._now else query, **params)
 
+    def candidates(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        """The list of candidate maps a statement ending in `_CANDIDATES` returns."""
+        return self.run(query, **params).single()["candidates"]
+
 
 # The full-text index's `level` field (schema.FULLTEXT_FIELDS) holding a summary or a profile.
 _COARSE_LEVEL_FIELD = "level:(summary profile)"
@@ -90,13 +94,17 @@ _COVERED = "($as_of IS NULL AND $known_at IS NULL AND m.status = 'forgotten' AND
 # What re-scoring needs about a candidate, and the reply to it when it is a question someone answered
 # (the answer often shares no word with the query). Text and sources are fetched for the winners only.
 # A reply forgotten as redundant comes back `open: false`: it counts only if a summary brought it back.
+# The entries of a map projection of `m`; a statement returns its candidates as one list in one row
+# (`_CANDIDATES`): the driver's Python work per row returned cost more than the rows' data (measured:
+# 4 statements of 40 rows took 4.6 ms of this process's CPU as rows and 2.0 ms as one list each).
 _CANDIDATE = """
-  m.id AS id, score, m.level AS level, m.importance AS importance, m.recorded_at.epochSeconds AS recorded,
-  [(m)-[:NEXT]->(r) WHERE m.level = 'turn' AND m.text CONTAINS '?' AND r.speaker <> m.speaker
+  .id, .level, .importance, score: score, recorded: m.recorded_at.epochSeconds,
+  reply: [(m)-[:NEXT]->(r) WHERE m.level = 'turn' AND m.text CONTAINS '?' AND r.speaker <> m.speaker
      AND (r.status = 'active' OR (r.status = 'forgotten' AND r.forgotten_reason = 'redundant'))
      AND ($as_of IS NULL OR r.recorded_at <= $as_of)
-   | r {.id, .level, .importance, recorded: r.recorded_at.epochSeconds, open: r.status = 'active'}][0] AS reply
+   | r {.id, .level, .importance, recorded: r.recorded_at.epochSeconds, open: r.status = 'active'}][0]
 """
+_CANDIDATES = "collect(m {" + _CANDIDATE + "}) AS candidates"
 
 # Full text, one statement of two index queries: the memories other than summaries and profiles (`$lucene`,
 # the best `$fetch` hits), and, when `$coarse`, the summaries and profiles (`$coarse_lucene`): the index's
@@ -121,14 +129,14 @@ WHERE shelf IS NOT NULL
 WITH shelf, collect({{m: m, score: score}})[..$limit] AS best
 UNWIND best AS hit
 WITH shelf, hit.m AS m, hit.score AS score
-RETURN shelf, {_CANDIDATE}
+RETURN collect(m {{{_CANDIDATE}, shelf: shelf}}) AS candidates
 """
 _COARSE_BY_VECTOR = f"""
 MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
 WHERE m.scope IN $scopes AND {_COARSE}
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC LIMIT $limit
-RETURN {_CANDIDATE}
+RETURN {_CANDIDATES}
 """
 _COVERED_TURNS = f"""
 MATCH (s:Memory)-[:DERIVED_FROM]->(m:Memory) WHERE s.id IN $ids AND m.scope IN $scopes AND {_COVERED}
@@ -137,7 +145,7 @@ RETURN collect(DISTINCT m.id) AS ids
 _COVERED_BY_VECTOR = f"""
 MATCH (m:Memory) WHERE m.id IN $covered AND m.scope IN $scopes
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
-RETURN {_CANDIDATE}
+RETURN {_CANDIDATES}
 """
 
 
@@ -177,7 +185,7 @@ UNWIND [['vector', visible[..$limit]],
   AS shelf
 UNWIND shelf[1] AS hit
 WITH fetched, shelf[0] AS list, hit.m AS m, hit.score AS score
-RETURN fetched, list, {_CANDIDATE}
+RETURN collect(m {{{_CANDIDATE}, list: list}}) AS candidates, max(fetched) AS fetched
 """
 _VECTOR_ACTIVE = f"""
 CYPHER 25
@@ -190,7 +198,7 @@ CALL (probe) {{
 }}
 WITH m, score WHERE {_VISIBLE}
 WITH m, score ORDER BY score DESC LIMIT $limit
-RETURN {_CANDIDATE}
+RETURN {_CANDIDATES}
 """
 # The month a question names (`candidates(period=...)`): read whole in a scope that holds at most
 # PERIOD_SCAN_MAX memories that month (a client's month: tens), otherwise through the index, keeping the
@@ -214,13 +222,13 @@ _PERIOD_SCAN = f"""
 MATCH (m:Memory) WHERE m.scope IN $period_scopes AND $start <= m.recorded_at < $end AND {_VISIBLE}
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC LIMIT $limit
-RETURN {_CANDIDATE}
+RETURN {_CANDIDATES}
 """
 _VECTOR_SCAN = f"""
 MATCH (m:Memory) WHERE m.scope IN $scopes AND {_VISIBLE}
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC LIMIT $limit
-RETURN {_CANDIDATE}
+RETURN {_CANDIDATES}
 """
 
 # A client's move (`r`, the link) to a shared event (`m`) in view, on the same two clocks as IN_VIEW: the
@@ -293,7 +301,7 @@ CALL (scope, level) {{
   RETURN m LIMIT $limit
 }}
 WITH m, 1.0 AS score ORDER BY m.recorded_at DESC LIMIT $limit
-RETURN {_CANDIDATE}
+RETURN {_CANDIDATES}
 """
 
 
@@ -342,7 +350,7 @@ CALL (scope, named) {{
 WITH DISTINCT m
 WITH m, CASE m.level WHEN 'fact' THEN 2.0 WHEN 'observation' THEN 1.5 ELSE 1.0 END AS score
 ORDER BY score DESC, m.recorded_at DESC LIMIT $limit
-RETURN {_CANDIDATE}
+RETURN {_CANDIDATES}
 """
 
 
@@ -394,14 +402,14 @@ def candidates(
         tx = _Clock(tx, known_at)
         ranked: dict[str, list[Candidate]] = {}
         # Margins past the list: memories out of view (forgotten, superseded) are dropped after the index's top-k.
-        hits = sorted(tx.run(_FULLTEXT, lucene=f"{lucene} -{_COARSE_LEVEL_FIELD}", fetch=limit * 3,
+        hits = sorted(tx.candidates(_FULLTEXT, lucene=f"{lucene} -{_COARSE_LEVEL_FIELD}", fetch=limit * 3,
                              coarse_lucene=f"{lucene} +{_COARSE_LEVEL_FIELD}", coarse_fetch=limit * 2,
                              coarse=summaries, **params), key=lambda hit: -hit["score"]) if lucene else []
         covered: set[str] = set()
         if summaries:
             ranked["summary"] = _fuse(
                 _candidates([hit for hit in hits if hit["shelf"] == "coarse"][:limit]),
-                _candidates(tx.run(_COARSE_BY_VECTOR, vector=vector, **params)) if vector is not None else [])
+                _candidates(tx.candidates(_COARSE_BY_VECTOR, vector=vector, **params)) if vector is not None else [])
             covered = set(tx.run(_COVERED_TURNS, ids=[c.id for c in ranked["summary"]], **params).single()["ids"])
         # A copy: `params` is shared with the other thread, and a retried transaction starts again.
         params_now = {**params, "covered": sorted(covered)}
@@ -409,15 +417,15 @@ def candidates(
             ranked["fulltext"] = _candidates([hit for hit in hits if hit["shelf"] == "fine" or (
                 hit["shelf"] == "redundant" and hit["id"] in covered)][:limit], covered)
         if vector is not None and not use_index:
-            ranked["vector"] = _candidates(tx.run(_VECTOR_SCAN, vector=vector, **params_now), covered)
+            ranked["vector"] = _candidates(tx.candidates(_VECTOR_SCAN, vector=vector, **params_now), covered)
         elif vector is not None and covered:  # the index holds only active memories: score the covered exactly
-            ranked["vector"] = _candidates(tx.run(_COVERED_BY_VECTOR, vector=vector, **params_now), covered)
+            ranked["vector"] = _candidates(tx.candidates(_COVERED_BY_VECTOR, vector=vector, **params_now), covered)
         if symbols or slots:
-            ranked["graph"] = _candidates(tx.run(
+            ranked["graph"] = _candidates(tx.candidates(
                 _GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], walk=GRAPH_WALK,
                 **params_now), covered)
         if period is not None and vector is not None and not use_index:
-            ranked["period"] = _candidates(tx.run(
+            ranked["period"] = _candidates(tx.candidates(
                 _PERIOD_SCAN, period_scopes=scopes, vector=vector, start=period[0], end=period[1], **params_now), covered)
         return ranked, covered
 
@@ -430,18 +438,18 @@ def candidates(
 
 def _independent_lists(tx: ManagedTransaction, *, vector: list[float] | None, params: dict[str, Any],
                        period: tuple[datetime, datetime] | None, use_index: bool, recent: bool, symbols: list[str],
-                       lucene: str | None) -> dict[str, list[Record | Candidate]]:
-    """The lists that need nothing from the summaries, as rows (made candidates once `covered` is known)
+                       lucene: str | None) -> dict[str, list[dict[str, Any] | Candidate]]:
+    """The lists that need nothing from the summaries, as candidate maps (made candidates once `covered` is known)
     or, for market moves, candidates:
     - with the index, the vector lists (`_from_index`);
     - the newest facts and observations (never a turn, so never one a summary brings back);
     - the client's market moves, per method that found them.
     """
     tx = _Clock(tx, params["known_at"])
-    found: dict[str, list[Record | Candidate]] = _from_index(tx, vector=vector, params=params, period=period) \
+    found: dict[str, list[dict[str, Any] | Candidate]] = _from_index(tx, vector=vector, params=params, period=period) \
         if use_index else {}
     if recent:
-        found["recent"] = list(tx.run(_RECENT, **params))
+        found["recent"] = tx.candidates(_RECENT, **params)
     for method, moves in _moves(tx, params, vector=vector, symbols=symbols, recent=recent, period=period,
                                 lucene=lucene).items():
         found[method] = found.get(method, []) + moves
@@ -449,11 +457,11 @@ def _independent_lists(tx: ManagedTransaction, *, vector: list[float] | None, pa
 
 
 def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
-                period: tuple[datetime, datetime] | None) -> dict[str, list[Record]]:
+                period: tuple[datetime, datetime] | None) -> dict[str, list[dict[str, Any]]]:
     """The vector lists through the index: the nearest active memories of the scopes, and those of a named
     month (exactly where the month is small). A turn forgotten as redundant is never in the index
     (`candidates` scores those)."""
-    found: dict[str, list[Record]] = {}
+    found: dict[str, list[dict[str, Any]]] = {}
     index = {"vector": vector, "index_scopes": params["scopes"], **params}
     # A margin for superseded facts (they leave the index's top-k afterwards) and for the index's
     # approximation: twice the list lost a seeded question against the exact scan, three times none
@@ -465,15 +473,16 @@ def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
         sizes = {r["scope"]: r["memories"] for r in tx.run(_PERIOD_SIZES, cap=PERIOD_SCAN_MAX + 1, **month)}
         small = [scope for scope, memories in sizes.items() if 0 < memories <= PERIOD_SCAN_MAX]
         month_scopes = [scope for scope, memories in sizes.items() if memories > PERIOD_SCAN_MAX]
-        found["period"] = list(tx.run(_PERIOD_SCAN, period_scopes=small, **month)) if small else []
+        found["period"] = tx.candidates(_PERIOD_SCAN, period_scopes=small, **month) if small else []
         if month_scopes:
             fetch = params["limit"] * PERIOD_FETCH
-    rows = list(tx.run(_VECTOR_NEAREST, fetch=fetch, month_scopes=month_scopes, start=start, end=end, **index))
+    nearest = tx.run(_VECTOR_NEAREST, fetch=fetch, month_scopes=month_scopes, start=start, end=end, **index).single()
+    rows = nearest["candidates"]
     found["vector"] = [row for row in rows if row["list"] == "vector"]
     if month_scopes:
         found["period"] += [row for row in rows if row["list"] == "period"]
-    if len(found["vector"]) < params["limit"] and (not rows or rows[0]["fetched"] == fetch):
-        found["vector"] = list(tx.run(_VECTOR_ACTIVE, fetch=params["limit"] * 3, **index))
+    if len(found["vector"]) < params["limit"] and (not rows or nearest["fetched"] == fetch):
+        found["vector"] = tx.candidates(_VECTOR_ACTIVE, fetch=params["limit"] * 3, **index)
     return found
 
 
@@ -501,11 +510,11 @@ def _moves(tx: _Clock, params: dict[str, Any], *, vector: list[float] | None, sy
     return found
 
 
-def _candidates(records, covered: set[str] | frozenset[str] = frozenset()) -> list[Candidate]:
+def _candidates(records: list[dict[str, Any]], covered: set[str] | frozenset[str] = frozenset()) -> list[Candidate]:
     return [_candidate(record, covered) for record in records]
 
 
-def _candidate(record, covered: set[str] | frozenset[str]) -> Candidate:
+def _candidate(record: dict[str, Any], covered: set[str] | frozenset[str]) -> Candidate:
     """A candidate from its row. Its reply counts when active, or when forgotten as redundant and brought
     back by a matching summary (`covered`)."""
     reply = record["reply"]
