@@ -27,6 +27,7 @@ had taken in by then and not yet forgotten or seen superseded (see IN_VIEW).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import zip_longest
 from datetime import datetime
 from typing import Any
 
@@ -305,9 +306,13 @@ RETURN {_CANDIDATES}
 """
 
 
-# Memories in the fact slots the question asks about or about the securities it names, ranked facts
-# first, then observations, then turns, newest first within each. A memory of any other level
-# (summary, profile) is out of `_VISIBLE`, so these three levels are the whole of what can match.
+# Memories in the fact slots the question asks about or about the securities it names, ranked per scope
+# facts first, then observations, then turns, newest first within each; the scopes' lists are then taken in
+# turn (`_interleave`), so that a firm's many analyst views on a security do not push the client's own
+# mentions of it (what they paid, why they hold it) out of the list: measured on the firm research graph,
+# with one list a question about a client's own position found its answer in 1 of 68 (BENCHMARKS.md,
+# "Firm-scale targets"). A memory of any other level (summary, profile) is out of `_VISIBLE`, so these
+# three levels are the whole of what can match.
 # Work is bounded by what can be returned: slots are sought in the (scope, slot) index; securities
 # per scope and level, walking the (scope, level, recorded_at) index newest first and stopping at
 # $limit matches, since no older memory of that level can outrank them, or after the newest GRAPH_WALK
@@ -324,7 +329,8 @@ GRAPH_WALK = 500
 _GRAPH = f"""
 OPTIONAL MATCH (named:Security) WHERE named.symbol IN $symbols
 WITH collect(named) AS named
-UNWIND $scopes AS scope
+UNWIND range(0, size($scopes) - 1) AS place
+WITH named, place, $scopes[place] AS scope
 CALL (scope, named) {{
   UNWIND $slots AS slot
   MATCH (m:Memory) USING INDEX m:Memory(scope, slot) WHERE m.scope = scope AND m.slot = slot AND {_VISIBLE}
@@ -347,10 +353,12 @@ CALL (scope, named) {{
   }}
   RETURN m
 }}
-WITH DISTINCT m
-WITH m, CASE m.level WHEN 'fact' THEN 2.0 WHEN 'observation' THEN 1.5 ELSE 1.0 END AS score
-ORDER BY score DESC, m.recorded_at DESC LIMIT $limit
-RETURN {_CANDIDATES}
+WITH place, m, CASE m.level WHEN 'fact' THEN 2.0 WHEN 'observation' THEN 1.5 ELSE 1.0 END AS score
+ORDER BY place, score DESC, m.recorded_at DESC
+WITH place, collect({{m: m, score: score}})[..$limit] AS best
+UNWIND best AS hit
+WITH place, hit.m AS m, hit.score AS score
+RETURN collect(m {{{_CANDIDATE}, place: place}}) AS candidates
 """
 
 
@@ -398,9 +406,14 @@ def candidates(
     beside = driver.read_beside(_independent_lists, vector=vector, params=params, period=period, use_index=use_index,
                                 recent=include_recent, symbols=symbols, lucene=lucene)
 
+    # The graph list per scope, in the order of `scopes`: a client's market moves join their client's.
+    graph: list[list[Candidate]] = [[] for _ in scopes]
+
     def _read(tx: ManagedTransaction) -> tuple[dict[str, list[Candidate]], set[str]]:
         tx = _Clock(tx, known_at)
         ranked: dict[str, list[Candidate]] = {}
+        for scope_list in graph:  # a retried transaction starts again
+            scope_list.clear()
         # Margins past the list: memories out of view (forgotten, superseded) are dropped after the index's top-k.
         hits = sorted(tx.candidates(_FULLTEXT, lucene=f"{lucene} -{_COARSE_LEVEL_FIELD}", fetch=limit * 3,
                              coarse_lucene=f"{lucene} +{_COARSE_LEVEL_FIELD}", coarse_fetch=limit * 2,
@@ -421,9 +434,9 @@ def candidates(
         elif vector is not None and covered:  # the index holds only active memories: score the covered exactly
             ranked["vector"] = _candidates(tx.candidates(_COVERED_BY_VECTOR, vector=vector, **params_now), covered)
         if symbols or slots:
-            ranked["graph"] = _candidates(tx.candidates(
-                _GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots], walk=GRAPH_WALK,
-                **params_now), covered)
+            for row in tx.candidates(_GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots],
+                                     walk=GRAPH_WALK, **params_now):
+                graph[row["place"]].append(_candidate(row, covered))
         if period is not None and vector is not None and not use_index:
             ranked["period"] = _candidates(tx.candidates(
                 _PERIOD_SCAN, period_scopes=scopes, vector=vector, start=period[0], end=period[1], **params_now), covered)
@@ -432,8 +445,20 @@ def candidates(
     ranked, covered = driver.read(_read)
     for method, rows in beside.result().items():
         more = [row if isinstance(row, Candidate) else _candidate(row, covered) for row in rows]
-        ranked[method] = sorted(ranked.get(method, []) + more, key=_ORDER[method])[:limit]
+        if method == "graph":  # market moves, found by the securities named
+            for move in more:
+                client_list = graph[scopes.index(split_move_link_id(move.id)[1])]
+                client_list[:] = sorted(client_list + [move], key=_ORDER["graph"])
+        else:
+            ranked[method] = sorted(ranked.get(method, []) + more, key=_ORDER[method])[:limit]
+    if any(graph):
+        ranked["graph"] = _interleave(graph)[:limit]
     return ranked
+
+
+def _interleave(lists: list[list[Candidate]]) -> list[Candidate]:
+    """The first of each list, then the second of each, and so on."""
+    return [candidate for rank in zip_longest(*lists) for candidate in rank if candidate is not None]
 
 
 def _independent_lists(tx: ManagedTransaction, *, vector: list[float] | None, params: dict[str, Any],

@@ -280,6 +280,15 @@ def test_a_clients_search_finds_their_own_move_and_never_another_clients(three_c
     assert api.search(firm_id="acme", client_id=None, query="Apple moved since discussed", k=10) == []
 
 
+def test_a_clients_move_is_found_by_the_security_the_question_names(three_clients):
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
+                              now=T0)
+
+    [ann] = moves_of("ann")
+
+    assert "graph" in ann.methods and ann.id == f"market_move:AAPL:2026-03-01@{scope_of('ann')}"
+
+
 def test_a_move_is_not_in_view_before_it_happened_on_either_clock(three_clients):
     refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "IBM": 200.0, "MSFT": 50.0, "GOOG": 301.0}, T0),
                               now=T0)

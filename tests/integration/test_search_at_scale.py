@@ -141,6 +141,19 @@ def test_a_security_is_sought_among_the_newest_of_each_level_up_to_the_walk(hist
         assert about_apple() == ["ann-29"]
 
 
+def test_a_clients_own_mentions_of_a_security_share_the_list_with_the_firms_many_newer_ones(history):
+    # The firm holds 6 observations on Apple, all newer than Ann's 2 mentions; the list holds 4.
+    add([memory(f"firm-apple-{d}", SHARED, 40 + d) for d in range(6)])
+    graph_driver.write(lambda tx: tx.run(
+        "MATCH (m:Memory) WHERE m.id IN ['ann-29', 'ann-3'] OR m.id STARTS WITH 'firm-apple' SET m.symbol = 'AAPL'"
+    ).consume())
+
+    ranked = search.candidates(scopes=[CLIENT, SHARED], lucene=None, vector=None, symbols=["AAPL"], slots=[],
+                               limit=4, as_of=None, include_recent=False)
+
+    assert [c.id for c in ranked["graph"]] == ["ann-29", "firm-apple-5", "ann-3", "firm-apple-4"]
+
+
 def month_of(scopes: list[str]) -> set[str]:
     month = (START + timedelta(days=20), START + timedelta(days=30))
     ranked = search.candidates(scopes=scopes, lucene=None, vector=[1.0] + [0.0] * 255, symbols=[],
