@@ -107,18 +107,23 @@ _CANDIDATE = """
 """
 _CANDIDATES = "collect(m {" + _CANDIDATE + "}) AS candidates"
 
-# Full text, one statement of two index queries: the memories other than summaries and profiles (`$lucene`,
-# the best `$fetch` hits), and, when `$coarse`, the summaries and profiles (`$coarse_lucene`): the index's
-# `level` field keeps each to its own (schema.FULLTEXT_FIELDS), so a scope's few summaries are reached without
-# fetching past its many other hits. Each hit in scope is shelved: a summary or profile in view ("coarse"),
-# any other memory in view ("fine"), or, with `$coarse`, a turn forgotten as redundant ("redundant": a
-# candidate only if a matching summary quotes it); the best `$limit` of each shelf are returned.
-_FULLTEXT = f"""
+# Full text and the summaries, one statement. Full text is two index queries: the memories other than
+# summaries and profiles (`$lucene`, the best `$fetch` hits), and, when `$coarse`, the summaries and profiles
+# (`$coarse_lucene`): the index's `level` field keeps each to its own (schema.FULLTEXT_FIELDS), so a scope's
+# few summaries are reached without fetching past its many other hits. Each hit in scope is shelved: a
+# summary or profile in view ("coarse"), any other memory in view ("fine"), or, with `$coarse`, a turn
+# forgotten as redundant ("redundant": a candidate only if a matching summary quotes it); the best `$limit`
+# of each shelf are returned. With `$coarse` and a `$vector`, the summaries and profiles nearest it
+# ("coarse-vector", sought by level in the (scope, level, recorded_at) index, never scanned), and the turns
+# forgotten as redundant that the summaries of either shelf quote (`covered`). One round trip where there were
+# three: each costs this process and Neo4j about as much as the small statements it carried.
+_TEXT_AND_SUMMARIES = f"""
 CALL () {{
-  CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene, {{limit: $fetch}}) YIELD node AS m, score
+  UNWIND CASE WHEN $lucene IS NULL THEN [] ELSE [$lucene] END AS lucene
+  CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', lucene, {{limit: $fetch}}) YIELD node AS m, score
   RETURN m, score
   UNION ALL
-  UNWIND CASE WHEN $coarse THEN [$coarse_lucene] ELSE [] END AS coarse_lucene
+  UNWIND CASE WHEN $coarse AND $lucene IS NOT NULL THEN [$coarse_lucene] ELSE [] END AS coarse_lucene
   CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', coarse_lucene, {{limit: $coarse_fetch}}) YIELD node AS m, score
   RETURN m, score
 }}
@@ -128,20 +133,27 @@ WITH m, score, CASE WHEN m.level IN ['summary', 'profile'] THEN CASE WHEN $coars
                     WHEN $coarse AND {_COVERED} THEN 'redundant' END AS shelf
 WHERE shelf IS NOT NULL
 WITH shelf, collect({{m: m, score: score}})[..$limit] AS best
-UNWIND best AS hit
-WITH shelf, hit.m AS m, hit.score AS score
-RETURN collect(m {{{_CANDIDATE}, shelf: shelf}}) AS candidates
-"""
-_COARSE_BY_VECTOR = f"""
-MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
-WHERE m.scope IN $scopes AND {_COARSE}
-WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
-ORDER BY score DESC LIMIT $limit
-RETURN {_CANDIDATES}
-"""
-_COVERED_TURNS = f"""
-MATCH (s:Memory)-[:DERIVED_FROM]->(m:Memory) WHERE s.id IN $ids AND m.scope IN $scopes AND {_COVERED}
-RETURN collect(DISTINCT m.id) AS ids
+WITH collect({{shelf: shelf, best: best}}) AS shelves
+CALL () {{
+  UNWIND CASE WHEN $coarse AND $vector IS NOT NULL THEN [true] ELSE [] END AS wanted
+  MATCH (m:Memory) USING INDEX SEEK m:Memory(scope, level, recorded_at)
+  WHERE m.scope IN $scopes AND {_COARSE}
+  WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+  ORDER BY score DESC LIMIT $limit
+  RETURN collect({{m: m, score: score}}) AS nearest
+}}
+WITH shelves + [{{shelf: 'coarse-vector', best: nearest}}] AS shelves
+CALL (shelves) {{
+  UNWIND [shelf IN shelves WHERE shelf.shelf IN ['coarse', 'coarse-vector']] AS shelf
+  UNWIND shelf.best AS hit
+  WITH hit.m AS summary
+  MATCH (summary)-[:DERIVED_FROM]->(m:Memory) WHERE m.scope IN $scopes AND {_COVERED}
+  RETURN collect(DISTINCT m.id) AS covered
+}}
+UNWIND shelves AS shelf
+UNWIND shelf.best AS hit
+WITH covered, shelf.shelf AS shelf, hit.m AS m, hit.score AS score
+RETURN collect(m {{{_CANDIDATE}, shelf: shelf}}) AS candidates, coalesce(head(collect(covered)), []) AS covered
 """
 _COVERED_BY_VECTOR = f"""
 MATCH (m:Memory) WHERE m.id IN $covered AND m.scope IN $scopes
@@ -414,16 +426,17 @@ def candidates(
         ranked: dict[str, list[Candidate]] = {}
         for scope_list in graph:  # a retried transaction starts again
             scope_list.clear()
-        # Margins past the list: memories out of view (forgotten, superseded) are dropped after the index's top-k.
-        hits = sorted(tx.candidates(_FULLTEXT, lucene=f"{lucene} -{_COARSE_LEVEL_FIELD}", fetch=limit * 3,
-                             coarse_lucene=f"{lucene} +{_COARSE_LEVEL_FIELD}", coarse_fetch=limit * 2,
-                             coarse=summaries, **params), key=lambda hit: -hit["score"]) if lucene else []
+        hits: list[dict[str, Any]] = []
         covered: set[str] = set()
+        if lucene or (summaries and vector is not None):
+            # Margins past the list: memories out of view (forgotten, superseded) are dropped after the index's top-k.
+            found = tx.run(_TEXT_AND_SUMMARIES, lucene=lucene and f"{lucene} -{_COARSE_LEVEL_FIELD}", fetch=limit * 3,
+                           coarse_lucene=lucene and f"{lucene} +{_COARSE_LEVEL_FIELD}", coarse_fetch=limit * 2,
+                           coarse=summaries, vector=vector, **params).single()
+            hits, covered = sorted(found["candidates"], key=lambda hit: -hit["score"]), set(found["covered"])
         if summaries:
-            ranked["summary"] = _fuse(
-                _candidates([hit for hit in hits if hit["shelf"] == "coarse"][:limit]),
-                _candidates(tx.candidates(_COARSE_BY_VECTOR, vector=vector, **params)) if vector is not None else [])
-            covered = set(tx.run(_COVERED_TURNS, ids=[c.id for c in ranked["summary"]], **params).single()["ids"])
+            ranked["summary"] = _fuse(_candidates([hit for hit in hits if hit["shelf"] == "coarse"]),
+                                      _candidates([hit for hit in hits if hit["shelf"] == "coarse-vector"]))
         # A copy: `params` is shared with the other thread, and a retried transaction starts again.
         params_now = {**params, "covered": sorted(covered)}
         if lucene:

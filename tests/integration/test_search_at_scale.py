@@ -89,7 +89,8 @@ def test_recent_reads_the_newest_few_of_each_level_through_the_index_never_the_t
 def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
     add([memory("ann-summary", CLIENT, 12, level="summary")])
     found, seek_rows = profiled(
-        search._COARSE_BY_VECTOR.replace(search.IN_VIEW, search._IN_VIEW_NOW), vector=[1.0] + [0.0] * 255,
+        search._TEXT_AND_SUMMARIES.replace(search.IN_VIEW, search._IN_VIEW_NOW), vector=[1.0] + [0.0] * 255,
+        lucene=None, coarse_lucene=None, fetch=30, coarse_fetch=20, coarse=True,
         limit=10, covered=[], scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
     # the one summary (and at most a neighbour of the index's batch), not the scopes' 45 memories
     assert "NodeIndexSeek" in found and "NodeIndexScan" not in found and 1 <= seek_rows < 5
