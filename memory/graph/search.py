@@ -10,7 +10,7 @@
   results), use an exact cosine scan of the caller's partition, found through the `memory_scope`
   index and bounded by that client's memory, not by the size of the graph;
 - graph: memories linked to the entities the query names (securities, goals) or in the fact slots
-  it asks about;
+  it asks about, each readable scope's list taken in turn;
 - recent: the newest memories of the partition;
 - period: when the question names a month, the memories recorded in it, by cosine similarity;
 - market moves: a move is one shared event per security and day in the market scope, which no reader
