@@ -155,6 +155,18 @@ def test_a_clients_own_mentions_of_a_security_share_the_list_with_the_firms_many
     assert [c.id for c in ranked["graph"]] == ["ann-29", "firm-apple-5", "ann-3", "firm-apple-4"]
 
 
+def test_details_give_a_memorys_instants_as_aware_datetimes_to_the_microsecond(history):
+    at = datetime(2025, 3, 4, 15, 30, 7, 123456, tzinfo=timezone.utc)
+    graph_driver.write(lambda tx: tx.run(
+        "MATCH (m:Memory {id: 'ann-3'}) SET m.valid_from = $at, m.recorded_at = $at", at=at).consume())
+
+    row = search.details(["ann-3", "ben-50"], [CLIENT])
+
+    assert list(row) == ["ann-3"]  # Ben's memory is out of scope
+    assert row["ann-3"]["valid_from"] == at == row["ann-3"]["recorded_at"] and row["ann-3"]["valid_to"] is None
+    assert row["ann-3"]["recorded_at"].utcoffset() == timedelta(0)
+
+
 def month_of(scopes: list[str]) -> set[str]:
     month = (START + timedelta(days=20), START + timedelta(days=30))
     ranked = search.candidates(scopes=scopes, lucene=None, vector=[1.0] + [0.0] * 255, symbols=[],
