@@ -27,8 +27,8 @@ had taken in by then and not yet forgotten or seen superseded (see IN_VIEW).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import zip_longest
 from datetime import datetime
+from itertools import zip_longest
 from typing import Any
 
 from neo4j import ManagedTransaction
