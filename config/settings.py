@@ -112,10 +112,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # libpq otherwise waits on an unreachable or hung server for as long as TCP does: every page and
     # /healthz would hang instead of saying the database is down. `?connect_timeout=N` overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-    # A connection per request cost more CPU than the client page itself (about 10 ms in the web process
-    # and 14 in PostgreSQL, which authenticates and warms a new backend's catalog caches: BENCHMARKS.md,
-    # "Portal and chat under load on PostgreSQL"). Each process keeps its connection for 60 s and checks it
-    # before reusing it after a request, unless `?conn_max_age=` and `?conn_health_checks=` say otherwise.
+    # A connection per request cost 6-10 ms of CPU in the web process and 10-15 in PostgreSQL, which
+    # authenticates it and warms a new backend's catalog caches (BENCHMARKS.md, "Portal and chat: CPU per
+    # request with and without a database connection per request"). Each process keeps its connection for
+    # 60 s and checks it before reusing it, unless `?conn_max_age=` and `?conn_health_checks=` say otherwise.
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = str(DATABASES["default"].get("CONN_HEALTH_CHECKS", True)).lower() in (
         "true", "1", "yes", "on")  # the URL gives a string: "false" must not read as true
