@@ -100,7 +100,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 # --- Relational database (the system of record) -----------------------------------------------------
 # SQLite is the embedded default (`make up` needs no server); production runs PostgreSQL:
 # DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/NAME, with Django's connection settings and libpq's
-# options as query parameters (`?conn_max_age=60&conn_health_checks=true&sslmode=require`).
+# options as query parameters (`?sslmode=require&conn_max_age=0`).
 # `make test` runs the integration tests on both; no other vendor is tested, so none is accepted.
 SUPPORTED_DATABASE_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
@@ -112,6 +112,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # libpq otherwise waits on an unreachable or hung server for as long as TCP does: every page and
     # /healthz would hang instead of saying the database is down. `?connect_timeout=N` overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # A connection per request cost 6-10 ms of CPU in the web process and 10-15 in PostgreSQL, which
+    # authenticates it and warms a new backend's catalog caches (BENCHMARKS.md, "Portal and chat: CPU per
+    # request with and without a database connection per request"). Each process keeps its connection for
+    # 60 s and checks it before reusing it, unless `?conn_max_age=` and `?conn_health_checks=` say otherwise.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = str(DATABASES["default"].get("CONN_HEALTH_CHECKS", True)).lower() in (
+        "true", "1", "yes", "on")  # the URL gives a string: "false" must not read as true
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; the timeout rides out short write locks.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

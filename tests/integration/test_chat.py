@@ -152,6 +152,18 @@ def test_going_back_before_the_round_was_remembered_withdraws_it_once_it_is(ann_
     assert ChatRound.objects.get(number=2).memory_withdrawn_at is not None
 
 
+def test_a_conversation_never_taken_back_has_nothing_to_withdraw_and_costs_one_plain_query(
+        ann_history, django_assert_num_queries):
+    people = ann_history
+    conversation = chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+    chat.say(conversation=conversation, text="I'd call myself aggressive now.", actor=people["ann_user"])
+    drain_outbox()
+
+    with django_assert_num_queries(1):
+        assert chat.apply_pending_withdrawals(conversation) == 0
+    assert current(people["ann"])["risk_tolerance"] == "aggressive"
+
+
 def test_the_beat_sweep_withdraws_memory_ingested_after_the_client_went_back(ann_history):
     from twin.tasks import withdraw_pending_chat_memory
 

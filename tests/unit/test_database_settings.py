@@ -53,3 +53,19 @@ def test_worker_database_url_names_the_same_sqlite_file_as_the_settings(tmp_path
     database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "db-test.sqlite3")}
 
     assert environ.Env.db_url_config(database_url(database))["NAME"] == database["NAME"]
+
+
+def test_postgres_connections_are_kept_for_60_seconds_and_checked_before_reuse_unless_the_url_says_otherwise():
+    default = json.loads(settings_with("postgres://twin:pw@db.example/twin").stdout)
+    chosen = json.loads(settings_with("postgres://twin:pw@db.example/twin?conn_max_age=0&conn_health_checks=false").stdout)
+    unlimited = json.loads(settings_with("postgres://twin:pw@db.example/twin?conn_max_age=None").stdout)
+
+    assert (default["CONN_MAX_AGE"], default["CONN_HEALTH_CHECKS"]) == (60, True)
+    assert (chosen["CONN_MAX_AGE"], chosen["CONN_HEALTH_CHECKS"]) == (0, False)
+    assert unlimited["CONN_MAX_AGE"] is None
+
+
+def test_sqlite_connections_are_still_opened_per_request():
+    sqlite = json.loads(settings_with("sqlite:////tmp/advisor-twin-settings-test.sqlite3").stdout)
+
+    assert sqlite.get("CONN_MAX_AGE", 0) == 0
