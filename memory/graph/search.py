@@ -168,7 +168,7 @@ RETURN {_CANDIDATES}
 # how many the index returned (`fetched`): measured on the firm research graph of 1M memories, a filter on
 # scope and status together costs the index 12 ms of Neo4j time where one property costs 4 (BENCHMARKS.md,
 # "Firm-scale targets"). The same lookup also serves a named month in the scopes too large to read it whole
-# (`$month_scopes`, see PERIOD_SCAN_MAX): the nearest ones that fall in it. Where forgotten memories crowd the
+# (`$month_scopes`, see PERIOD_SCAN_MAX): those of the nearest that fall in it. Where forgotten memories crowd the
 # nearest ones out (fewer than the list in view from a full fetch), `_VECTOR_ACTIVE` asks the index for active
 # memories only.
 # Neo4j 2026.08.1 fails a filtered vector search whose filter matches no live entry once the index
@@ -214,14 +214,14 @@ WITH m, score ORDER BY score DESC LIMIT $limit
 RETURN {_CANDIDATES}
 """
 # The month a question names (`candidates(period=...)`): read whole in a scope that holds at most
-# PERIOD_SCAN_MAX memories that month (a client's month: tens), otherwise through the index, keeping the
-# nearest that fall in the month among the nearest `PERIOD_FETCH` times the list's limit (a firm's month of
-# research, or a client of many years, can hold tens of thousands: an exact scan costs about 20 microseconds
-# of Neo4j CPU per memory). That lookup serves the nearest memories too: on the firm research graph of 1M
-# memories, one lookup of 400 cost less Neo4j time than the lookups of 120 and 400 it replaces
-# (BENCHMARKS.md, "Firm-scale targets").
+# PERIOD_SCAN_MAX memories that month (a client's month: tens), otherwise (a firm's month of research, or a
+# client of many years, can hold tens of thousands: an exact scan costs about 20 microseconds of Neo4j CPU per
+# memory) those that fall in the month among the nearest memories' own index lookup, at no cost of its own.
+# Measured on the firm research graph of 1M memories: a lookup of its own, of ten times the list, cost a month
+# question 12 ms of Neo4j time, and one of 400 in place of the nearest memories' 120 cost 7; keeping the
+# month's among the 120 found the answer to 39 month questions of 40 against 37 with 400 (the firm's month of
+# research crowded the client's month less) (BENCHMARKS.md, "Firm-scale targets").
 PERIOD_SCAN_MAX = 500
-PERIOD_FETCH = 10  # times the list's limit
 _PERIOD_SIZES = """
 UNWIND $scopes AS scope
 CALL (scope) {
@@ -504,7 +504,7 @@ def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
     # A margin for superseded facts (they leave the index's top-k afterwards) and for the index's
     # approximation: twice the list lost a seeded question against the exact scan, three times none
     # (BENCHMARKS.md, "Firm-scale targets").
-    fetch, month_scopes, start, end = params["limit"] * 3, [], None, None
+    fetch, month_scopes, start, end = params["limit"] * 3, [], None, None  # month_scopes: read through the index
     if period is not None:
         start, end = period
         month = {**index, "start": start, "end": end}
@@ -512,15 +512,13 @@ def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
         small = [scope for scope, memories in sizes.items() if 0 < memories <= PERIOD_SCAN_MAX]
         month_scopes = [scope for scope, memories in sizes.items() if memories > PERIOD_SCAN_MAX]
         found["period"] = tx.candidates(_PERIOD_SCAN, period_scopes=small, **month) if small else []
-        if month_scopes:
-            fetch = params["limit"] * PERIOD_FETCH
     nearest = tx.run(_VECTOR_NEAREST, fetch=fetch, month_scopes=month_scopes, start=start, end=end, **index).single()
     rows = nearest["candidates"]
     found["vector"] = [row for row in rows if row["list"] == "vector"]
     if month_scopes:
         found["period"] += [row for row in rows if row["list"] == "period"]
     if len(found["vector"]) < params["limit"] and (not rows or nearest["fetched"] == fetch):
-        found["vector"] = tx.candidates(_VECTOR_ACTIVE, fetch=params["limit"] * 3, **index)
+        found["vector"] = tx.candidates(_VECTOR_ACTIVE, fetch=fetch, **index)
     return found
 
 
