@@ -115,8 +115,11 @@ _CANDIDATES = "collect(m {" + _CANDIDATE + "}) AS candidates"
 # forgotten as redundant ("redundant": a candidate only if a matching summary quotes it); the best `$limit`
 # of each shelf are returned. With `$coarse` and a `$vector`, the summaries and profiles nearest it
 # ("coarse-vector", sought by level in the (scope, level, recorded_at) index, never scanned), and the turns
-# forgotten as redundant that the summaries of either shelf quote (`covered`). One round trip where there were
-# three: each costs this process and Neo4j about as much as the small statements it carried.
+# forgotten as redundant that the summaries of either shelf quote (`covered`), read from each summary's own
+# links and filtered afterwards: with the filter in the pattern, the planner may seek every memory of the
+# scopes and join them back to the summary (it did, on the test graph: `test_search_at_scale.py`). One round
+# trip where there were three: each costs this process and Neo4j about as much as the small statements it
+# carried.
 _TEXT_AND_SUMMARIES = f"""
 CALL () {{
   UNWIND CASE WHEN $lucene IS NULL THEN [] ELSE [$lucene] END AS lucene
@@ -147,8 +150,9 @@ CALL (shelves) {{
   UNWIND [shelf IN shelves WHERE shelf.shelf IN ['coarse', 'coarse-vector']] AS shelf
   UNWIND shelf.best AS hit
   WITH hit.m AS summary
-  MATCH (summary)-[:DERIVED_FROM]->(m:Memory) WHERE m.scope IN $scopes AND {_COVERED}
-  RETURN collect(DISTINCT m.id) AS covered
+  UNWIND [m IN [(summary)-[:DERIVED_FROM]->(source) | source] WHERE m:Memory AND m.scope IN $scopes AND {_COVERED} | m.id]
+    AS covered_id
+  RETURN collect(DISTINCT covered_id) AS covered
 }}
 UNWIND shelves AS shelf
 UNWIND shelf.best AS hit

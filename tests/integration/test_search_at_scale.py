@@ -86,13 +86,22 @@ def test_recent_reads_the_newest_few_of_each_level_through_the_index_never_the_t
     assert 5 <= seek_rows < 15
 
 
-def test_summaries_are_sought_by_level_not_scanned_across_the_scope(history):
-    add([memory("ann-summary", CLIENT, 12, level="summary")])
-    found, seek_rows = profiled(
-        search._TEXT_AND_SUMMARIES.replace(search.IN_VIEW, search._IN_VIEW_NOW), vector=[1.0] + [0.0] * 255,
-        lucene=None, coarse_lucene=None, fetch=30, coarse_fetch=20, coarse=True,
-        limit=10, covered=[], scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
-    # the one summary (and at most a neighbour of the index's batch), not the scopes' 45 memories
+def test_summaries_and_the_turns_they_bring_back_are_sought_not_scanned_across_the_scope(history):
+    add([memory("ann-summary", CLIENT, 12, level="summary"),
+         {**memory("ann-covered", CLIENT, 11, level="turn", status="forgotten")}])
+    graph_driver.write(lambda tx: tx.run(
+        "MATCH (s:Memory {id: 'ann-summary'}), (t:Memory {id: 'ann-covered'}) "
+        "SET t.forgotten_reason = 'redundant' CREATE (s)-[:DERIVED_FROM]->(t)").consume())
+    statement = search._TEXT_AND_SUMMARIES.replace(search.IN_VIEW, search._IN_VIEW_NOW)
+    params = dict(vector=[1.0] + [0.0] * 255, lucene=None, coarse_lucene=None, fetch=30, coarse_fetch=20, coarse=True,
+                  limit=10, covered=[], scopes=[CLIENT, SHARED], as_of=None, known_at=None, superseded=False)
+
+    found, seek_rows = profiled(statement, **params)
+    result = graph_driver.read(lambda tx: tx.run(statement, params).single().data())
+
+    assert [c["id"] for c in result["candidates"]] == ["ann-summary"] and result["covered"] == ["ann-covered"]
+    # the one summary (and at most a neighbour of the index's batch), not the scopes' 46 memories; its
+    # covered turn is reached through its own link
     assert "NodeIndexSeek" in found and "NodeIndexScan" not in found and 1 <= seek_rows < 5
 
 
