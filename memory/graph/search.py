@@ -462,10 +462,12 @@ def candidates(
     ranked, covered = driver.read(_read)
     for method, rows in beside.result().items():
         more = [row if isinstance(row, Candidate) else _candidate(row, covered) for row in rows]
-        if method == "graph":  # market moves, found by the securities named
-            for move in more:
-                client_list = graph[scopes.index(split_move_link_id(move.id)[1])]
-                client_list[:] = sorted(client_list + [move], key=_ORDER["graph"])
+        if method == "graph":  # market moves, found by the securities named: into their client's list, in order
+            places = [scopes.index(split_move_link_id(move.id)[1]) for move in more]
+            for place, move in zip(places, more, strict=True):
+                graph[place].append(move)
+            for place in set(places):
+                graph[place].sort(key=_ORDER["graph"])  # stable: the graph list's own order among equals
         else:
             ranked[method] = sorted(ranked.get(method, []) + more, key=_ORDER[method])[:limit]
     if any(graph):
