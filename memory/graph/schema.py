@@ -47,7 +47,10 @@ MOVE_FULLTEXT_INDEX = "move_text"
 VECTOR_INDEX = "memory_embedding"
 # The first Neo4j release whose SEARCH clause filters on a vector index's own properties.
 FILTERED_VECTOR_SEARCH_SINCE = (2026, 1)
-FILTER_PROPERTIES = ["scope", "status"]
+# `recorded_at` lets a point-in-time read (`as_of`) ask the index for what had been recorded by then; without
+# it such a read scored every memory of its scopes exactly: 2.2 s for the client with 100k memories
+# (memory/graph/search.py, BENCHMARKS.md "Firm-scale targets").
+FILTER_PROPERTIES = ["scope", "status", "recorded_at"]
 # The full-text index's fields: the words, the scope token (Lucene filters on it before ranking) and the
 # level, so the few summaries and profiles of a scope are sought apart from its other memories: one query
 # fetching 400 hits of every level to reach them cost the firm research graph 8.8 ms of Neo4j time per
@@ -58,7 +61,7 @@ FULLTEXT_FIELDS = ["text", "scope", "level"]
 def statements(*, filtered_vector_search: bool) -> list[str]:
     dimensions = int(settings.MEMORY_EMBEDDING_DIMENSIONS)
     vector_index = (
-        # Cypher 25 syntax: the WITH list makes scope and status filterable inside the index.
+        # Cypher 25 syntax: the WITH list makes scope, status and recorded_at filterable inside the index.
         f"CYPHER 25 CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (m:Memory) ON (m.embedding) "
         f"WITH [{', '.join('m.' + p for p in FILTER_PROPERTIES)}] "
         f"OPTIONS {{indexConfig: {{`vector.dimensions`: {dimensions}, `vector.similarity_function`: 'cosine'}}}}"
@@ -111,8 +114,9 @@ def migrate() -> list[str]:
     """Create what is missing, wait until every index is online, then bring data written in an older
     shape to the current one (`memory/graph/move_migration.py`). Returns the schema statements run.
 
-    `IF NOT EXISTS` keeps an existing vector index as it is. One built by Neo4j 5.x (no filter
-    properties) is rebuilt, as it holds nothing but what the nodes hold; a changed embedding dimension
+    `IF NOT EXISTS` keeps an existing vector index as it is. One built with other filter properties (by
+    Neo4j 5.x: none; before `recorded_at` was one) is rebuilt, as it holds nothing but what the nodes hold
+    (vector search waits for it below: minutes for a million memories); a changed embedding dimension
     would otherwise go unnoticed until every vector query failed: it is checked and reported here.
     """
     filtered = filtered_vector_search()
@@ -126,6 +130,7 @@ def migrate() -> list[str]:
         # Schema statements cannot share a transaction with each other; one managed tx each.
         driver.write(lambda tx, q=statement: tx.run(q).consume())
     driver.read(lambda tx: tx.run("CALL db.awaitIndexes(1800)").consume())
+    _filters_on_recorded_at.cache_clear()  # this process may have asked before the rebuild
     episodes.fill_client_people()
     move_migration.migrate_moves()
     if not filtered:
@@ -169,6 +174,18 @@ def filtered_vector_search() -> bool:
 @functools.cache
 def _filtered_vector_search(uri: str, database: str) -> bool:
     return server_version() >= FILTERED_VECTOR_SEARCH_SINCE
+
+
+def point_in_time_vector_search() -> bool:
+    """Whether the vector index filters on `recorded_at` too, asked once per server. An index built before it
+    was a filter property (until `migrate` rebuilds it) would refuse such a filter: point-in-time reads then
+    score their scopes exactly, as Neo4j 5.x does."""
+    return filtered_vector_search() and _filters_on_recorded_at(settings.NEO4J_URI, settings.NEO4J_DATABASE)
+
+
+@functools.cache
+def _filters_on_recorded_at(uri: str, database: str) -> bool:
+    return "recorded_at" in (index_properties(VECTOR_INDEX) or [])
 
 
 def server_version() -> tuple[int, int]:

@@ -35,7 +35,13 @@ from neo4j import ManagedTransaction
 
 from memory.graph import driver
 from memory.graph.episodes import SESSION_PEOPLE
-from memory.graph.schema import FULLTEXT_INDEX, MOVE_FULLTEXT_INDEX, VECTOR_INDEX, filtered_vector_search
+from memory.graph.schema import (
+    FULLTEXT_INDEX,
+    MOVE_FULLTEXT_INDEX,
+    VECTOR_INDEX,
+    filtered_vector_search,
+    point_in_time_vector_search,
+)
 from memory.graph.securities import move_link_id, split_move_link_id
 from memory.graph.values import epoch_micros, from_epoch_micros
 
@@ -184,26 +190,51 @@ _INDEXED_PROBE = """
 MATCH (probe:Memory) WHERE probe.scope IN $index_scopes AND probe.status = 'active' AND probe.embedding IS NOT NULL
 WITH probe LIMIT 1
 """
-_VECTOR_NEAREST = f"""
+# A point-in-time read (`$as_of`) asks the index for what had been recorded by then, whatever its status now
+# (`_VISIBLE` keeps what was in view then): `recorded_at` is a filter property of the index
+# (schema.FILTER_PROPERTIES). Before, such a read scored every memory of its scopes exactly: 2.2 s for the
+# client with 100k memories (BENCHMARKS.md, "Firm-scale targets"). Its probe looks for such a memory, through
+# the (scope, recorded_at) index: a read as of a day before anything was recorded asks the index nothing.
+_INDEXED_PROBE_AS_OF = """
+MATCH (probe:Memory) WHERE probe.scope IN $index_scopes AND probe.recorded_at <= $as_of AND probe.embedding IS NOT NULL
+WITH probe LIMIT 1
+"""
+
+
+def _nearest(*, probe: str, index_filter: str) -> str:
+    return f"""
 CYPHER 25
-{_INDEXED_PROBE}
+{probe}
 CALL (probe) {{
   MATCH (m:Memory)
-    SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE m.scope IN $index_scopes LIMIT $fetch) SCORE AS score
+    SEARCH m IN (VECTOR INDEX {VECTOR_INDEX} FOR $vector WHERE {index_filter} LIMIT $fetch) SCORE AS score
   RETURN m, score
 }}
 WITH collect({{m: m, score: score}}) AS nearest
-UNWIND nearest AS hit
-WITH size(nearest) AS fetched, hit.m AS m, hit.score AS score WHERE {_VISIBLE}
-WITH fetched, m, score ORDER BY score DESC
-WITH fetched, collect({{m: m, score: score}}) AS visible
-UNWIND [['vector', visible[..$limit]],
-        ['period', [hit IN visible WHERE hit.m.scope IN $month_scopes AND $start <= hit.m.recorded_at < $end][..$limit]]]
-  AS shelf
-UNWIND shelf[1] AS hit
-WITH fetched, shelf[0] AS list, hit.m AS m, hit.score AS score
-RETURN collect(m {{{_CANDIDATE}, list: list}}) AS candidates, max(fetched) AS fetched
+CALL (nearest) {{
+  UNWIND nearest AS hit
+  WITH hit.m AS m, hit.score AS score WHERE {_VISIBLE}
+  WITH m, score ORDER BY score DESC
+  RETURN collect({{m: m, score: score}}) AS visible
+}}
+CALL (visible) {{
+  UNWIND [['vector', visible[..$limit]],
+          ['period', [hit IN visible WHERE hit.m.scope IN $month_scopes AND $start <= hit.m.recorded_at < $end][..$limit]]]
+    AS shelf
+  UNWIND shelf[1] AS hit
+  WITH shelf[0] AS list, hit.m AS m, hit.score AS score
+  RETURN collect(m {{{_CANDIDATE}, list: list}}) AS candidates
+}}
+RETURN candidates, size(nearest) AS fetched
 """
+
+
+_VECTOR_NEAREST = _nearest(probe=_INDEXED_PROBE, index_filter="m.scope IN $index_scopes")
+_VECTOR_NEAREST_AS_OF = _nearest(probe=_INDEXED_PROBE_AS_OF,
+                                 index_filter="m.scope IN $index_scopes AND m.recorded_at <= $as_of")
+# Where a point-in-time read's nearest memories were crowded out of view (superseded or withdrawn by then), the
+# index is asked again for this many times the list (as `_VECTOR_ACTIVE` is for the present).
+AS_OF_CROWDED_FETCH = 30
 _VECTOR_ACTIVE = f"""
 CYPHER 25
 {_INDEXED_PROBE}
@@ -416,7 +447,11 @@ def candidates(
     of 1M memories over 1,095 clients: with the vector lookup alone on the other thread, this one was the
     longer in four searches of five; with the newest memories and the moves there too, in one of three.
     """
-    use_index = vector is not None and as_of is None and filtered_vector_search()
+    # A point-in-time read asks the index for what was recorded by then (`point_in_time_vector_search`); with
+    # both clocks at once (`as_of` and `known_at`) it keeps the exact scan: the index's `as_of` filter would
+    # narrow what the twin's clock alone decides.
+    use_index = vector is not None and filtered_vector_search() and (
+        as_of is None or (known_at is None and point_in_time_vector_search()))
     params = {"scopes": scopes, "limit": limit, "as_of": as_of, "known_at": known_at,
               "superseded": include_superseded, "covered": []}
     beside = driver.read_beside(_independent_lists, vector=vector, params=params, period=period, use_index=use_index,
@@ -448,7 +483,7 @@ def candidates(
                 hit["shelf"] == "redundant" and hit["id"] in covered)][:limit], covered)
         if vector is not None and not use_index:
             ranked["vector"] = _candidates(tx.candidates(_VECTOR_SCAN, vector=vector, **params_now), covered)
-        elif vector is not None and covered:  # the index holds only active memories: score the covered exactly
+        elif vector is not None and covered:  # the index list was read before these were known: score them exactly
             ranked["vector"] = _candidates(tx.candidates(_COVERED_BY_VECTOR, vector=vector, **params_now), covered)
         if symbols or slots:
             for row in tx.candidates(_GRAPH, symbols=symbols, slots=slots, slot_prefixes=[s + ":" for s in slots],
@@ -502,9 +537,9 @@ def _independent_lists(tx: ManagedTransaction, *, vector: list[float] | None, pa
 
 def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
                 period: tuple[datetime, datetime] | None) -> dict[str, list[dict[str, Any]]]:
-    """The vector lists through the index: the nearest active memories of the scopes, and those of a named
-    month (exactly where the month is small). A turn forgotten as redundant is never in the index
-    (`candidates` scores those)."""
+    """The vector lists through the index: the nearest memories of the scopes in view (as of `as_of`, among
+    those recorded by then), and those of a named month (exactly where the month is small). A turn forgotten
+    as redundant that a summary brings back is scored by `candidates` (this list is read before those are known)."""
     found: dict[str, list[dict[str, Any]]] = {}
     index = {"vector": vector, "index_scopes": params["scopes"], **params}
     # A margin for superseded facts (they leave the index's top-k afterwards) and for the index's
@@ -518,12 +553,18 @@ def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
         small = [scope for scope, memories in sizes.items() if 0 < memories <= PERIOD_SCAN_MAX]
         month_scopes = [scope for scope, memories in sizes.items() if memories > PERIOD_SCAN_MAX]
         found["period"] = tx.candidates(_PERIOD_SCAN, period_scopes=small, **month) if small else []
-    nearest = tx.run(_VECTOR_NEAREST, fetch=fetch, month_scopes=month_scopes, start=start, end=end, **index).single()
+    as_of = params["as_of"] is not None
+    nearest = tx.run(_VECTOR_NEAREST_AS_OF if as_of else _VECTOR_NEAREST, fetch=fetch, month_scopes=month_scopes,
+                     start=start, end=end, **index).single()
     rows = nearest["candidates"]
     found["vector"] = [row for row in rows if row["list"] == "vector"]
     if month_scopes:
         found["period"] += [row for row in rows if row["list"] == "period"]
-    if len(found["vector"]) < params["limit"] and (not rows or nearest["fetched"] == fetch):
+    if len(found["vector"]) < params["limit"] and as_of and nearest["fetched"] == fetch:
+        wider = tx.run(_VECTOR_NEAREST_AS_OF, fetch=params["limit"] * AS_OF_CROWDED_FETCH, month_scopes=[],
+                       start=None, end=None, **index).single()
+        found["vector"] = [row for row in wider["candidates"] if row["list"] == "vector"]
+    elif len(found["vector"]) < params["limit"] and not as_of and (not rows or nearest["fetched"] == fetch):
         found["vector"] = tx.candidates(_VECTOR_ACTIVE, fetch=fetch, **index)
     return found
 

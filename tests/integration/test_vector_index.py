@@ -63,9 +63,9 @@ def vector_candidates(scopes: list[str], *, as_of: datetime | None = None) -> li
 EXPECTED = [("small-45deg", 0.8536), ("firm-60deg", 0.75), ("small-90deg", 0.5), ("small-opposite", 0.0)]
 
 
-def test_the_test_server_filters_inside_the_vector_index():
+def test_the_test_server_filters_inside_the_vector_index(graph):
     assert schema.filtered_vector_search() is True
-    assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding", "scope", "status"]
+    assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding", "scope", "status", "recorded_at"]
 
 
 def test_index_search_finds_a_small_clients_memories_that_a_crowded_global_top_k_would_lose(crowded_graph):
@@ -85,10 +85,12 @@ def test_a_point_in_time_read_sees_only_what_was_recorded_by_then(crowded_graph)
         ("small-45deg", 0.8536), ("small-90deg", 0.5), ("small-opposite", 0.0)]
 
 
-@pytest.mark.parametrize("statement", ["_VECTOR_NEAREST", "_VECTOR_ACTIVE"])
+@pytest.mark.parametrize("statement", ["_VECTOR_NEAREST", "_VECTOR_ACTIVE", "_VECTOR_NEAREST_AS_OF"])
 def test_the_vector_query_reads_the_index_not_every_node_of_the_scope(crowded_graph, statement):
+    as_of = datetime(2025, 6, 1, tzinfo=timezone.utc) if statement.endswith("AS_OF") else None
+
     def _plan(tx):
-        summary = tx.run(getattr(search, statement).replace("CYPHER 25", "CYPHER 25 PROFILE", 1), index_scopes=[BIG], month_scopes=[], start=None, end=None, vector=QUERY, fetch=10, limit=5, as_of=None, superseded=False, known_at=None, covered=[]).consume()
+        summary = tx.run(getattr(search, statement).replace("CYPHER 25", "CYPHER 25 PROFILE", 1), index_scopes=[BIG], month_scopes=[], start=None, end=None, vector=QUERY, fetch=10, limit=5, as_of=as_of, superseded=False, known_at=None, covered=[]).consume()
         return summary.profile
 
     def operators(plan) -> list[tuple[str, int]]:
@@ -114,6 +116,25 @@ def test_forgotten_memories_nearest_the_query_do_not_crowd_out_the_active_ones(c
     assert vector_candidates([SMALL, FIRM]) == EXPECTED
 
 
+def test_a_point_in_time_read_scans_exactly_until_migrate_rebuilds_an_index_without_recorded_at(crowded_graph):
+    graph_driver.write(lambda tx: tx.run(f"DROP INDEX {schema.VECTOR_INDEX}").consume())
+    graph_driver.write(lambda tx: tx.run(
+        f"CYPHER 25 CREATE VECTOR INDEX {schema.VECTOR_INDEX} FOR (m:Memory) ON (m.embedding) WITH [m.scope, m.status] "
+        "OPTIONS {indexConfig: {`vector.dimensions`: 256, `vector.similarity_function`: 'cosine'}}").consume())
+    graph_driver.read(lambda tx: tx.run("CALL db.awaitIndexes(60)").consume())
+    schema._filters_on_recorded_at.cache_clear()
+    june = datetime(2025, 6, 1, tzinfo=timezone.utc)
+
+    # Asking that index to filter on recorded_at would fail the search; the exact scan answers the same.
+    assert schema.point_in_time_vector_search() is False
+    assert vector_candidates([SMALL, FIRM], as_of=june) == EXPECTED
+
+    schema.migrate()
+
+    assert schema.point_in_time_vector_search() is True
+    assert vector_candidates([SMALL, FIRM], as_of=june) == EXPECTED
+
+
 def test_migrate_rebuilds_a_vector_index_made_without_filter_properties(graph):
     graph_driver.write(lambda tx: tx.run(f"DROP INDEX {schema.VECTOR_INDEX}").consume())
     graph_driver.write(lambda tx: tx.run(
@@ -123,7 +144,7 @@ def test_migrate_rebuilds_a_vector_index_made_without_filter_properties(graph):
 
     schema.migrate()
 
-    assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding", "scope", "status"]
+    assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding", "scope", "status", "recorded_at"]
     assert schema.vector_index_dimensions() == 256
 
 
@@ -134,3 +155,43 @@ def test_a_client_whose_memory_was_all_deleted_gets_no_vector_candidates_and_no_
     assert vector_candidates([SMALL]) == []
     assert vector_candidates([SMALL, FIRM]) == [("firm-60deg", 0.75)]
     assert vector_candidates(["c-never-seen"]) == []
+    june = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    assert vector_candidates([SMALL], as_of=june) == []
+    assert vector_candidates([SMALL, FIRM], as_of=june) == [("firm-60deg", 0.75)]
+
+
+def add_history(rows: list[tuple[str, str, str, list[float]]], **extra) -> None:
+    """Memories of SMALL: (id, recorded_at, status, embedding)."""
+    graph_driver.write(lambda tx: tx.run(
+        """
+        UNWIND $rows AS row
+        CREATE (m:Memory {id: row[0], scope: $scope, status: row[2], level: 'observation', importance: 0.5,
+                          text: row[0], recorded_at: datetime(row[1]), embedding: row[3]})
+        SET m += $extra
+        """, rows=rows, scope=SMALL, extra=extra).consume())
+    graph_driver.read(lambda tx: tx.run("CALL db.awaitIndexes(60)").consume())
+
+
+def test_a_point_in_time_read_asks_the_index_for_what_was_recorded_by_then_whatever_its_status_now(clean_graph):
+    # The newer memories lie nearest the query; as of March only January's and February's were recorded. The
+    # one forgotten since as decayed was still in view in March; the one forgotten as erroneous never counts.
+    add_history([("jan", "2025-01-10T00:00:00Z", "active", unit((0, 1.0), (1, 1.0))),
+                 ("feb-decayed", "2025-02-10T00:00:00Z", "forgotten", unit((0, 1.0), (1, 0.5))),
+                 ("apr", "2025-04-10T00:00:00Z", "active", unit((0, 1.0))),
+                 ("may", "2025-05-10T00:00:00Z", "active", unit((0, 1.0), (1, 0.1)))])
+    graph_driver.write(lambda tx: tx.run(
+        "MATCH (m:Memory {id: 'feb-decayed'}) SET m.forgotten_reason = 'decayed'").consume())
+
+    assert [memory_id for memory_id, _ in vector_candidates([SMALL], as_of=datetime(2025, 3, 1, tzinfo=timezone.utc))] \
+        == ["feb-decayed", "jan"]
+    assert [memory_id for memory_id, _ in vector_candidates([SMALL])] == ["apr", "may", "jan"]
+
+
+def test_a_point_in_time_read_whose_nearest_were_superseded_by_then_asks_the_index_again_for_more(clean_graph):
+    # 20 facts recorded in January and superseded in February lie nearest the query: as of March, the index's
+    # first fetch (3 x the list of 5) holds none in view, so it is asked again for more.
+    add_history([(f"old-{i}", "2025-01-05T00:00:00Z", "active", unit((0, 1.0), (1 + i, 0.01))) for i in range(20)],
+                superseded_at=datetime(2025, 2, 1, tzinfo=timezone.utc))
+    add_history([("kept", "2025-01-20T00:00:00Z", "active", unit((0, 1.0), (1, 1.0)))])
+
+    assert vector_candidates([SMALL], as_of=datetime(2025, 3, 1, tzinfo=timezone.utc)) == [("kept", 0.8536)]
