@@ -78,12 +78,36 @@ def test_recent_skips_turns_and_memories_out_of_view(history):
 
 def test_recent_reads_the_newest_few_of_each_level_through_the_index_never_the_turns(history):
     found, seek_rows = profiled(search._RECENT.replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT, SHARED], limit=2, as_of=None, known_at=None,
-                                superseded=False, covered=[])
+                                recorded_by=search.END_OF_TIME, superseded=False, covered=[])
     assert any(op.startswith("NodeIndex") for op in found), found
     # Ann's observations: a forgotten one passed over, then 2; no facts; the firm: its newest 2: 5 rows, and a
     # few more when the runtime reads the index in batches. Walking all levels would pass over Ann's 10 newer
     # turns first (15 rows at least); a scan reads all 44 of the scopes.
     assert 5 <= seek_rows < 15
+
+
+def test_a_point_in_time_read_of_the_recent_starts_its_walk_at_that_time_not_at_the_newest(history):
+    day_10 = START + timedelta(days=10, hours=12)
+    ranked = search.candidates(scopes=[CLIENT, SHARED], lucene=None, vector=None, symbols=[], slots=[], limit=3,
+                               as_of=day_10, include_recent=True)
+    assert [c.id for c in ranked["recent"]] == ["ann-10", "ann-9", "ann-8"]
+
+    found, seek_rows = profiled(search._RECENT.replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT], limit=3,
+                                as_of=day_10, known_at=None, recorded_by=day_10, superseded=False, covered=[])
+    # Ann's observations of days 10, 9 and 8 (and a few more when the runtime reads the index in batches), not
+    # the 20 recorded after day 10 first.
+    assert 3 <= seek_rows < 10
+
+
+def test_a_point_in_time_read_of_a_security_walks_back_from_that_time(history):
+    graph_driver.write(lambda tx: tx.run(
+        "MATCH (m:Memory) WHERE m.id IN ['ann-29', 'ann-3'] SET m.symbol = 'AAPL'").consume())
+
+    with mock.patch.object(search, "GRAPH_WALK", 5):  # as of day 6: Ann's observations of days 2..6
+        ranked = search.candidates(scopes=[CLIENT], lucene=None, vector=None, symbols=["AAPL"], slots=[], limit=10,
+                                   as_of=START + timedelta(days=6), include_recent=False)
+
+    assert [c.id for c in ranked["graph"]] == ["ann-3"]
 
 
 def test_summaries_and_the_turns_they_bring_back_are_sought_not_scanned_across_the_scope(history):
