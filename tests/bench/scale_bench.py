@@ -5,7 +5,7 @@
 
 Grows one firm's graph with the bulk loader (`tests/bench/bulk_load.py`) to each size in turn, then
 asks sampled gold questions of the loaded clients through `memory.api.search` (k=10), in hybrid and
-vector mode, once per vector path (`index`: the vector index filtered by scope; `scan`: the exact
+vector mode (and, with `--as-of DAY`, hybrid as of that day), once per vector path (`index`: the vector index filtered by scope; `scan`: the exact
 cosine scan of the reader's scopes), alternating which path goes first. It empties the graph first
 (`--keep` grows what is there), so it refuses any Neo4j but a local bench instance on a port other
 than the ones `make up`/`make test` use unless forced.
@@ -19,6 +19,7 @@ import random
 import statistics
 import sys
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.bench.cpu import neo4j_pid
@@ -40,7 +41,8 @@ def rss_mb(pid: int | None) -> float | None:
         return None
 
 
-def measure(questions: list[dict], *, queries: int, seed: int, paths: tuple[str, ...]) -> list[dict]:
+def measure(questions: list[dict], *, queries: int, seed: int, paths: tuple[str, ...],
+            as_of: datetime | None = None) -> list[dict]:
     from unittest import mock
 
     from memory import api
@@ -51,12 +53,12 @@ def measure(questions: list[dict], *, queries: int, seed: int, paths: tuple[str,
     timings: dict[tuple[str, str], list[float]] = defaultdict(list)
     neo4j_cpu: dict[tuple[str, str], float] = defaultdict(float)
     for number, question in enumerate(sample[:20] + sample):  # the first 20: warm-up (page cache, plans)
-        for mode in ("hybrid", "vector"):
+        for mode in ("hybrid", "vector") + (("hybrid-as-of",) if as_of else ()):
             for path in (paths if number % 2 else paths[::-1]):
                 with mock.patch("memory.graph.search.filtered_vector_search", return_value=path == "index"):
                     with Meter() as meter:
                         api.search(firm_id=FIRM, client_id=question["client_id"], query=question["query"], k=10,
-                                   mode=mode)
+                                   mode=mode.removesuffix("-as-of"), as_of=as_of if mode.endswith("as-of") else None)
                 if number >= 20:
                     timings[(mode, path)].append(meter.wall * 1000)
                     neo4j_cpu[(mode, path)] += meter.neo4j or 0.0
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="do not empty the graph first")
     parser.add_argument("--out", default="var/scale-bench.jsonl", help="one JSON line per size is appended here")
     parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
+    parser.add_argument("--as-of", type=datetime.fromisoformat, metavar="YYYY-MM-DD",
+                        help="also time hybrid searches as of this day (UTC): a point-in-time read")
     parser.add_argument("--profile", metavar="QUESTION", help="PROFILE each statement of one search and exit")
     parser.add_argument("--client", help="the reader's client for --profile (none: firm-shared memory only)")
     args = parser.parse_args(argv)
@@ -120,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         with saved.open("a") as out:
             out.writelines(json.dumps(q) + "\n" for q in loaded.questions)
         driver.read(lambda tx: tx.run("CALL db.awaitIndexes(3600)").consume())
-        rows = measure(questions, queries=args.queries, seed=size, paths=tuple(args.paths.split(",")))
+        as_of = args.as_of.replace(tzinfo=UTC) if args.as_of else None
+        rows = measure(questions, queries=args.queries, seed=size, paths=tuple(args.paths.split(",")), as_of=as_of)
         result = {
             "shape": args.shape, "memories": state["memories"], "clients": loaded.clients,
             "load": {"seconds": round(loaded.seconds), "embed_seconds": round(loaded.embed_seconds),
