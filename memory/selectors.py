@@ -10,10 +10,19 @@ from memory.graph.summaries import ProfileVersion
 from memory.scope import Reader, client_scope
 
 
+def _fact_scopes(reader: Reader) -> list[str]:
+    """A client's facts are their own memory's. The firm's shared facts are its analysts' viewpoints, one per
+    security and version: a firm of years of research holds tens of thousands, which made every client page
+    and every answer read them all (4 s on the firm research bench graph), and listed the firm's current views
+    on every security as what the twin knows about the client. Pages and the twin read viewpoints from their
+    own records (`advisor.models.Viewpoint`)."""
+    return reader.writable_scopes
+
+
 def client_facts(reader: Reader, *, as_of: datetime | None = None, known_at: datetime | None = None) -> list[FactRow]:
-    """Current facts (or those believed at `as_of`, or known to the twin at `known_at`), newest statement
-    per slot first."""
-    rows = graph_facts.facts_for_client(reader.scopes, as_of=as_of, known_at=known_at)
+    """The client's current facts (or those believed at `as_of`, or known to the twin at `known_at`), newest
+    statement per slot first."""
+    rows = graph_facts.facts_for_client(_fact_scopes(reader), as_of=as_of, known_at=known_at)
     rows.sort(key=lambda r: (r.slot, r.valid_from), reverse=True)
     return rows
 
@@ -22,7 +31,7 @@ def client_facts_with_history(reader: Reader) -> tuple[list[FactRow], list[FactR
     """(the current facts as `client_facts` orders them, every active fact with its history), from one
     read: the current facts are the history's unsuperseded part, so a caller that needs both (the twin
     leaves replaced statements out of what it recalls) does not read the facts twice."""
-    history = graph_facts.facts_for_client(reader.scopes, include_history=True)
+    history = graph_facts.facts_for_client(_fact_scopes(reader), include_history=True)
     current = sorted((row for row in history if row.superseded_at is None),
                      key=lambda r: (r.slot, r.valid_from), reverse=True)
     return current, history

@@ -97,6 +97,9 @@ def apply_supersessions(
 
 
 _FACT_TIMES = ("valid_from", "valid_to", "recorded_at", "superseded_at")
+# Every fact has a slot (what a newer statement supersedes by); `slot IS NOT NULL` lets the (scope, slot)
+# index seek a scope's facts. Without it the planner read every fact of every scope and filtered them: 100 ms
+# for a client's 15 facts on the firm research bench graph, whose firm holds 49k analyst viewpoints.
 
 
 def facts_for_client(
@@ -109,7 +112,7 @@ def facts_for_client(
     def _read(tx: ManagedTransaction) -> list[FactRow]:
         result = tx.run(
             f"""
-            MATCH (m:Fact) WHERE m.scope IN $scopes
+            MATCH (m:Fact) USING INDEX m:Fact(scope, slot) WHERE m.scope IN $scopes AND m.slot IS NOT NULL
               AND (($history AND m.status = 'active') OR (NOT $history AND {IN_VIEW}))
             WITH m AS f
             OPTIONAL MATCH (f)-[:DERIVED_FROM]->(t:Turn)
@@ -160,8 +163,8 @@ def fact_history(scope: str, *, since: datetime | None = None, until: datetime |
     def _read(tx: ManagedTransaction) -> list[FactHistoryRow]:
         result = tx.run(
             """
-            MATCH (f:Fact {scope: $scope})
-            WHERE ($since IS NULL OR f.recorded_at >= $since) AND ($until IS NULL OR f.recorded_at <= $until)
+            MATCH (f:Fact) USING INDEX f:Fact(scope, slot) WHERE f.scope = $scope AND f.slot IS NOT NULL
+              AND ($since IS NULL OR f.recorded_at >= $since) AND ($until IS NULL OR f.recorded_at <= $until)
             OPTIONAL MATCH (f)-[:DERIVED_FROM]->(t:Turn)
             OPTIONAL MATCH (f)-[:SUPERSEDES]->(older:Fact)
             WITH f, collect(DISTINCT t.turn_id) AS sources, collect(DISTINCT older.id) AS supersedes

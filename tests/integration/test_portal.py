@@ -72,6 +72,23 @@ def test_analyst_publishes_a_viewpoint_and_a_bad_ticker_is_explained(client, fir
     assert Viewpoint.objects.get().symbol == "MSFT"
 
 
+def test_what_the_twin_knows_about_a_client_is_their_own_memory_not_the_firms_analyst_views(client, firm_people, clean_graph):
+    from memory.services.ingest import drain_outbox
+
+    client.force_login(firm_people["advisor"])
+    client.post("/clients/ann/sessions/new", {"channel": "meeting", "started_at": "2024-05-01 10:00",
+                                              "notes": "Ann Carter: I want to retire in 2034.\nAlex: Noted."})
+    client.force_login(firm_people["analyst"])
+    client.post("/viewpoints/", {"symbol": "MSFT", "stance": "buy", "rationale": "Cloud margins.", "target_price": "450"})
+    drain_outbox()
+    client.force_login(firm_people["advisor"])
+
+    knows = client.get("/clients/ann/").content.decode().split("What the twin knows", 1)[1].split("</section>", 1)[0]
+
+    assert "2034" in knows
+    assert "Analyst view on MSFT" not in knows and "Cloud margins" not in knows
+
+
 def test_only_analysts_publish_viewpoints(client, firm_people):
     client.force_login(firm_people["advisor"])
 

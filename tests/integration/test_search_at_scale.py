@@ -1,5 +1,6 @@
-"""Search mechanics that keep a search's cost bounded by what it returns, not by the size of a scope,
-and the firm-scale bench's bulk loader (tests/bench/bulk_load.py) writing what production writes."""
+"""Search mechanics (and the reads of a client's facts) that keep their cost bounded by what they return, not
+by the size of a scope, and the firm-scale bench's bulk loader (tests/bench/bulk_load.py) writing what
+production writes."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -8,10 +9,10 @@ from unittest import mock
 
 import pytest
 
-from memory import api
+from memory import api, selectors
 from memory.graph import driver as graph_driver
-from memory.graph import schema, search
-from memory.scope import client_scope, firm_scope
+from memory.graph import facts, schema, search
+from memory.scope import Reader, client_scope, firm_scope
 from memory.services.retrieval import lucene_query
 from tests.bench import bulk_load
 
@@ -108,6 +109,38 @@ def test_a_point_in_time_read_of_a_security_walks_back_from_that_time(history):
                                    as_of=START + timedelta(days=6), include_recent=False)
 
     assert [c.id for c in ranked["graph"]] == ["ann-3"]
+
+
+def test_a_clients_facts_are_their_own_and_sought_in_their_scope_not_among_the_firms_many(clean_graph):
+    # The firm's 40 analyst viewpoints are firm-shared facts; Ann's 2 facts are all a page or an answer reads.
+    graph_driver.write(lambda tx: tx.run(
+        """
+        UNWIND $rows AS row
+        CREATE (:Memory:Fact {id: row.id, scope: row.scope, slot: row.slot, status: 'active', level: 'fact',
+                              text: row.id, attribute: 'x', importance: 0.5, valid_from: $at, recorded_at: $at, created_at: $at})
+        """, at=START, rows=[{"id": f"view-{i}", "scope": SHARED, "slot": f"viewpoint:S{i}"} for i in range(40)]
+        + [{"id": "ann-risk", "scope": CLIENT, "slot": "risk"}, {"id": "ann-goal", "scope": CLIENT, "slot": "goal:retirement"}],
+    ).consume())
+    graph_driver.read(lambda tx: tx.run("CALL db.awaitIndexes(60)").consume())
+    captured = {}
+    real_run = graph_driver._run
+
+    def capture(kind, work, **params):
+        def wrapped(tx, **kw):
+            class Recording:
+                def run(self, query, parameters=None, **more):
+                    captured.update(query=query, params={**(parameters or {}), **more})
+                    return tx.run(query, parameters, **more)
+            return work(Recording(), **kw)
+        return real_run(kind, wrapped, **params)
+
+    with mock.patch.object(graph_driver, "_run", capture):
+        found = selectors.client_facts(Reader(FIRM, "ann"))
+    operators_run, seek_rows = profiled(captured["query"], **captured["params"])
+
+    assert sorted(f.id for f in found) == ["ann-goal", "ann-risk"]
+    assert "NodeByLabelScan" not in operators_run and seek_rows == 2
+    assert sorted(f.slot for f in facts.facts_for_client([SHARED])) == sorted(f"viewpoint:S{i}" for i in range(40))
 
 
 def test_summaries_and_the_turns_they_bring_back_are_sought_not_scanned_across_the_scope(history):

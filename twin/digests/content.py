@@ -15,9 +15,9 @@ from django.conf import settings
 
 from advisor.models import Client, Viewpoint
 from marketdata.services.drift import PriceDrift, drift_percent, remembered_prices_for
+from memory import selectors as memory_selectors
 from memory.extraction.securities import find_securities, ref_for
 from memory.graph import digests as graph_digests
-from memory.graph import facts as graph_facts
 from memory.graph.facts import FactRow
 from memory.ids import stable_id
 from memory.scope import Reader
@@ -88,10 +88,8 @@ def client_section(*, client: Client, audience: str, since: datetime, until: dat
     _moves(section, prices, held, events, since, previous_prices, citations)
     names = sorted({p.symbol for p in prices} | set(held))
     _viewpoints(section, client, names, held, since, until, citations)
-    # One read of the client's facts with their history (what `memory.selectors.client_facts` returns is
-    # its unsuperseded part): the fact reads are most of a digest's build time.
-    history = graph_facts.facts_for_client(reader.writable_scopes, include_history=True)
-    current = sorted((f for f in history if f.superseded_at is None), key=lambda f: (f.slot, f.valid_from), reverse=True)
+    # One read of the client's facts with their history: the fact reads are most of a digest's build time.
+    current, history = memory_selectors.client_facts_with_history(reader)
     _facts_to_confirm(section, current, history, since, until, citations)
     _goals_due(section, current, until.date(), citations)
     _concerns(section, current, citations)

@@ -20,7 +20,6 @@ from marketdata.services.drift import remembered_prices_for
 from marketdata.services.history import price_history
 from memory.extraction.securities import find_securities
 from memory.graph import advice as graph_advice
-from memory.graph import facts as graph_facts
 from memory.ids import stable_id
 from memory.scope import Reader
 from memory.graph.facts import FactRow
@@ -224,14 +223,12 @@ def _facts_and_history(reader: Reader, as_of: datetime | None, *, with_history: 
     if as_of is None:
         return client_facts_with_history(reader)
     # At an earlier moment the facts in view include some since forgotten, which the history leaves out.
-    return client_facts(reader, as_of=as_of), graph_facts.facts_for_client(reader.scopes, include_history=True)
+    return client_facts(reader, as_of=as_of), client_facts_with_history(reader)[1]
 
 
 def _profile_facts(rows: list[FactRow]) -> list[ProfileFact]:
     facts = []
     for row in rows:
-        if row.attribute == "viewpoint":
-            continue  # firm-shared analyst views are read from their own records below
         named = tuple(dict.fromkeys(ref.key for ref, _ in find_securities(row.text))) \
             if row.attribute == "exclusion" else ()
         facts.append(ProfileFact(
