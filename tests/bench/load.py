@@ -3,8 +3,8 @@
 `make bench BENCH_ARGS="--load ..."` (tests/bench/run.py) calls `run()`, which:
 
 1. seeds a firm of advisors and client users (each client with a few sessions already in memory);
-2. starts its own gunicorn (config.wsgi on 127.0.0.1, a free port) and a real Celery worker on the
-   same Neo4j, Redis and database;
+2. starts its own gunicorn (config.wsgi with the Procfile's config/gunicorn_conf.py, on 127.0.0.1, a free
+   port, its access log in var/load/access.log) and a real Celery worker on the same Neo4j, Redis and database;
 3. starts `manage.py memory_import --defer` of a generated JSONL in parallel, so the worker is busy
    draining the outbox while the users work;
 4. drives the users with locust in a child process (`python -m tests.bench.load drive PLAN RESULT`;
@@ -18,8 +18,10 @@
    acknowledged chat round and answer is in the database exactly once, and every turn of them is
    in Neo4j exactly once.
 
-Machine CPU (busy share of all cores, from /proc/stat) and the CPU seconds each part used are
-measured over the window: on a shared 2-core machine they explain the latencies.
+Machine CPU (busy share of all cores, from /proc/stat) and the CPU seconds each part used (PostgreSQL's
+too when it runs on this machine) are measured over the window: on a shared 2-core machine they explain
+the latencies. Each endpoint's latency as the users saw it is set beside the time the workers spent on it
+(`served_times`), and the requests over 1 s are counted: the tail is told apart from queueing for a worker.
 """
 from __future__ import annotations
 
