@@ -32,13 +32,13 @@ def warm_up() -> None:
     from django.urls import get_resolver
 
     from memory.embeddings import get_embeddings
-    from memory.extraction.securities import find_securities
+    from memory.extraction.securities import security_info
 
     get_resolver().url_patterns  # noqa: B018  (imports every view module)
     for name in project_templates():
         engines["django"].get_template(name)  # compiled into the cached loader, shared by the workers
     get_embeddings()  # the model only: encoding here would start the tokenizer's threads before the fork
-    find_securities("")  # the securities master and the English word list behind it
+    security_info("AAPL")  # reads the securities master, and the English word list behind it, once
 
 
 def project_templates() -> list[str]:
