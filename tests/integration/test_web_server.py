@@ -22,6 +22,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _frozen_counts(error_log: Path) -> list[int]:
+    return [int(n) for n in re.findall(r"worker \d+: (\d+) objects frozen", error_log.read_text())]
+
+
 def test_the_served_app_is_frozen_in_each_worker_and_logs_the_time_per_request(tmp_path):
     port = _free_port()
     access_log, error_log = tmp_path / "access.log", tmp_path / "error.log"
@@ -40,10 +44,11 @@ def test_the_served_app_is_frozen_in_each_worker_and_logs_the_time_per_request(t
             except OSError:
                 time.sleep(0.5)
         assert status == 200
-        deadline = time.monotonic() + 30
-        while "GET /login/" not in access_log.read_text() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60  # each worker logs once it has forked, whether or not it served
+        while time.monotonic() < deadline and not ("GET /login/" in access_log.read_text()
+                                                   and len(_frozen_counts(error_log)) == 2):
             time.sleep(0.2)
-        frozen = [int(n) for n in re.findall(r"worker \d+: (\d+) objects frozen", error_log.read_text())]
+        frozen = _frozen_counts(error_log)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
