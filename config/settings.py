@@ -129,6 +129,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _main = Path(DATABASES["default"]["NAME"])
     DATABASES["default"]["TEST"] = {"NAME": str(_main.with_name(f"{_main.stem}-test{_main.suffix}"))}
 
+# Each process's own cache: the chat page's rendered citations (one entry per round, templates/twin/chat.html)
+# and a day's risk figures per portfolio (twin/services/context.py). Django's default of 300 entries was
+# fewer than the rounds the 20-user load test shows within a minute, so every process kept evicting a third
+# of them and rendering them again. A chat page shows at most twin.services.chat.PAGE_ROUNDS rounds: 5,000
+# entries keep the pages of 250 conversations per process, a few KB each (about 20 MB at most).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                      "OPTIONS": {"MAX_ENTRIES": env.int("CACHE_MAX_ENTRIES", default=5000)}}}
+
 AUTH_USER_MODEL = "advisor.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal-home"

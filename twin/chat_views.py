@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from advisor.models import User
 from advisor.selectors import client_for
 from memory.graph.driver import GraphUnavailable
-from twin.models import MemoryCorrection, ReviewItem
+from twin.models import ChatConversation, MemoryCorrection, ReviewItem
 from twin.services import chat
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,9 @@ def chat_page(request: HttpRequest, client_id: str, *, error: str = "", status: 
         raise PermissionDenied("The chat is for the client and their advisor (compliance reads it).")
     conversation = chat.conversation_for(client=client, actor=request.user)
     chat.apply_pending_withdrawals(conversation)
-    rounds = list(chat.current_rounds(conversation).select_related("conversation"))
+    page, problem = _round_page(conversation, request.GET.get("before", ""))
+    if problem:
+        error, status = problem, 400
     withdrawn = list(conversation.rounds.filter(withdrawal__isnull=False).select_related("withdrawal__rewind__actor"))
     facts, memory_error = [], ""
     try:
@@ -39,13 +41,26 @@ def chat_page(request: HttpRequest, client_id: str, *, error: str = "", status: 
         logger.warning("memory graph unavailable: %s", problem)
         memory_error = "The twin's memory cannot be reached right now; please try again in a few minutes."
     context = {
-        "client": client, "rounds": chat.round_views(rounds, viewer=request.user), "withdrawn": withdrawn,
+        "client": client, "rounds": chat.round_views(page.rounds, viewer=request.user), "page": page,
+        "withdrawn": withdrawn,
         "facts": facts, "memory_error": memory_error, "error": error, "draft": draft,
         "corrections": client.memory_corrections.all()[:20], "is_client": request.user.role == User.Role.CLIENT,
         "can_go_back": request.user.role in (User.Role.CLIENT, User.Role.ADVISOR),
         "disclosure": chat.disclosure_for(client),
     }
     return render(request, "twin/chat.html", context, status=status)
+
+
+def _round_page(conversation: ChatConversation, before: str) -> tuple[chat.RoundPage, str]:
+    """The rounds `?before=N` asks for (the latest without it); a bad N shows the latest, and says why."""
+    if not before:
+        return chat.round_page(conversation), ""
+    try:
+        return chat.round_page(conversation, before=int(before)), ""
+    except chat.ChatRejected as problem:
+        return chat.round_page(conversation), str(problem)
+    except ValueError:
+        return chat.round_page(conversation), f"“{before[:20]}” is not a round number; here are the latest rounds."
 
 
 @require_http_methods(["POST"])

@@ -50,3 +50,34 @@ class Meter:
         after = neo4j_seconds()
         self.neo4j = after - self._neo4j if after is not None and self._neo4j is not None else None
         self.python = time.process_time() - self._python
+
+
+def process_ticks(pid: int, *, reaped: bool = False) -> int:
+    """Clock ticks of user + system CPU of a live process (with `reaped`: its ended children's too)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    used = int(fields[11]) + int(fields[12])  # utime, stime
+    return used + (int(fields[13]) + int(fields[14]) if reaped else 0)  # cutime, cstime: ended children
+
+
+def postgres_seconds(postmaster: int) -> float:
+    """CPU seconds of the postmaster, its live children and the children it has reaped."""
+    import psutil
+
+    total = process_ticks(postmaster, reaped=True)
+    for child in psutil.Process(postmaster).children(recursive=True):
+        try:
+            total += process_ticks(child.pid)
+        except OSError:
+            pass  # ended between the listing and the read: counted once reaped
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postmaster_pid() -> int:
+    """The local PostgreSQL server's postmaster: the parent of this connection's backend."""
+    import psutil
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    return psutil.Process(backend).ppid()

@@ -3,8 +3,8 @@
 `make bench BENCH_ARGS="--load ..."` (tests/bench/run.py) calls `run()`, which:
 
 1. seeds a firm of advisors and client users (each client with a few sessions already in memory);
-2. starts its own gunicorn (config.wsgi on 127.0.0.1, a free port) and a real Celery worker on the
-   same Neo4j, Redis and database;
+2. starts its own gunicorn (config.wsgi with the Procfile's config/gunicorn_conf.py, on 127.0.0.1, a free
+   port, its access log in var/load/access.log) and a real Celery worker on the same Neo4j, Redis and database;
 3. starts `manage.py memory_import --defer` of a generated JSONL in parallel, so the worker is busy
    draining the outbox while the users work;
 4. drives the users with locust in a child process (`python -m tests.bench.load drive PLAN RESULT`;
@@ -18,13 +18,17 @@
    acknowledged chat round and answer is in the database exactly once, and every turn of them is
    in Neo4j exactly once.
 
-Machine CPU (busy share of all cores, from /proc/stat) and the CPU seconds each part used are
-measured over the window: on a shared 2-core machine they explain the latencies.
+Machine CPU (busy share of all cores, from /proc/stat) and the CPU seconds each part used (PostgreSQL's
+too when it runs on this machine) are measured over the window: on a shared 2-core machine they explain
+the latencies. Each endpoint's latency as the users saw it is set beside the time the workers spent on it
+(`served_times`), and the requests over 1 s are counted: the tail is told apart from queueing for a worker.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import secrets
 import signal
 import socket
@@ -33,9 +37,10 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from tests.bench.cpu import neo4j_pid
+from tests.bench.cpu import neo4j_pid, postgres_seconds, postmaster_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -52,6 +57,9 @@ TARGETS_MS = {PAGE: 150, ASK: 300, SAY: 300}  # the issue's targets: the client 
 # The servers run as a firm runs them (README "Configuration"): DEBUG off, with a key of their own. Loopback has
 # no TLS, so Django does not redirect to HTTPS, as behind a proxy that ends TLS and redirects by itself; the
 # users' client sends the Secure session and CSRF cookies over plain HTTP, as that proxy would (`drive`).
+# The Procfile's gunicorn settings: the app preloaded and warmed in the master, its objects frozen out of the
+# garbage collector's reach before the workers fork.
+WEB_CONFIG = ROOT / "config" / "gunicorn_conf.py"
 PRODUCTION_SETTINGS = {"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(64), "SECURE_SSL_REDIRECT": "false"}
 
 
@@ -97,7 +105,7 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
         _wait_for(lambda: (var / "window-started").exists() or driver.poll() is not None,
                   timeout=warm_up + 300, what="the users to log in")
         cpu = CpuMeter(roles={"gunicorn": servers.web.pid, "celery worker": servers.worker.pid,
-                              "locust driver": driver.pid, "neo4j": neo4j_pid()})
+                              "locust driver": driver.pid, "neo4j": neo4j_pid()}, postmaster=_local_postmaster())
         import_started, window_opened = time.monotonic(), timezone.now()
         if imported:
             importer = subprocess.Popen(
@@ -112,6 +120,7 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
                 _nudge_worker()  # as the beat sweep would: the deferred import's sessions are waiting
             time.sleep(1.0)
         window_cpu = cpu.finish()
+        server_times = served_times(var / "access.log", since=window_opened, until=timezone.now())
         drained_in_window = OutboxEntry.objects.filter(processed_at__gte=window_opened,
                                                        processed_at__lte=timezone.now()).count()
         if driver.returncode != 0:
@@ -130,6 +139,10 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
             if process is not None:
                 stop(process)
     checks = verify(imported=imported, said=result["said"], asked=result["asked"])
+    for row in result["rows"]:
+        times = sorted(server_times.get(row["endpoint"], []))
+        row["server_p50_ms"] = round(_percentile(times, 0.5)) if times else ""
+        row["server_p95_ms"] = round(_percentile(times, 0.95)) if times else ""
     return {"result": result, "cpu": window_cpu, "checks": checks,
             "import_seconds": round(import_seconds, 1) if import_seconds is not None else None,
             "imported_sessions": len(imported), "imported_turns": sum(len(s["turns"]) for s in imported),
@@ -137,6 +150,32 @@ def run(*, duration: float = 60.0, users: int = 20, warm_up: float = 10.0, max_r
             "advisors": ADVISORS, "clients": clients,
             "web_workers": web_workers, "web_threads": web_threads, "duration": duration, "warm_up": warm_up, "max_requests": max_requests,
             "database": _database_label()}
+
+
+_ACCESS_LINE = re.compile(r'\[(?P<at>[^\]]+)\] "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" \d+ .* (?P<ms>\d+)ms$')
+_ENDPOINTS = ((re.compile(r"^GET /clients/[^/]+/$"), PAGE), (re.compile(r"^GET /chat/[^/]+/$"), CHAT_PAGE),
+              (re.compile(r"^POST /chat/[^/]+/say$"), SAY), (re.compile(r"^POST /api/clients/[^/]+/ask$"), ASK))
+
+
+def served_times(access_log: Path, *, since: datetime, until: datetime) -> dict[str, list[int]]:
+    """Endpoint -> the milliseconds gunicorn's workers spent on each of its requests that ended in the window
+    (config/gunicorn_conf.py's access log line ends with them). Beside the users' times they split a slow
+    answer into work and waiting for a free worker."""
+    times: dict[str, list[int]] = {}
+    for line in access_log.read_text().splitlines() if access_log.exists() else []:
+        match = _ACCESS_LINE.search(line)
+        if not match or not since.replace(microsecond=0) <= datetime.strptime(match["at"], "%d/%b/%Y:%H:%M:%S %z") <= until:
+            continue
+        request = f"{match['method']} {match['path'].split('?')[0]}"
+        endpoint = next((name for pattern, name in _ENDPOINTS if pattern.match(request)), None)
+        if endpoint:
+            times.setdefault(endpoint, []).append(int(match["ms"]))
+    return times
+
+
+def _percentile(ordered: list[int], share: float) -> float:
+    """The value below which `share` of the sorted list falls (nearest rank, as locust reports)."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
 def seed(*, clients: int) -> dict:
@@ -182,8 +221,9 @@ def start_servers(*, web_workers: int, log_dir: Path, web_threads: int = 1) -> S
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING", **PRODUCTION_SETTINGS}
     venv_bin = Path(PYTHON).parent
     web = subprocess.Popen(
-        [str(venv_bin / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers),
-         "--threads", str(web_threads), "--timeout", "60"], cwd=ROOT, env=env, stdout=open(log_dir / "gunicorn.log", "w"),
+        [str(venv_bin / "gunicorn"), "config.wsgi", "-c", str(WEB_CONFIG), "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers),
+         "--threads", str(web_threads), "--timeout", "60",
+         "--access-logfile", str(log_dir / "access.log")], cwd=ROOT, env=env, stdout=open(log_dir / "gunicorn.log", "w"),
         stderr=subprocess.STDOUT, start_new_session=True)
     worker = subprocess.Popen(
         [str(venv_bin / "celery"), "-A", "config", "worker", "--loglevel=WARNING", "--concurrency=2",
@@ -330,6 +370,18 @@ def _database_label() -> str:
     return {"sqlite3": "SQLite (WAL)", "postgresql": "PostgreSQL"}.get(engine, engine)
 
 
+def _local_postmaster() -> int | None:
+    """The PostgreSQL server's postmaster when it runs on this machine (its CPU is counted), else None."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    try:
+        return postmaster_pid()
+    except Exception:  # a server elsewhere (psutil cannot see its backend): not counted, and said so
+        return None
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -345,9 +397,12 @@ def _wait_for(ready, *, timeout: float, what: str) -> None:
 
 
 class CpuMeter:
-    """Busy share of the machine's cores (/proc/stat) and CPU seconds of each part, over the window."""
+    """Busy share of the machine's cores (/proc/stat) and CPU seconds of each part, over the window.
 
-    def __init__(self, roles: dict[str, int | None]) -> None:
+    PostgreSQL (`postmaster`) is counted whole: the postmaster, its live backends and the ones it has
+    reaped, so a backend that ends between two samples is still counted."""
+
+    def __init__(self, roles: dict[str, int | None], postmaster: int | None = None) -> None:
         import psutil
 
         self._psutil = psutil
@@ -356,6 +411,8 @@ class CpuMeter:
         self._roles: dict[str, list] = {}
         self._peak_rss: dict[str, int] = {}  # bytes: the most each part (process and children) held at once
         self._peak_load = self._start_load
+        self._postmaster = postmaster
+        self._postgres = [postgres_seconds(postmaster)] * 2 if postmaster else None  # [at start, latest]
         for name, pid in roles.items():
             if pid is not None:
                 self.add_role(name, pid)
@@ -372,6 +429,11 @@ class CpuMeter:
 
     def sample(self) -> None:
         self._peak_load = max(self._peak_load, os.getloadavg()[0])
+        if self._postgres is not None:
+            try:
+                self._postgres[1] = postgres_seconds(self._postmaster)
+            except OSError:  # the server stopped: keep what it had used
+                pass
         for name, (root, seen, *_) in self._roles.items():
             try:
                 processes = [root, *root.children(recursive=True)]
@@ -393,6 +455,8 @@ class CpuMeter:
         busy_start, total_start = self._start_machine
         roles = {name: round(sum(seen.values()) - sum(at_start.values()), 1)
                  for name, (root, seen, at_start) in self._roles.items()}
+        if self._postgres is not None:
+            roles["postgresql"] = round(self._postgres[1] - self._postgres[0], 1)
         return {"machine_busy_percent": round(100 * (busy_end - busy_start) / max(1, total_end - total_start)),
                 "peak_load_1min": round(self._peak_load, 1), "cores": os.cpu_count(), "cpu_seconds": roles,
                 "peak_rss_mb": {name: round(rss / 2**20) for name, rss in self._peak_rss.items()}}
@@ -515,6 +579,14 @@ def drive(plan_path: str, result_path: str) -> None:
                     response.failure(f"ask: {response.status_code} {response.text[:200]}")
 
     environment = Environment(user_classes=[Advisor, ClientUser])
+    timings: list[tuple[float, str, float]] = []  # (start, endpoint, ms) of each request in the window
+    window_open = Event()
+
+    def on_request(*, name: str, response_time: float, start_time: float | None = None, **_: object) -> None:
+        if window_open.is_set() and start_time is not None:
+            timings.append((round(start_time, 3), name, round(response_time, 1)))
+
+    environment.events.request.add_listener(on_request)
     runner = environment.create_local_runner()
     runner.start(total_users, spawn_rate=total_users)
     if not all_in.wait(timeout=300):
@@ -524,18 +596,23 @@ def drive(plan_path: str, result_path: str) -> None:
     gevent.sleep(plan["warm_up"])
     environment.stats.reset_all()
     said_before, asked_before = len(said), len(asked)
+    window_open.set()
     marker.touch()
     started = time.monotonic()
     while time.monotonic() - started < plan["duration"] and environment.stats.total.num_requests < plan["max_requests"]:
         gevent.sleep(0.2)
     elapsed = time.monotonic() - started
     rows = _stats_rows(environment.stats, seconds=elapsed)
+    window_open.clear()
     runner.quit()
+    # Every request of the window with its start time: the tail is read against the server's own times.
+    Path(result_path).with_name("requests.jsonl").write_text("".join(json.dumps(t) + "\n" for t in timings))
     Path(result_path).write_text(json.dumps({
         "seconds": round(elapsed, 1), "rows": rows, "logins": logins, "login_failures": login_failures,
         "said": said, "asked": asked, "said_in_window": len(said) - said_before,
         "asked_in_window": len(asked) - asked_before,
         "total_requests": sum(row["requests"] for row in rows), "total_failures": sum(row["failures"] for row in rows),
+        "over_1s": sum(1 for _start, _name, ms in timings if ms > 1000),
         "errors": [{"name": e.name, "error": str(e.error), "count": e.occurrences}
                    for e in environment.stats.errors.values()]}))
 
@@ -578,7 +655,10 @@ def report_body(report: dict) -> str:
                 f"{checks['imported_turns_in_neo4j']} of their turns in Neo4j, each exactly once; "
                 if report["imported_sessions"] else "")
     parts = ", ".join(f"{name} {seconds} s" for name, seconds in cpu["cpu_seconds"].items())
-    web_cpu_ms = round(1000 * cpu["cpu_seconds"].get("gunicorn", 0) / max(1, result["total_requests"]))
+    per_request = ", ".join(f"{name} {round(1000 * seconds / max(1, result['total_requests']))} ms"
+                            for name, seconds in cpu["cpu_seconds"].items() if name in ("gunicorn", "postgresql", "neo4j"))
+    busy_seconds = cpu["machine_busy_percent"] / 100 * cpu["cores"] * result["seconds"]
+    others = max(0.0, busy_seconds - sum(cpu["cpu_seconds"].values()))
     rss = ", ".join(f"{name} {mb} MB" for name, mb in cpu.get("peak_rss_mb", {}).items()) or "not sampled"
     return (
         f"{report['users']} signed-in users at once on loopback ({report['advisors']} advisors opening their "
@@ -598,7 +678,10 @@ def report_body(report: dict) -> str:
         + f"Throughput: {total_rps} requests/s, {result['total_failures']} errors in {result['total_requests']:,} "
         f"requests; logins: {len(result['login_failures'])} failed.\n\n"
         + table(rows, ["endpoint", "requests", "failures", "requests_per_second", "p50_ms", "p95_ms", "max_ms",
-                       "target_p95_ms", "met"])
+                       "server_p50_ms", "server_p95_ms", "target_p95_ms", "met"])
+        + f"\n\n`p50_ms`..`max_ms`: as the users saw them; `server_*`: the time a gunicorn worker spent on the "
+          "request (its access log), without the wait for a free worker. Requests over 1 s: "
+          f"{result.get('over_1s', 'not counted')}."
         + f"\n\nLost or doubled writes: {lost}. Checked after the drain: {imported}{checks['said']} acknowledged chat rounds (warm-up included), each once in the "
           f"database ({checks['chat_rounds_in_db']} rounds in all: the others were said by requests still in flight "
           f"when the window closed; {checks['refused_rounds']} refused by the screen) with its words once in Neo4j "
@@ -606,7 +689,10 @@ def report_body(report: dict) -> str:
           f"{checks['answers']} answers the API returned, {checks['answers_in_db']} stored.\n\n"
           f"CPU over the window: the machine's {cpu['cores']} cores were {cpu['machine_busy_percent']}% busy "
           f"(1-minute load average up to {cpu['peak_load_1min']}, other engineers' work included); CPU seconds "
-          f"spent: {parts}; gunicorn spent {web_cpu_ms} ms of CPU per request on average. The latencies above "
+          f"spent: {parts}; the rest of the machine (other work) about {others:.0f} s. Per request on average: "
+          f"{per_request}" + (" (PostgreSQL not counted: not on this machine)" if report["database"] == "PostgreSQL"
+                              and "postgresql" not in cpu["cpu_seconds"] else "")
+          + ". The latencies above "
           "are wall-clock times on that machine.\n\n"
           f"Peak memory (RSS, each part with its child processes, sampled through the window): {rss}."
     )

@@ -29,39 +29,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.bench.cpu import process_ticks, postgres_seconds, postmaster_pid
 from tests.bench.request_cost import QUESTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _ticks(pid: int, *, reaped: bool = False) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    used = int(fields[11]) + int(fields[12])  # utime, stime
-    return used + (int(fields[13]) + int(fields[14]) if reaped else 0)  # cutime, cstime: ended children
-
-
-def postgres_seconds(postmaster: int) -> float:
-    """CPU seconds of the postmaster, its live children and the children it has reaped."""
-    import psutil
-
-    total = _ticks(postmaster, reaped=True)
-    for child in psutil.Process(postmaster).children(recursive=True):
-        try:
-            total += _ticks(child.pid)
-        except OSError:
-            pass  # ended between the listing and the read: counted once reaped
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def postmaster_pid() -> int:
-    """The local PostgreSQL server's postmaster: the parent of this connection's backend."""
-    import psutil
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
-    return psutil.Process(backend).ppid()
 
 
 def _signed_in(user) -> str:  # noqa: ANN001
@@ -124,11 +95,11 @@ def run(*, requests: int, chat_rounds: int, url_suffix: str) -> list[dict]:
         for name, call in endpoints:
             for number in range(5):
                 call(1000 + number)
-            web_before, postgres_before = _ticks(worker) / os.sysconf("SC_CLK_TCK"), postgres_seconds(postmaster)
+            web_before, postgres_before = process_ticks(worker) / os.sysconf("SC_CLK_TCK"), postgres_seconds(postmaster)
             for number in range(requests):
                 call(number)
             time.sleep(0.3)  # backends that closed with the last request are reaped
-            web_after, postgres_after = _ticks(worker) / os.sysconf("SC_CLK_TCK"), postgres_seconds(postmaster)
+            web_after, postgres_after = process_ticks(worker) / os.sysconf("SC_CLK_TCK"), postgres_seconds(postmaster)
             rows.append({"request": name, "gunicorn_cpu_ms": round(1000 * (web_after - web_before) / requests, 1),
                          "postgres_cpu_ms": round(1000 * (postgres_after - postgres_before) / requests, 1)})
         return rows

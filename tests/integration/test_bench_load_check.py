@@ -53,3 +53,17 @@ def test_verify_reports_an_acknowledged_chat_round_the_database_lacks(imported):
 def test_verify_reports_an_answer_the_api_returned_but_the_database_lacks(imported):
     assert verify(imported=imported, said=[], asked=[{"advice_id": "adv-never-stored"}])["problems"] == [
         "answers: 1 returned, 0 stored"]
+
+
+def test_the_load_report_counts_the_cpu_of_the_postgresql_server_it_runs_on():
+    from django.db import connection
+
+    from tests.bench.load import CpuMeter, _local_postmaster
+
+    if connection.vendor != "postgresql":
+        assert _local_postmaster() is None  # SQLite runs inside the processes already counted
+        return
+    meter = CpuMeter(roles={}, postmaster=_local_postmaster())
+    with connection.cursor() as cursor:  # about a second of a backend's CPU
+        cursor.execute("SELECT sum(sqrt(n)) FROM generate_series(1, 5000000) AS n")
+    assert meter.finish()["cpu_seconds"]["postgresql"] >= 0.2

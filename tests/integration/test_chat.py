@@ -458,3 +458,64 @@ def test_a_cited_turn_erased_after_the_page_was_shown_is_gone_from_the_next_page
 
     assert turn not in page
     assert "No source turn recorded." in page
+
+
+def _five_rounds(people) -> chat.ChatConversation:
+    for text in ("What is my risk tolerance?", "When do I want to retire?", "What do you remember about me?",
+                 "What is my risk tolerance?", "When do I want to retire?"):
+        ann_says(people, text)
+    return chat.conversation_for(client=people["ann"], actor=people["ann_user"])
+
+
+def test_a_page_of_rounds_is_the_latest_and_each_earlier_page_comes_before_the_first_shown(ann_history):
+    conversation = _five_rounds(ann_history)
+
+    latest = chat.round_page(conversation, size=2)
+    middle = chat.round_page(conversation, before=latest.earlier_before, size=2)
+    first = chat.round_page(conversation, before=middle.earlier_before, size=2)
+
+    assert ([r.number for r in latest.rounds], latest.earlier_before, latest.latest) == ([4, 5], 4, True)
+    assert ([r.number for r in middle.rounds], middle.earlier_before, middle.latest) == ([2, 3], 2, False)
+    assert ([r.number for r in first.rounds], first.earlier_before, first.latest) == ([1], None, False)
+
+
+def test_the_chat_page_shows_the_latest_rounds_and_links_to_the_earlier_ones(client, ann_history, monkeypatch):
+    _five_rounds(ann_history)
+    monkeypatch.setattr(chat, "PAGE_ROUNDS", 2)
+    client.force_login(ann_history["ann_user"])
+
+    page = client.get("/chat/ann/").content.decode()
+
+    assert re.findall(r'data-round="(\d+)"', page) == ["4", "5"]
+    assert 'href="?before=4">Earlier rounds</a>' in page and "Latest rounds" not in page
+    # going back: to round 4 from round 5's predecessor only, and one round back from the last
+    assert re.findall(r'name="to_round" value="(\d+)"', page) == ["4", "4"]
+
+
+def test_an_earlier_page_offers_going_back_to_each_of_its_rounds_and_a_link_to_the_latest(client, ann_history,
+                                                                                          monkeypatch):
+    _five_rounds(ann_history)
+    monkeypatch.setattr(chat, "PAGE_ROUNDS", 2)
+    client.force_login(ann_history["ann_user"])
+
+    page = client.get("/chat/ann/", {"before": 4}).content.decode()
+
+    assert re.findall(r'data-round="(\d+)"', page) == ["2", "3"]
+    assert re.findall(r'name="to_round" value="(\d+)"', page) == ["2", "3"]  # no "one round back" here
+    assert 'href="?before=2">Earlier rounds</a>' in page and 'href="/chat/ann/">Latest rounds</a>' in page
+
+
+@pytest.mark.parametrize("before, message", [
+    ("four", "“four” is not a round number; here are the latest rounds."),
+    ("0", "There is no round before round 0; the first round is round 1."),
+])
+def test_a_bad_earlier_page_shows_the_latest_rounds_and_says_why(client, ann_history, monkeypatch, before, message):
+    _five_rounds(ann_history)
+    monkeypatch.setattr(chat, "PAGE_ROUNDS", 2)
+    client.force_login(ann_history["ann_user"])
+
+    response = client.get("/chat/ann/", {"before": before})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert re.findall(r'data-round="(\d+)"', response.content.decode()) == ["4", "5"]

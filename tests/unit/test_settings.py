@@ -132,3 +132,11 @@ def test_routing_uri_for_a_cluster_or_aura_is_accepted_unchanged():
             assert type(created).__name__ == "Neo4jDriver"  # routing driver, no connection made yet
     finally:
         graph_driver.close_driver()
+
+
+def test_each_process_caches_the_citations_of_250_full_chat_pages():
+    from django.core.cache import caches
+
+    from twin.services.chat import PAGE_ROUNDS
+
+    assert caches["default"]._max_entries == 5000 == 250 * PAGE_ROUNDS

@@ -291,6 +291,39 @@ def _log_refusal(chat_round: ChatRound, actor: User) -> None:
 
 # ---- reading rounds --------------------------------------------------------------------------------
 
+# Rounds the chat page shows at once, the latest first in line; earlier ones a link away. Rendering every
+# round made the page grow with the conversation (about 1.5 ms a round), and under load a long page held
+# a web worker while shorter requests queued behind it (BENCHMARKS.md, "Portal and chat under load:
+# where the tail came from").
+PAGE_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class RoundPage:
+    """The current rounds shown on one chat page, oldest first."""
+
+    rounds: list[ChatRound]
+    earlier_before: int | None  # `before` for the page of rounds ahead of these, None when there are none
+    latest: bool  # these end the conversation as it stands (its last round is here, or it has none)
+
+
+def round_page(conversation: ChatConversation, *, before: int | None = None, size: int | None = None) -> RoundPage:
+    """The `size` (PAGE_ROUNDS) current rounds numbered below `before` (the latest when None), in one query.
+
+    Current rounds are numbered 1..n without gaps (going back withdraws the later ones and the next round
+    takes the next number), so the page of earlier rounds is the one `before` the first shown."""
+    if before is not None and before < 1:
+        raise ChatRejected(f"There is no round before round {before}; the first round is round 1.")
+    size = size or PAGE_ROUNDS
+    rounds = current_rounds(conversation).select_related("conversation").order_by("-number")
+    if before is not None:
+        rounds = rounds.filter(number__lt=before)
+    shown = list(rounds[:size + 1])  # one more than shown says whether earlier rounds exist
+    earlier = len(shown) > size
+    shown = shown[:size][::-1]
+    latest = before is None or not current_rounds(conversation).filter(number__gte=before).exists()
+    return RoundPage(rounds=shown, earlier_before=shown[0].number if earlier else None, latest=latest)
+
 
 def round_views(rounds: list[ChatRound], *, viewer: User) -> list[RoundView]:
     """Rounds with their citations opened up to the source turns; held answers hidden from the client."""
