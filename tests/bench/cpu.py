@@ -21,10 +21,11 @@ def neo4j_pid() -> int | None:
         return None
 
 
-def process_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process."""
+def process_seconds(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU seconds of a live process (with `reaped`: its ended children's too)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+    return (ticks + (int(fields[13]) + int(fields[14]) if reaped else 0)) / _TICKS  # cutime, cstime: ended children
 
 
 def neo4j_seconds() -> float | None:
@@ -52,24 +53,17 @@ class Meter:
         self.python = time.process_time() - self._python
 
 
-def process_ticks(pid: int, *, reaped: bool = False) -> int:
-    """Clock ticks of user + system CPU of a live process (with `reaped`: its ended children's too)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    used = int(fields[11]) + int(fields[12])  # utime, stime
-    return used + (int(fields[13]) + int(fields[14]) if reaped else 0)  # cutime, cstime: ended children
-
-
 def postgres_seconds(postmaster: int) -> float:
     """CPU seconds of the postmaster, its live children and the children it has reaped."""
     import psutil
 
-    total = process_ticks(postmaster, reaped=True)
+    total = process_seconds(postmaster, reaped=True)
     for child in psutil.Process(postmaster).children(recursive=True):
         try:
-            total += process_ticks(child.pid)
+            total += process_seconds(child.pid)
         except OSError:
             pass  # ended between the listing and the read: counted once reaped
-    return total / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def postmaster_pid() -> int:

@@ -29,7 +29,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench.cpu import process_ticks, postgres_seconds, postmaster_pid
+from tests.bench.cpu import postgres_seconds, postmaster_pid, process_seconds
 from tests.bench.request_cost import QUESTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,11 +95,11 @@ def run(*, requests: int, chat_rounds: int, url_suffix: str) -> list[dict]:
         for name, call in endpoints:
             for number in range(5):
                 call(1000 + number)
-            web_before, postgres_before = process_ticks(worker) / os.sysconf("SC_CLK_TCK"), postgres_seconds(postmaster)
+            web_before, postgres_before = process_seconds(worker), postgres_seconds(postmaster)
             for number in range(requests):
                 call(number)
             time.sleep(0.3)  # backends that closed with the last request are reaped
-            web_after, postgres_after = process_ticks(worker) / os.sysconf("SC_CLK_TCK"), postgres_seconds(postmaster)
+            web_after, postgres_after = process_seconds(worker), postgres_seconds(postmaster)
             rows.append({"request": name, "gunicorn_cpu_ms": round(1000 * (web_after - web_before) / requests, 1),
                          "postgres_cpu_ms": round(1000 * (postgres_after - postgres_before) / requests, 1)})
         return rows
