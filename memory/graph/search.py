@@ -564,12 +564,15 @@ def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
     found["vector"] = [row for row in rows if row["list"] == "vector"]
     if month_scopes:
         found["period"] += [row for row in rows if row["list"] == "period"]
-    if len(found["vector"]) < params["limit"] and as_of and nearest["fetched"] == fetch:
-        wider = tx.run(_VECTOR_NEAREST_AS_OF, fetch=params["limit"] * AS_OF_CROWDED_FETCH, month_scopes=[],
-                       start=None, end=None, **index).single()
-        found["vector"] = [row for row in wider["candidates"] if row["list"] == "vector"]
-    elif len(found["vector"]) < params["limit"] and not as_of and (not rows or nearest["fetched"] == fetch):
-        found["vector"] = tx.candidates(_VECTOR_ACTIVE, fetch=fetch, **index)
+    if len(found["vector"]) < params["limit"] and nearest["fetched"] == fetch:
+        # Crowded out of view (a full fetch, fewer than the list in view). Fewer than asked for means the
+        # scopes hold no more, so nothing is asked again then (an empty or erased client's search included).
+        if as_of:
+            wider = tx.run(_VECTOR_NEAREST_AS_OF, fetch=params["limit"] * AS_OF_CROWDED_FETCH, month_scopes=[],
+                           start=None, end=None, **index).single()
+            found["vector"] = [row for row in wider["candidates"] if row["list"] == "vector"]
+        else:
+            found["vector"] = tx.candidates(_VECTOR_ACTIVE, fetch=fetch, **index)
     return found
 
 
