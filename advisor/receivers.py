@@ -1,6 +1,7 @@
 """Advisor's records show their memory state: memory announces it (memory/signals.py), we listen.
 
-A session is append-only, so its memory state lives in `SessionMemoryState`, never on the record.
+A session is append-only, so its memory state lives in `SessionMemoryState`, never on the record. The
+twin's notes of its advice (kind "note") are not advisor's records: their state stays in the outbox.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def mark_records_stored(*, kind: str, object_ids: list[int], **_: Any) -> None:
     if kind == "session":
         SessionMemoryState.objects.filter(session_id__in=object_ids).update(
             status=ConversationSession.MemoryStatus.STORED, error="")
-    else:
+    elif kind == "viewpoint":
         Viewpoint.objects.filter(pk__in=object_ids).update(memory_status=ConversationSession.MemoryStatus.STORED)
 
 
@@ -30,5 +31,5 @@ def mark_record_failed(*, kind: str, object_id: int, error: str, final: bool, **
         if final:
             fields["status"] = ConversationSession.MemoryStatus.FAILED
         SessionMemoryState.objects.filter(session_id=object_id).update(**fields)
-    elif final:
+    elif kind == "viewpoint" and final:
         Viewpoint.objects.filter(pk=object_id).update(memory_status=ConversationSession.MemoryStatus.FAILED)

@@ -14,7 +14,7 @@ from memory.services import agent_memory
 from memory.services.retrieval import SearchResult
 from memory.services.retrieval import search as _search
 
-__all__ = ["SearchResult", "search", "remember", "update_memory", "forget_memory"]
+__all__ = ["SearchResult", "search", "remember", "new_note_id", "remember_later", "update_memory", "forget_memory"]
 
 
 def search(*, firm_id: str, client_id: str | None, query: str, k: int = 10, as_of: datetime | None = None,
@@ -25,6 +25,16 @@ def search(*, firm_id: str, client_id: str | None, query: str, k: int = 10, as_o
 def remember(*, firm_id: str, client_id: str | None, text: str, source: str, importance: float = 0.5,
              cites: Sequence[str] = ()) -> str:
     return agent_memory.remember(Reader(firm_id, client_id), text, source=source, importance=importance, cites=cites)
+
+
+new_note_id = agent_memory.new_note_id
+
+
+def remember_later(*, firm_id: str, client_id: str, memory_id: str, text: str, source: str, importance: float,
+                   cites: Sequence[str]) -> None:
+    """`remember`, written after the caller's transaction commits (memory/services/agent_memory.py)."""
+    agent_memory.remember_later(Reader(firm_id, client_id), text, source=source, importance=importance, cites=cites,
+                                memory_id=memory_id)
 
 
 def update_memory(*, firm_id: str, client_id: str | None, memory_id: str, text: str, source: str) -> str:

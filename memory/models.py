@@ -15,6 +15,7 @@ class OutboxEntry(models.Model):
     class Kind(models.TextChoices):
         SESSION = "session", "Conversation session"
         VIEWPOINT = "viewpoint", "Analyst viewpoint"
+        NOTE = "note", "Twin's note of its advice"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending memory"
@@ -22,7 +23,8 @@ class OutboxEntry(models.Model):
         FAILED = "failed", "Memory failed"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    object_id = models.BigIntegerField(help_text="The recording app's row id, echoed in memory's signals.")
+    object_id = models.BigIntegerField(help_text="The recording app's row id, echoed in memory's signals "
+                                                 "(0 for a note: its payload names its memory id).")
     firm_id = models.CharField(max_length=120, default="")
     client_id = models.CharField(max_length=120, blank=True, default="")
     payload = models.JSONField(default=dict)

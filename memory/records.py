@@ -85,3 +85,27 @@ class ViewpointRecord:
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> ViewpointRecord:
         return cls(**{**payload, "published_at": _time(payload["published_at"])})
+
+
+@dataclass(frozen=True)
+class NoteRecord:
+    """What the twin remembers of its own advice: written to memory after the answer is returned, so the
+    answer never waits on the graph (docs/architecture.md, "outbox")."""
+
+    firm_id: str
+    client_id: str
+    memory_id: str  # chosen when queued, so the advice names its memory before the graph has it
+    text: str
+    source: str
+    importance: float
+    cites: tuple[str, ...]
+    noted_at: datetime
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"firm_id": self.firm_id, "client_id": self.client_id, "memory_id": self.memory_id, "text": self.text,
+                "source": self.source, "importance": self.importance, "cites": list(self.cites),
+                "noted_at": self.noted_at.isoformat()}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> NoteRecord:
+        return cls(**{**payload, "cites": tuple(payload["cites"]), "noted_at": _time(payload["noted_at"])})

@@ -7,7 +7,7 @@ our stable id, so writing the same batch twice changes nothing.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +72,9 @@ class GraphBatch:
     price_of: list[dict[str, str]] = field(default_factory=list)  # {memory, symbol}
     tracks: list[dict[str, Any]] = field(default_factory=list)  # {client, symbol, price, times: {at}}
     viewpoint_on: list[dict[str, str]] = field(default_factory=list)  # {memory, symbol}
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, column.name) for column in fields(self))
 
     def add_memory(self, label: str, memory_id: str, props: dict[str, Any]) -> None:
         if label not in MEMORY_LABELS:

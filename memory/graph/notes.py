@@ -11,47 +11,63 @@ from memory.graph import driver
 from memory.graph.securities import forget_moves, split_move_link_id
 
 
-def create_note(memory_id: str, props: dict[str, Any], client_node: str | None, *, cites: Sequence[str] = (),
-                readable_scopes: Sequence[str] = ()) -> None:
-    """Write a note, and `(note)-[:CITES]->(m)` for each cited memory in `readable_scopes` (others are never
-    linked). A client's move id links the shared event with the client on the relationship
-    (`[:CITES {client}]`), and only when that client's move exists: lifecycle keeps what is cited."""
+def note_row(memory_id: str, props: dict[str, Any], client_node: str | None, *, cites: Sequence[str] = (),
+             readable_scopes: Sequence[str] = ()) -> dict[str, Any]:
+    """One note for `write_notes` (`props` is kept, not copied: an embedding added to it later is written)."""
     links = [{"event": parts[0], "client": parts[1]} for cited in cites
              if (parts := split_move_link_id(cited)) is not None and parts[1] in readable_scopes]
     memories = [cited for cited in dict.fromkeys(cites) if split_move_link_id(cited) is None]
+    return {"id": memory_id, "props": props, "client": client_node, "cited": memories, "links": links,
+            "scopes": list(readable_scopes)}
 
-    def _write(tx: ManagedTransaction) -> None:
+
+def create_note(memory_id: str, props: dict[str, Any], client_node: str | None, *, cites: Sequence[str] = (),
+                readable_scopes: Sequence[str] = ()) -> None:
+    """One note, in its own transaction (a note remembered on purpose: `write_notes`)."""
+    driver.write(write_notes, rows=[note_row(memory_id, props, client_node, cites=cites,
+                                             readable_scopes=readable_scopes)])
+
+
+def write_notes(tx: ManagedTransaction, rows: Sequence[dict[str, Any]]) -> None:
+    """Write notes (`note_row`s), and `(note)-[:CITES]->(m)` for each cited memory in the note's readable
+    scopes (others are never linked). A client's move id links the shared event with the client on the
+    relationship (`[:CITES {client}]`), and only when that client's move exists: lifecycle keeps what is
+    cited. Every node and link is MERGEd: writing a note again changes nothing."""
+    if not rows:
+        return
+    tx.run(
+        """
+        UNWIND $rows AS row
+        MERGE (m:Memory {id: row.id}) ON CREATE SET m:Note, m += row.props
+        WITH m, row
+        OPTIONAL MATCH (c:Client {id: row.client})
+        FOREACH (_ IN CASE WHEN c IS NULL THEN [] ELSE [1] END | MERGE (m)-[:ABOUT]->(c))
+        """,
+        rows=list(rows),
+    ).consume()
+    cited = [{"id": row["id"], "cited": row["cited"], "scopes": row["scopes"]} for row in rows if row["cited"]]
+    if cited:
         tx.run(
             """
-            MERGE (m:Memory {id: $id}) ON CREATE SET m:Note, m += $props
-            WITH m
-            OPTIONAL MATCH (c:Client {id: $client})
-            FOREACH (_ IN CASE WHEN c IS NULL THEN [] ELSE [1] END | MERGE (m)-[:ABOUT]->(c))
+            UNWIND $rows AS row
+            MATCH (note:Memory {id: row.id})
+            UNWIND row.cited AS cited_id
+            MATCH (m:Memory {id: cited_id}) WHERE m.scope IN row.scopes AND m <> note
+            MERGE (note)-[:CITES]->(m)
             """,
-            id=memory_id, props=props, client=client_node,
+            rows=cited,
         ).consume()
-        if memories:
-            tx.run(
-                """
-                MATCH (note:Memory {id: $id})
-                UNWIND $cited AS cited_id
-                MATCH (m:Memory {id: cited_id}) WHERE m.scope IN $scopes AND m <> note
-                MERGE (note)-[:CITES]->(m)
-                """,
-                id=memory_id, cited=memories, scopes=list(readable_scopes),
-            ).consume()
-        if links:
-            tx.run(
-                """
-                MATCH (note:Memory {id: $id})
-                UNWIND $links AS link
-                MATCH (:Client {id: link.client})-[:SAW_MOVE]->(e:Memory {id: link.event})
-                MERGE (note)-[:CITES {client: link.client}]->(e)
-                """,
-                id=memory_id, links=links,
-            ).consume()
-
-    driver.write(_write)
+    links = [{"id": row["id"], **link} for row in rows for link in row["links"]]
+    if links:
+        tx.run(
+            """
+            UNWIND $links AS link
+            MATCH (note:Memory {id: link.id})
+            MATCH (:Client {id: link.client})-[:SAW_MOVE]->(e:Memory {id: link.event})
+            MERGE (note)-[:CITES {client: link.client}]->(e)
+            """,
+            links=links,
+        ).consume()
 
 
 def supersede_memory(old_id: str, new_id: str, props: dict[str, Any], scopes: list[str], at: datetime) -> bool:

@@ -3,12 +3,15 @@
 A caller reads more than it may change: a client's reader sees firm research but writes only in the
 client's own scope (`Reader.writable_scopes`), so no twin conversation can revise or forget a
 firm-wide viewpoint. Each change is audited in the same database transaction that wraps its graph
-write: if the graph write fails, neither happened.
+write: if the graph write fails, neither happened. The twin's note of its advice is queued instead
+(`remember_later`): audited with the advice, written by ingestion.
 """
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +20,9 @@ from audit import services as audit
 from memory.embeddings import embed_texts
 from memory.graph import notes
 from memory.nodes import memory_properties
+from memory.records import NoteRecord
 from memory.scope import Reader
+from memory.services import outbox
 
 FORGET_REASONS = ("decayed", "redundant", "retracted", "incorrect")
 MAX_NOTE_CHARS = 4000
@@ -40,13 +45,23 @@ def _clean(text: str) -> str:
     return text
 
 
-def _note(reader: Reader, text: str, *, source: str, importance: float) -> dict:
-    now = timezone.now()
-    props = memory_properties(firm_id=reader.firm_id, client_id=reader.client_id, level="observation", kind="note",
-                              text=text, importance=importance, source=source, valid_from=now, recorded_at=now,
-                              created_at=now)
+def note_properties(*, firm_id: str, client_id: str | None, text: str, source: str, importance: float,
+                    noted_at: datetime) -> dict[str, Any]:
+    """A note's properties, without its embedding (ingestion embeds a queued note with its batch)."""
+    return memory_properties(firm_id=firm_id, client_id=client_id, level="observation", kind="note", text=text,
+                             importance=importance, source=source, valid_from=noted_at, recorded_at=noted_at,
+                             created_at=timezone.now())
+
+
+def _note(reader: Reader, text: str, *, source: str, importance: float) -> dict[str, Any]:
+    props = note_properties(firm_id=reader.firm_id, client_id=reader.client_id, text=text, source=source,
+                            importance=importance, noted_at=timezone.now())
     props["embedding"] = embed_texts([text])[0]
     return props
+
+
+def new_note_id() -> str:
+    return f"note:{uuid.uuid4().hex}"
 
 
 def remember(reader: Reader, text: str, *, source: str, importance: float = 0.5, actor: str = "",
@@ -54,7 +69,7 @@ def remember(reader: Reader, text: str, *, source: str, importance: float = 0.5,
     """A note in the reader's own scope. `cites`: the memory ids it rests on (stored advice cites what it
     answered from), linked so forgetting keeps them; ids the reader may not read are never linked."""
     props = _note(reader, _clean(text), source=source, importance=importance)
-    memory_id = f"note:{uuid.uuid4().hex}"
+    memory_id = new_note_id()
     with transaction.atomic():
         # The graph write first, the audit entry last: recording it locks the audit chain's head, one row
         # every audited request of the firm waits for, until the caller's transaction commits (stored
@@ -64,6 +79,23 @@ def remember(reader: Reader, text: str, *, source: str, importance: float = 0.5,
         audit.record(action="memory.remember", actor=actor or source, firm_id=reader.firm_id,
                      client_id=reader.client_id or "", target=f"memory:{memory_id}", detail={"source": source})
     return memory_id
+
+
+def remember_later(reader: Reader, text: str, *, source: str, importance: float, cites: Sequence[str],
+                   memory_id: str) -> None:
+    """`remember`, queued: the note waits in the outbox and ingestion writes it (`memory.drain_outbox`).
+    Call it inside the transaction that saves what the note is about (stored advice), and nudge the
+    drain on commit. The answer then never waits on the graph: a note's link to its client waits for
+    any ingestion writing that client, which held answers for a second under load; and when Neo4j is
+    down the advice is kept and its note follows. Only a client's reader: the note is the client's."""
+    if reader.client_id is None:
+        raise ValueError("a queued note is a client's: give a client's reader")
+    record = NoteRecord(firm_id=reader.firm_id, client_id=reader.client_id, memory_id=memory_id,
+                        text=_clean(text), source=source, importance=importance, cites=tuple(cites),
+                        noted_at=timezone.now())
+    outbox.enqueue_note(record)
+    audit.record(action="memory.remember", actor=source, firm_id=reader.firm_id, client_id=reader.client_id,
+                 target=f"memory:{memory_id}", detail={"source": source, "queued": True})
 
 
 def update_memory(reader: Reader, memory_id: str, text: str, *, source: str, actor: str = "") -> str:

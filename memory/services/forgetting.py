@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from django.utils import timezone
 from memory.graph import lifecycle
 from memory.graph import summaries as graph_summaries
 from memory.graph.lifecycle import RetentionRow
-from memory.services import access_notes
+from memory.services import access_notes, outbox
 
 # Stability Q in days per kind (falling back to level): how slowly each layer fades.
 STABILITY_DAYS = {
@@ -34,6 +34,7 @@ STABILITY_DAYS = {
 }
 ACCESS_IMPORTANCE = 0.1  # added to importance per access (at most 1)
 RETENTION_FLOOR = 0.05
+QUEUED_ADVICE = "cited by stored advice whose note is not yet written"
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,12 @@ def forget(*, firm_id: str | None = None, scope: str | None = None, at: datetime
     at = at or timezone.now()
     access_notes.flush()  # this process's searches count before anything decays
     report = ForgettingReport(at=at, dry_run=dry_run)
+    cited_by_queued_notes = outbox.cited_by_queued_notes()
     for client_scope in [scope] if scope else graph_summaries.client_scopes(firm_id):
         rows = lifecycle.retention_rows(client_scope)
+        if queued := cited_by_queued_notes.get(client_scope):
+            rows = [replace(row, protected=QUEUED_ADVICE) if row.protected is None and row.id in queued else row
+                    for row in rows]
         items, protected = plan(rows, at, forget_redundant=settings.MEMORY_FORGET_REDUNDANT)
         report.considered += len(rows)
         report.protected.update(protected)

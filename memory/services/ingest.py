@@ -1,4 +1,5 @@
-"""Turning recorded sessions and viewpoints into memory: drain the outbox into Neo4j.
+"""Turning recorded sessions, viewpoints and the twin's notes of its advice into memory: drain the
+outbox into Neo4j.
 
 The relational database is the system of record; Neo4j holds derived memory. An outbox row is only
 marked stored after its graph write committed. When Neo4j (or the LLM extractor) is unavailable the
@@ -22,13 +23,14 @@ from memory.embeddings import embed_texts
 from memory.extraction import ExtractionUnavailable, get_extractor
 from memory.extraction.securities import sector_of
 from memory.extraction.types import EntityRef, Extraction
-from memory.graph import driver, episodes, facts, session_versions
+from memory.graph import driver, episodes, facts, notes, session_versions
 from memory.ids import stable_id
 from memory.models import OutboxEntry
 from memory.nodes import memory_properties
-from memory.records import SessionRecord, ViewpointRecord
-from memory.scope import client_scope, firm_scope
+from memory.records import NoteRecord, SessionRecord, ViewpointRecord
+from memory.scope import Reader, client_scope, firm_scope
 from memory.services import outbox
+from memory.services.agent_memory import note_properties
 from memory.services.supersession import plan_supersession
 from memory.signals import record_failed, records_stored
 
@@ -56,6 +58,9 @@ def drain_outbox(max_sessions: int = 500, *, partition: tuple[int, int] | None =
     viewpoint_entries = [e for e in entries if e.kind == OutboxEntry.Kind.VIEWPOINT]
     if viewpoint_entries:
         failed += _ingest_isolating(viewpoint_entries, _build_viewpoints)[2]
+    note_entries = [e for e in entries if e.kind == OutboxEntry.Kind.NOTE]
+    if note_entries:
+        failed += _ingest_isolating(note_entries, _build_notes)[2]
     return DrainReport(sessions=sessions_done, turns=turns_done, remaining=outbox.pending_count(), failed=failed)
 
 
@@ -184,6 +189,13 @@ def _build_viewpoints(entries: list[OutboxEntry]) -> "_BatchBuilder":
     return builder
 
 
+def _build_notes(entries: list[OutboxEntry]) -> "_BatchBuilder":
+    builder = _BatchBuilder()
+    for entry in entries:
+        builder.add_note(NoteRecord.from_payload(entry.payload))
+    return builder
+
+
 def _record_attempt(entries: list[OutboxEntry], error: Exception, *, isolated: bool) -> None:
     """Keep the attempt and its reason for the portal. Only a record failing on its own (isolated)
     moves towards `failed`; an outage just waits for the service."""
@@ -202,7 +214,9 @@ def _record_attempt(entries: list[OutboxEntry], error: Exception, *, isolated: b
 
 
 def _write_with_supersession(tx, builder: "_BatchBuilder") -> None:
-    episodes.write_batch(tx, builder.batch)
+    if not builder.batch.is_empty():
+        episodes.write_batch(tx, builder.batch)
+    notes.write_notes(tx, builder.notes)
     slots = {(pair["scope"], pair["slot"]) for pair in builder.fact_slots()}
     # The versions this batch corrects, and any version in it that a correction already in the graph replaced;
     # their slots are planned again without them.
@@ -225,6 +239,7 @@ class _BatchBuilder:
         self._clients: set[str] = set()
         self.retirements: list[dict[str, Any]] = []  # session versions replaced by a correction in this batch
         self.written_sessions: list[dict[str, str]] = []  # {scope, session_id, session_node} of this batch
+        self.notes: list[dict[str, Any]] = []  # notes.note_row rows: the twin's notes of its advice
 
     def fact_slots(self) -> list[dict[str, str]]:
         return [{"scope": scope, "slot": slot} for scope, slot in sorted(self._slots)]
@@ -344,6 +359,15 @@ class _BatchBuilder:
         self._slots.add((firm_scope(view.firm_id), slot))
         self._add_security(view.symbol, view.symbol)
         self.batch.viewpoint_on.append({"memory": node, "symbol": view.symbol})
+
+    def add_note(self, note: NoteRecord) -> None:
+        """The twin's note of its advice, as `agent_memory.remember` would have written it then."""
+        props = note_properties(firm_id=note.firm_id, client_id=note.client_id, text=note.text, source=note.source,
+                                importance=note.importance, noted_at=note.noted_at)
+        reader = Reader(note.firm_id, note.client_id)
+        self.notes.append(notes.note_row(note.memory_id, props, props["scope"], cites=note.cites,
+                                         readable_scopes=reader.scopes))
+        self._texts.append((props, note.text))
 
     def _queue(self, label: str, node: str, props: dict[str, Any], text: str) -> None:
         self.batch.add_memory(label, node, props)

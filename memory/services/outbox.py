@@ -9,7 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from memory.models import OutboxEntry
-from memory.records import SessionRecord, ViewpointRecord
+from memory.graph.securities import split_move_link_id
+from memory.records import NoteRecord, SessionRecord, ViewpointRecord
+from memory.scope import client_scope
 
 MAX_ATTEMPTS = 5  # a record failing on its own this often is marked failed and waits for a person
 RETRY_BASE_SECONDS = 30  # backoff after an isolated failure: 30 s, 60 s, 120 s, 240 s
@@ -33,6 +35,26 @@ def enqueue_viewpoint(record: ViewpointRecord, *, object_id: int) -> OutboxEntry
     """Queue a viewpoint for memory. Call it inside the transaction that saves the viewpoint."""
     return OutboxEntry.objects.create(kind=OutboxEntry.Kind.VIEWPOINT, object_id=object_id,
                                       firm_id=record.firm_id, payload=record.to_payload())
+
+
+def enqueue_note(record: NoteRecord) -> OutboxEntry:
+    """Queue the twin's note of its advice. Call it inside the transaction that saves the advice."""
+    return OutboxEntry.objects.create(kind=OutboxEntry.Kind.NOTE, object_id=0, firm_id=record.firm_id,
+                                      client_id=record.client_id, payload=record.to_payload())
+
+
+def cited_by_queued_notes() -> dict[str, set[str]]:
+    """Per client scope, the memory ids that the notes still in the outbox cite (a client's move under
+    the client's scope). Forgetting keeps them as it keeps what written notes cite: advice is stored
+    before its note is."""
+    cited: dict[str, set[str]] = {}
+    queued = OutboxEntry.objects.filter(kind=OutboxEntry.Kind.NOTE).exclude(status=OutboxEntry.Status.STORED)
+    for payload in queued.values_list("payload", flat=True).iterator():
+        scope = client_scope(payload["firm_id"], payload["client_id"])
+        for memory_id in payload["cites"]:
+            move = split_move_link_id(memory_id)
+            cited.setdefault(scope if move is None else move[1], set()).add(memory_id)
+    return cited
 
 
 def due_entries(limit: int, *, partition: tuple[int, int] | None = None) -> list[OutboxEntry]:

@@ -16,6 +16,7 @@ from memory.services.consolidation import consolidate
 from memory.graph.securities import split_move_link_id
 from memory.scope import Reader
 from memory.services.forgetting import forget
+from memory.services.ingest import drain_outbox
 from marketdata.services.refresh import refresh_remembered_quotes
 from tests.integration.test_quotes import FixedProvider
 from twin.models import Advice
@@ -106,8 +107,10 @@ def advised(clean_graph) -> list[Advice]:
     import_sessions(ADVICE_SESSIONS, "acme")
     refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "MSFT": 50.0}, MOVE_DAY), now=MOVE_DAY)
     ann = Client.objects.get(external_id="ann")
-    return [ask(client=ann, question=question).advice
-            for question in ("How has Apple moved since I discussed it?", "What did I say about Microsoft?")]
+    advice = [ask(client=ann, question=question).advice
+              for question in ("How has Apple moved since I discussed it?", "What did I say about Microsoft?")]
+    drain_outbox()  # the advice notes are written by ingestion, after the answers
+    return advice
 
 
 def test_the_twins_advice_note_cites_what_it_answered_from_and_only_the_clients_own_move(advised):
@@ -136,6 +139,36 @@ def test_forgetting_keeps_the_turn_and_the_move_the_twin_cited_and_forgets_their
     assert (turn_status("a1-1"), move_status("ann")) == ("active", "active")  # cited by Ann's advice
     assert (turn_status("a1-2"), move_status("ben")) == ("forgotten", "forgotten")  # same age, uncited
     assert turn_status("a1-0") == "active"  # the source of Ann's current holding fact
+
+
+def test_what_advice_cites_is_kept_while_its_note_still_waits_in_the_outbox(clean_graph):
+    import_sessions(ADVICE_SESSIONS, "acme")
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "MSFT": 50.0}, MOVE_DAY), now=MOVE_DAY)
+    ann = Client.objects.get(external_id="ann")
+    for question in ("How has Apple moved since I discussed it?", "What did I say about Microsoft?"):
+        ask(client=ann, question=question)  # stored; its note is queued, not yet written
+    three_years_on = datetime.now(timezone.utc) + timedelta(days=3 * 365)
+
+    queued = forget(firm_id="acme", at=three_years_on, dry_run=True)
+    drain_outbox()
+    written = forget(firm_id="acme", at=three_years_on, dry_run=True)
+
+    assert queued.protected["cited by stored advice whose note is not yet written"] >= 2
+    assert queued.protected["cited by stored advice whose note is not yet written"] == \
+        written.protected["cited by stored advice"]
+    assert {i.id for i in queued.items} == {i.id for i in written.items}
+
+
+def test_a_queued_note_keeps_the_turn_and_the_move_it_cites_from_forgetting(clean_graph):
+    import_sessions(ADVICE_SESSIONS, "acme")
+    refresh_remembered_quotes(provider=FixedProvider({"AAPL": 132.0, "MSFT": 50.0}, MOVE_DAY), now=MOVE_DAY)
+    ask(client=Client.objects.get(external_id="ann"), question="What did I say about Microsoft?")
+    ask(client=Client.objects.get(external_id="ann"), question="How has Apple moved since I discussed it?")
+
+    forget(firm_id="acme", at=datetime.now(timezone.utc) + timedelta(days=3 * 365), dry_run=False)
+
+    assert (turn_status("a1-1"), move_status("ann")) == ("active", "active")
+    assert (turn_status("a1-2"), move_status("ben")) == ("forgotten", "forgotten")  # same age, uncited
 
 
 def test_a_move_cited_by_advice_is_kept_a_year_later_and_the_same_move_of_another_client_is_not(advised):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from neo4j.exceptions import Neo4jError
 from django.db import DatabaseError, connection, transaction
 from django.core.management import CommandError, call_command
 
@@ -17,12 +18,16 @@ from advisor.models import Client
 from advisor.services.sessions import SessionDraft, TurnDraft, record_session
 from advisor.services.quotes import refresh_client_quotes
 from memory.scope import Reader
+from memory.graph import driver as graph_driver
+from memory.graph.driver import GraphUnavailable
+from memory.models import OutboxEntry
+from memory.services import ingest
 from memory.services.ingest import drain_outbox
 from memory.services.retrieval import search
 from tests.integration.twin_seed import MET, NOW, FixedProvider, seed_ann, seed_client
-from audit.models import AppendOnlyError
+from audit.models import AppendOnlyError, AuditEntry
 from twin.models import Advice
-from twin.services.advice import ask, brief
+from twin.services.advice import ask, brief, memory_text
 from twin.services.rules import ungrounded_numbers
 
 pytestmark = pytest.mark.django_db
@@ -132,8 +137,33 @@ def test_advice_is_stored_append_only_and_remembered(ann):
         advice.delete()
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE twin_advice SET answer = 'edited' WHERE id = %s", [advice.pk])
+    # The answer did not wait on the graph: its note is queued, and the next drain writes it.
+    assert advice.memory_id not in {r.id for r in search(Reader("north", "ann"), "twin answer Apple", k=10)}
+    assert drain_outbox().remaining == 0
     recalled = search(Reader("north", "ann"), "twin answer Apple", k=10)
     assert any(r.id == advice.memory_id and r.origin == f"advice:{advice.id}" for r in recalled)
+
+
+def test_the_answer_is_kept_while_neo4j_refuses_its_note_and_the_note_is_written_when_it_is_back(ann, monkeypatch):
+    def refused(tx, builder) -> None:  # noqa: ANN001  (what Neo4j answers a write while it stops or starts)
+        raise Neo4jError._hydrate_neo4j(code="Neo.TransientError.General.DatabaseUnavailable",
+                                        message="The database is not currently available to serve your request.")
+
+    monkeypatch.setattr(ingest, "_write_with_supersession", refused)
+    advice = ask(client=ann, question="How is Apple doing?").advice
+    with pytest.raises(GraphUnavailable):
+        drain_outbox()
+    entry = OutboxEntry.objects.get(kind=OutboxEntry.Kind.NOTE)
+    assert (entry.status, entry.attempts, entry.payload["memory_id"]) == ("pending", 1, advice.memory_id)
+    assert Advice.objects.get(pk=advice.pk).answer == advice.answer
+
+    monkeypatch.undo()
+    assert drain_outbox().remaining == 0
+    note = graph_driver.read(lambda tx: tx.run(
+        "MATCH (n:Note {id: $id})-[:ABOUT]->(c:Client) RETURN n.text AS text, n.source AS source, c.client_id AS client",
+        id=advice.memory_id).single().data())
+    assert note == {"text": memory_text(advice), "source": f"advice:{advice.id}", "client": "ann"}
+    assert AuditEntry.objects.get(target=f"memory:{advice.memory_id}").action == "memory.remember"
 
 
 def test_as_of_advises_from_what_the_twin_knew_then(clean_graph):

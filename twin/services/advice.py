@@ -20,6 +20,7 @@ from advisor.permissions import reader_for, reader_for_system
 from memory import api as memory_api
 from memory.extraction.securities import find_securities
 from memory.scope import Reader
+from memory.tasks import nudge_outbox_drain
 from twin.models import Advice
 from twin.services import agent
 from twin.services.context import ClientContext, gather_context
@@ -112,10 +113,12 @@ def _advise(*, client: Client, actor: User | None, as_of: datetime | None, chann
             previous=previous, **model_run, **record,
         )
         advice.changed_since = changes_since(previous, advice)
-        advice.memory_id = memory_api.remember(firm_id=reader.firm_id, client_id=client.external_id,
-                                               text=memory_text(advice), source=f"advice:{advice.id}",
-                                               importance=0.6, cites=cited_ids(advice))
+        advice.memory_id = memory_api.new_note_id()
         advice.save()
+        memory_api.remember_later(firm_id=reader.firm_id, client_id=client.external_id, memory_id=advice.memory_id,
+                                  text=memory_text(advice), source=f"advice:{advice.id}", importance=0.6,
+                                  cites=cited_ids(advice))
+        transaction.on_commit(nudge_outbox_drain)  # a worker writes the note now; else the beat sweep does
     return AdviceResult(advice)
 
 
