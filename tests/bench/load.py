@@ -331,6 +331,12 @@ def verify(*, imported: list[dict], said: list[dict], asked: list[dict]) -> dict
     stored_advice = Advice.objects.filter(id__in=advice_ids).count()
     if stored_advice != len(set(advice_ids)) or len(set(advice_ids)) != len(advice_ids):
         problems.append(f"answers: {len(advice_ids)} returned, {stored_advice} stored")
+    # Every stored answer's note (chat answers and API answers alike), written by the drain: once each.
+    note_ids = list(Advice.objects.filter(client__firm__slug=FIRM).values_list("memory_id", flat=True))
+    notes_in_graph = _graph_note_counts(note_ids)
+    if sorted(notes_in_graph.values()) != [1] * len(note_ids):
+        problems.append(f"advice notes: {len(note_ids)} stored answers, {len(notes_in_graph)} notes in Neo4j, "
+                        f"{sum(1 for n in notes_in_graph.values() if n > 1)} doubled")
     failed = OutboxEntry.objects.filter(status=OutboxEntry.Status.FAILED).count()
     if failed:
         problems.append(f"{failed} outbox entries failed")
@@ -341,7 +347,16 @@ def verify(*, imported: list[dict], said: list[dict], asked: list[dict]) -> dict
             "imported_turns_in_neo4j": sum(graph_turns.values()), "said": len(said),
             "chat_rounds_in_db": all_rounds, "refused_rounds": refused,
             "chat_turns_in_neo4j": sum(chat_turns.values()), "answers": len(advice_ids),
-            "answers_in_db": stored_advice}
+            "answers_in_db": stored_advice, "advice_notes": len(note_ids),
+            "advice_notes_in_neo4j": sum(notes_in_graph.values())}
+
+
+def _graph_note_counts(note_ids: list[str]) -> dict[str, int]:
+    """note id -> how many :Note nodes Neo4j holds with it."""
+    from memory.graph import driver as graph_driver
+
+    return dict(graph_driver.read(lambda tx: tx.run(
+        "UNWIND $ids AS id MATCH (n:Note {id: id}) RETURN id, count(n) AS n", ids=note_ids).values()))
 
 
 def _graph_turn_counts(firm: str, session_prefix: str = "") -> dict[tuple[str, str, str], int]:
@@ -686,7 +701,9 @@ def report_body(report: dict) -> str:
           f"database ({checks['chat_rounds_in_db']} rounds in all: the others were said by requests still in flight "
           f"when the window closed; {checks['refused_rounds']} refused by the screen) with its words once in Neo4j "
           f"({checks['chat_turns_in_neo4j']} chat turns); "
-          f"{checks['answers']} answers the API returned, {checks['answers_in_db']} stored.\n\n"
+          f"{checks['answers']} answers the API returned, {checks['answers_in_db']} stored; "
+          f"{checks['advice_notes']} stored answers (chat and API) and {checks['advice_notes_in_neo4j']} of their "
+          "notes in Neo4j.\n\n"
           f"CPU over the window: the machine's {cpu['cores']} cores were {cpu['machine_busy_percent']}% busy "
           f"(1-minute load average up to {cpu['peak_load_1min']}, other engineers' work included); CPU seconds "
           f"spent: {parts}; the rest of the machine (other work) about {others:.0f} s. Per request on average: "

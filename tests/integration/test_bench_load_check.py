@@ -9,7 +9,8 @@ import pytest
 from advisor.services.importer import import_sessions
 from memory.graph import driver as graph_driver
 from tests.bench.corpus import generate
-from tests.bench.load import IMPORT_FIRM, verify
+from memory.services.ingest import drain_outbox
+from tests.bench.load import FIRM, IMPORT_FIRM, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,21 @@ def test_verify_reports_an_acknowledged_chat_round_the_database_lacks(imported):
 def test_verify_reports_an_answer_the_api_returned_but_the_database_lacks(imported):
     assert verify(imported=imported, said=[], asked=[{"advice_id": "adv-never-stored"}])["problems"] == [
         "answers: 1 returned, 0 stored"]
+
+
+def test_verify_reports_a_stored_answer_whose_note_never_reached_neo4j(imported):
+    from advisor.models import Client, Firm
+    from twin.services.advice import ask
+
+    firm = Firm.objects.create(slug=FIRM, name="Load")
+    client = Client.objects.create(firm=firm, external_id="load-client-0", name="Ann Load")
+    answered, queued = ask(client=client, question="Am I on track?"), ask(client=client, question="And now?")
+    drain_outbox()  # writes both notes; one is then lost, as a drain that never ran would leave it
+    graph_driver.write(lambda tx: tx.run("MATCH (n:Note {id: $id}) DETACH DELETE n",
+                                         id=queued.advice.memory_id).consume())
+
+    checks = verify(imported=imported, said=[], asked=[{"advice_id": answered.advice.id}])
+    assert checks["problems"] == ["advice notes: 2 stored answers, 1 notes in Neo4j, 0 doubled"]
 
 
 def test_the_load_report_counts_the_cpu_of_the_postgresql_server_it_runs_on():
