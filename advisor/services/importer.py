@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 from advisor.models import Client, Firm, identifier_validator
 from advisor.services.sessions import SessionDraft, SessionRejected, TurnDraft, record_sessions, validate_draft
-from memory.services.ingest import drain_outbox
+from memory.services.ingest import drain_outbox_in_processes
 
 REQUIRED = ("client_id", "session_id", "started_at", "turns")
 # A byte that is not UTF-8, as read with errors="surrogateescape" (memory_import reads files that way).
@@ -38,8 +38,9 @@ class ImportLineError(ValueError):
     pass
 
 
-def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True) -> ImportReport:
-    """Import JSON Lines sessions into `firm_slug` (created if new) and, unless deferred, into memory."""
+def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True, drain_workers: int = 1) -> ImportReport:
+    """Import JSON Lines sessions into `firm_slug` (created if new) and, unless deferred, into memory
+    (with `drain_workers` > 1, in as many processes: `memory.services.ingest.drain_outbox_in_processes`)."""
     firm, _ = Firm.objects.get_or_create(slug=firm_slug, defaults={"name": firm_slug})
     report = ImportReport()
     clients: dict[str, Client] = {}
@@ -50,7 +51,7 @@ def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True)
         with transaction.atomic():
             _import_chunk(chunk, firm, clients, report)
     if drain:
-        report.pending = drain_outbox(max_sessions=1_000_000).remaining
+        report.pending = drain_outbox_in_processes(drain_workers).remaining
     return report
 
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection, connections
 from django.utils import timezone
 
-from memory.embeddings import embed_texts
+from memory.embeddings import embed_texts, get_embeddings
 from memory.extraction import ExtractionUnavailable, get_extractor
 from memory.extraction.securities import sector_of
 from memory.extraction.types import EntityRef, Extraction
@@ -62,6 +64,34 @@ def drain_outbox(max_sessions: int = 500, *, partition: tuple[int, int] | None =
     if note_entries:
         failed += _ingest_isolating(note_entries, _build_notes)[2]
     return DrainReport(sessions=sessions_done, turns=turns_done, remaining=outbox.pending_count(), failed=failed)
+
+
+def drain_outbox_in_processes(workers: int, max_sessions: int = 1_000_000) -> DrainReport:
+    """`drain_outbox` split over `workers` forked processes, each draining one partition of the clients
+    (`outbox.due_entries`), as `--defer` with that many Celery workers would: a drain's extraction and
+    embedding are Python on one core, so one process cannot keep Neo4j busy. Inside a database transaction
+    it drains in this process: children would not see the transaction's records. Raises what a drain
+    raises (GraphUnavailable...) once every child has finished, the records of a failed partition left
+    pending."""
+    if workers <= 1 or connection.in_atomic_block:
+        return drain_outbox(max_sessions)
+    get_embeddings()  # loaded once here and shared by the children, not loaded by each
+    connections.close_all()  # each child opens its own database connection and Neo4j driver
+    driver.close_driver()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_drain_partition, part, workers, max_sessions) for part in range(workers)]
+        wait(futures)
+    reports = [future.result() for future in futures]  # the first failure is raised
+    return DrainReport(sessions=sum(r.sessions for r in reports), turns=sum(r.turns for r in reports),
+                       remaining=outbox.pending_count(), failed=sum(r.failed for r in reports))
+
+
+def _drain_partition(part: int, parts: int, max_sessions: int) -> DrainReport:
+    try:
+        return drain_outbox(max_sessions, partition=(part, parts))
+    finally:
+        connections.close_all()
+        driver.close_driver()
 
 
 def _chunks_by_turns(entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:

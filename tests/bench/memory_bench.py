@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from advisor.management.commands import memory_import
 from advisor.services.importer import import_sessions
 from memory import api
 from memory.graph import driver as graph_driver
@@ -32,10 +33,10 @@ def _lines(corpus: Corpus):
     return (json.dumps(session) for session in corpus.sessions)
 
 
-def import_corpus(corpus: Corpus, firm: str) -> dict:
+def import_corpus(corpus: Corpus, firm: str, drain_workers: int = 1) -> dict:
     turns = sum(len(s["turns"]) for s in corpus.sessions)
     with Meter() as meter:
-        report = import_sessions(_lines(corpus), firm)
+        report = import_sessions(_lines(corpus), firm, drain_workers=drain_workers)
     assert not report.errors, report.errors[:3]
     return {"sessions": len(corpus.sessions), "turns": turns, "seconds": round(meter.wall, 1),
             "turns_per_second": round(turns / meter.wall),
@@ -47,7 +48,11 @@ def recall_run(corpus: Corpus, firm: str = "bench-recall") -> dict:
     # A freshly started Neo4j (and Python) imports at about half speed until the JIT has warmed up:
     # a small corpus of another firm goes first, so the number is the steady state.
     import_corpus(generate(seed=99, clients=8, sessions_per_client=8, turns_per_session=30), firm + "-warm-up")
-    imported = import_corpus(corpus, firm)
+    imported = import_corpus(corpus, firm, drain_workers=memory_import.DEFAULT_WORKERS)
+    # The same size again, drained by one process: what the drain processes add.
+    twin = generate(seed=8, clients=20, sessions_per_client=12, turns_per_session=30, id_prefix="one-drain-")
+    imported["one_process"] = import_corpus(twin, firm + "-one-drain")
+    imported["drain_workers"] = memory_import.DEFAULT_WORKERS
     hits: dict[tuple[str, int], int] = defaultdict(int)
     by_kind: dict[tuple[str, str], list[int]] = defaultdict(list)
     for question in corpus.questions:

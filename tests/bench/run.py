@@ -117,11 +117,16 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                 "found when any of the top-k results cites an evidence turn.\n\n"
                 + table(rows, ["mode", "recall@5", "recall@10"]) + "\n\nRecall@10 by question kind:\n\n"
                 + table(kinds, ["question kind", "fulltext", "vector", "hybrid"])
-                + f"\n\nImport (record + extract + embed + graph write): {imported['turns_per_second']} turns/s "
+                + f"\n\nImport (record + extract + embed + graph write) as `manage.py memory_import` runs it here "
+                  f"({imported['drain_workers']} drain processes, one per core): {imported['turns_per_second']} turns/s "
                   f"({imported['turns']} turns in {imported['seconds']} s, after a 1,920-turn warm-up import; "
                   "a freshly started Neo4j runs its first import at about half speed); CPU seconds per 1,000 "
-                  f"turns: {imported['python_cpu_s_per_1k_turns']} in Python (this process, all threads), "
-                  f"{imported['neo4j_cpu_s_per_1k_turns']} in Neo4j.")
+                  f"turns: {imported['python_cpu_s_per_1k_turns']} in Python (this process and its drain processes), "
+                  f"{imported['neo4j_cpu_s_per_1k_turns']} in Neo4j. The same size again (seed 8) drained by one "
+                  f"process (`--workers 1`): {imported['one_process']['turns_per_second']} turns/s "
+                  f"({imported['one_process']['seconds']} s; CPU per 1,000 turns "
+                  f"{imported['one_process']['python_cpu_s_per_1k_turns']} Python, "
+                  f"{imported['one_process']['neo4j_cpu_s_per_1k_turns']} Neo4j).")
         write_cost = memory_bench.import_write_cost()
         body += ("\n\nThe write cost of the vector index on import: then 1,920 more turns per round, alternately "
                  "without the vector index (`scan`, as `graph_migrate` leaves a Neo4j 5.x server) and with it "

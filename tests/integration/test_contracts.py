@@ -76,3 +76,15 @@ def test_analyst_viewpoint_is_shared_within_the_firm_only_and_newer_view_superse
     assert api.search(firm_id="elsewhere", client_id="kim", query="analyst view on AAPL", k=10) == []
     with pytest.raises(ViewpointRejected, match="not a security we know"):
         publish_viewpoint(analyst=analyst, symbol="NOTATICKER", stance="buy", rationale="x")
+
+
+def test_memory_import_refuses_fewer_than_one_drain_process_and_records_nothing(tmp_path):
+    from django.core.management import CommandError
+
+    from advisor.models import ConversationSession
+
+    path = tmp_path / "kim.jsonl"
+    path.write_text("\n".join(LINES) + "\n")
+    with pytest.raises(CommandError, match="--workers must be at least 1"):
+        run("memory_import", str(path), "--firm", "contracts", "--workers", "0")
+    assert not ConversationSession.objects.exists()

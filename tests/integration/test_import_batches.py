@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from django.utils import timezone
@@ -120,3 +121,46 @@ def test_chunks_written_while_the_next_is_extracted_still_isolate_a_failing_buil
     held_back = OutboxEntry.objects.filter(status="pending")
     assert all(e.attempts == 1 and e.next_attempt_at > timezone.now() for e in held_back)
     assert {e.last_error for e in held_back} == {"the extractor tripped over s2", "Neo4j refused s4"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_drained_by_two_processes_writes_every_clients_sessions_once(clean_graph, monkeypatch, tmp_path):
+    clients = ("olga", "piet", "ann", "ben", "cem")
+    lines = [line(f"{client}-{n}", f"I want to retire in {2030 + n}.", client) for client in clients for n in range(3)]
+    real_drain = ingest.drain_outbox
+
+    def drain_noting_its_process(*args, **kwargs):  # the forked children inherit it
+        (tmp_path / f"drain-{os.getpid()}").write_text(str(kwargs.get("partition")))
+        return real_drain(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "drain_outbox", drain_noting_its_process)
+    report = import_sessions(lines, "two-drains", drain_workers=2)
+
+    drains = {path.name: path.read_text() for path in tmp_path.glob("drain-*")}
+    assert sorted(drains.values()) == ["(0, 2)", "(1, 2)"] and f"drain-{os.getpid()}" not in drains
+
+    assert (report.sessions, report.turns, report.pending, report.errors) == (15, 30, 0, [])
+    turns = graph_driver.read(lambda tx: tx.run(
+        "MATCH (t:Turn) WHERE t.firm_id = 'two-drains' RETURN t.client_id AS client, count(*) AS n").values())
+    assert sorted(turns) == sorted([client, 6] for client in clients)
+    assert set(OutboxEntry.objects.values_list("status", flat=True)) == {"stored"}
+    assert set(SessionMemoryState.objects.values_list("status", flat=True)) == {"stored"}  # each child's signal
+    partitions = {outbox.client_partition(entry, 2) for entry in OutboxEntry.objects.all()}
+    assert partitions == {0, 1}  # both processes had clients to write
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_drained_by_two_processes_keeps_every_session_queued_when_neo4j_is_down(clean_graph, settings):
+    from memory.graph.driver import GraphUnavailable
+
+    settings.NEO4J_URI, settings.NEO4J_CONNECTION_TIMEOUT = "bolt://127.0.0.1:1", 1.0
+    graph_driver.close_driver()
+    try:
+        with pytest.raises(GraphUnavailable):
+            import_sessions([line(f"{client}-1", client_id=client) for client in ("olga", "piet", "ann")],
+                            "two-drains-down", drain_workers=2)
+    finally:
+        graph_driver.close_driver()
+
+    assert OutboxEntry.objects.count() == 3
+    assert set(OutboxEntry.objects.values_list("status", "attempts")) == {("pending", 1)}
