@@ -206,6 +206,10 @@ def write_levels(scope: str, summaries: list[dict[str, Any]], profiles: list[dic
     """
 
     def _write(tx: ManagedTransaction) -> None:
+        # The client first: writers of its memory lock it before its memories too (memory/graph/changes.py).
+        tx.run("MATCH (c:Client {id: $scope}) SET c.consolidated_version = $version, "
+               "c.consolidated_with = $consolidated_with",
+               scope=scope, version=version, consolidated_with=consolidated_with).consume()
         for label, rows in (("Summary", summaries), ("Profile", profiles)):
             if not rows:
                 continue
@@ -253,8 +257,6 @@ def write_levels(scope: str, summaries: list[dict[str, Any]], profiles: list[dic
                 """,
                 ids=retire_profiles, scope=scope, at=at,
             ).consume()
-        tx.run("MATCH (c:Client {id: $scope}) SET c.consolidated_version = $version, c.consolidated_with = $consolidated_with",
-               scope=scope, version=version, consolidated_with=consolidated_with).consume()
 
     driver.write(_write)
 
