@@ -66,10 +66,11 @@ def _drained(report: DrainReport) -> dict[str, int]:
     time_limit=1900,
 )
 def consolidate_memory() -> dict[str, float]:
-    """Summaries and profile versions for every client; idempotent, so a repeated run is harmless."""
+    """Summaries and profile versions for every client whose memory changed since it was last consolidated
+    (the others are skipped unread); idempotent, so a repeated run is harmless."""
     report = consolidate()
-    return {"clients": report.clients, "sessions": report.sessions, "written": report.written,
-            "seconds": report.seconds}
+    return {"clients": report.clients, "skipped": report.skipped, "sessions": report.sessions,
+            "written": report.written, "seconds": report.seconds}
 
 
 @shared_task(name="memory.forget", acks_late=True, autoretry_for=(GraphUnavailable,), retry_backoff=30, max_retries=5,

@@ -10,6 +10,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.changes import mark_client_of
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ def supersede_fact(*, old_id: str, new_id: str, props: dict[str, Any], scopes: l
                           new.firm_id = old.firm_id, new.client_id = old.client_id, new.visibility = old.visibility
             MERGE (new)-[:SUPERSEDES]->(old)
             WITH old, new
+            """ + mark_client_of("old") + """
             // The whole current statement closes, including reaffirmations of it in other sessions.
             MATCH (same:Fact {scope: old.scope, slot: old.slot})
             WHERE same.status = 'active' AND same.superseded_at IS NULL AND same <> new

@@ -107,14 +107,14 @@ SESSION_PEOPLE = """COLLECT { MATCH (s:Session)-[:WITH_CLIENT]->(c) UNWIND s.par
 def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
     # The batch's clients are write-locked first, in id order (no deadlock between two batches): a
     # batch that reads a client's fact slots to plan supersession sees what another drain wrote for the
-    # same client, whichever worker drains which record. Setting and removing `_lock` leaves nothing.
+    # same client, whichever worker drains which record. Raising their memory version takes the lock and
+    # makes them due for consolidation (memory/graph/changes.py): this transaction changes their memory.
     tx.run(
         """
         UNWIND $rows AS row
         MERGE (c:Entity:Client {id: row.id})
         ON CREATE SET c += row.props
-        SET c._lock = true
-        REMOVE c._lock
+        SET c.memory_version = coalesce(c.memory_version, 0) + 1
         """,
         rows=Rows(sorted(batch.clients, key=lambda row: row["id"])),
     ).consume()

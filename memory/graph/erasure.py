@@ -4,6 +4,7 @@ from __future__ import annotations
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.changes import mark_clients
 
 BATCH = 10_000  # nodes per transaction, so a large memory never needs one huge transaction
 
@@ -24,6 +25,8 @@ def erase_scope(scope: str) -> int:
     total = 0
     for lookup in lookups:
         def _delete(tx: ManagedTransaction, lookup: str = lookup) -> int:
+            # A client whose erasure stopped half way is consolidated again (memory/graph/changes.py).
+            mark_clients(tx, [scope])
             return tx.run(lookup + " WITH n LIMIT $batch DETACH DELETE n RETURN count(*) AS deleted",
                           scope=scope, batch=BATCH).single()["deleted"]
 

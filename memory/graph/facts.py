@@ -13,6 +13,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.changes import mark_client_of
 from memory.graph.search import IN_VIEW
 from memory.graph.values import epoch_micros, from_epoch_micros, native
 
@@ -82,7 +83,7 @@ def apply_supersessions(
             UNWIND $rows AS row
             MATCH (f:Memory {id: row.id})
             SET f.valid_to = row.valid_to, f.superseded_at = row.superseded_at
-            """,
+            """ + mark_client_of("f"),
             rows=closes,
         ).consume()
     if links:

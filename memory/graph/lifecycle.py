@@ -19,6 +19,7 @@ from datetime import datetime
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.changes import mark_client_of, mark_clients
 from memory.graph.securities import MOVE_CITED, forget_moves, move_link_id, split_move_link_id
 from memory.graph.values import native
 
@@ -102,6 +103,10 @@ def mark_forgotten(rows: list[dict[str, str]], at: datetime) -> int:
         return forgotten
 
     def _write(tx: ManagedTransaction) -> int:
+        # Their clients first, locked before their memories as ingestion locks them (memory/graph/changes.py);
+        # a client whose rows all turned out cited since the plan is consolidated once for nothing.
+        mark_clients(tx, tx.run("UNWIND $ids AS id MATCH (m:Memory {id: id}) RETURN DISTINCT m.scope AS scope",
+                                ids=[row["id"] for row in rows]).value())
         record = tx.run(
             f"""
             UNWIND $rows AS row
@@ -272,6 +277,7 @@ def decide_merge(proposal_id: str, scopes: list[str], *, confirm: bool, decided_
             MATCH (a:Person)-[r:SAME_PERSON {id: $id}]->(k:Person)
             WHERE k.scope IN $scopes AND r.status = 'pending'
             SET r.status = CASE WHEN $confirm THEN 'confirmed' ELSE 'rejected' END, r.decided_by = $by, r.decided_at = $at
+            """ + mark_client_of("k") + """
             RETURN r.id AS id, k.id AS keep_id, k.name AS keep_name, a.id AS absorb_id, a.name AS absorb_name,
                    r.confidence AS confidence, r.reason AS reason, r.status AS status
             """,

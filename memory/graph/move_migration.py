@@ -180,6 +180,7 @@ def _write_shared(tx: ManagedTransaction, rows: Rows, market: str) -> int:
                       r.discussed_price = row.discussed_price, r.discussed_on = row.discussed_on,
                       r.alerted_price = row.alerted_price, r.move_percent = old.move_percent,
                       r.drift_percent = row.drift_percent
+        SET c.memory_version = coalesce(c.memory_version, 0) + 1  // its material loses `old` (memory/graph/changes.py)
         WITH old, c, e
         CALL (old, c, e) {
           MATCH (note:Memory)-[:CITES]->(old)

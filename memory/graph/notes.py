@@ -8,6 +8,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.changes import mark_client_of
 from memory.graph.securities import forget_moves, split_move_link_id
 
 
@@ -40,6 +41,7 @@ def write_notes(tx: ManagedTransaction, rows: Sequence[dict[str, Any]]) -> None:
         UNWIND $rows AS row
         MERGE (m:Memory {id: row.id}) ON CREATE SET m:Note, m += row.props
         WITH m, row
+        """ + mark_client_of("m") + """
         OPTIONAL MATCH (c:Client {id: row.client})
         FOREACH (_ IN CASE WHEN c IS NULL THEN [] ELSE [1] END | MERGE (m)-[:ABOUT]->(c))
         """,
@@ -79,6 +81,7 @@ def supersede_memory(old_id: str, new_id: str, props: dict[str, Any], scopes: li
             MATCH (old:Memory {id: $old}) WHERE old.scope IN $scopes AND old.status = 'active'
               AND old.superseded_at IS NULL AND old.level <> 'turn'
             SET old.superseded_at = $at, old.valid_to = coalesce(old.valid_to, $at)
+            """ + mark_client_of("old") + """
             MERGE (new:Memory {id: $new}) ON CREATE SET new:Note, new += $props,
                   new.level = old.level, new.kind = old.kind, new.slot = old.slot, new.attribute = old.attribute
             MERGE (new)-[:SUPERSEDES]->(old)
@@ -105,6 +108,7 @@ def forget(memory_id: str, scopes: list[str], reason: str, at: datetime) -> bool
             """
             MATCH (m:Memory {id: $id}) WHERE m.scope IN $scopes AND m.status = 'active'
             SET m.status = 'forgotten', m.forgotten_reason = $reason, m.forgotten_at = $at
+            """ + mark_client_of("m") + """
             RETURN count(m) AS changed
             """,
             id=memory_id, scopes=scopes, reason=reason, at=at,

@@ -16,6 +16,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.changes import mark_clients
 from memory.graph.values import native
 
 
@@ -56,6 +57,7 @@ def withdraw_sessions(
 
     Idempotent: running it again with the same `rollback_id` withdraws only what was ingested since.
     """
+    mark_clients(tx, [scope])  # first: the client's lock before its memories', as ingestion takes them
     tx.run(
         """
         MERGE (r:Rollback {id: $id})

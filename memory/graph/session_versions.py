@@ -16,12 +16,14 @@ from datetime import datetime
 
 from neo4j import ManagedTransaction
 
+from memory.graph.changes import mark_clients
 from memory.graph.values import native
 
 
 def retire_session_version(tx: ManagedTransaction, *, scope: str, session_id: str, session_node: str,
                            replaced_by: str, reason: str, at: datetime) -> list[dict[str, str]]:
     """Mark one session version's memories corrected; returns the fact slots touched as {scope, slot}."""
+    mark_clients(tx, [scope])
     tx.run(
         """
         MATCH (s:Session {id: $session_node})

@@ -79,6 +79,7 @@ class ClientMaterial:
     turns: list[TurnRow]
     derived: list[DerivedRow]
     existing: dict[str, str]  # summary/profile id -> digest of what it was written from
+    version: int  # the client's memory version when this was read (memory/graph/changes.py)
 
 
 @dataclass(frozen=True)
@@ -116,10 +117,40 @@ def client_scopes(firm_id: str | None = None) -> list[str]:
     return driver.read(_read)
 
 
+@dataclass(frozen=True)
+class DueClients:
+    scopes: list[str]  # clients whose memory changed since they were last consolidated, or never consolidated
+    unchanged: int  # clients consolidated since their last change, by the same `consolidated_with`
+
+
+def clients_due(firm_id: str | None, consolidated_with: str) -> DueClients:
+    """Which clients (of one firm when given) consolidation must read again (memory/graph/changes.py)."""
+
+    def _read(tx: ManagedTransaction) -> DueClients:
+        result = tx.run(
+            """
+            MATCH (c:Client) WHERE $firm IS NULL OR c.firm_id = $firm
+            RETURN c.id AS id, coalesce(c.consolidated_version = coalesce(c.memory_version, 0)
+                                        AND c.consolidated_with = $consolidated_with, false) AS unchanged
+            ORDER BY id
+            """,
+            firm=firm_id, consolidated_with=consolidated_with,
+        )
+        rows = result.values()
+        return DueClients(scopes=[scope for scope, unchanged in rows if not unchanged],
+                          unchanged=sum(1 for _, unchanged in rows if unchanged))
+
+    return driver.read(_read)
+
+
 def client_material(scope: str) -> ClientMaterial | None:
+    """Everything consolidation reads of one client, with the memory version it was read at."""
+
     def _read(tx: ManagedTransaction) -> ClientMaterial | None:
+        # The version first: a write committed after this read is missing from what follows or not, and
+        # raised the version past this value either way, so the client stays due (memory/graph/changes.py).
         client = tx.run("MATCH (c:Client {id: $scope}) RETURN c.firm_id AS firm_id, c.client_id AS client_id, "
-                        "c.name AS name", scope=scope).single()
+                        "c.name AS name, coalesce(c.memory_version, 0) AS version", scope=scope).single()
         if client is None:
             return None
         sessions = [SessionRow(**native(r.data())) for r in tx.run(
@@ -162,8 +193,10 @@ def summary_row(memory_id: str, props: dict[str, Any], summarises: list[str], so
 
 
 def write_levels(scope: str, summaries: list[dict[str, Any]], profiles: list[dict[str, Any]],
-                 retire_profiles: list[str], at: datetime) -> None:
-    """Write one client's summaries and profile chain in one transaction.
+                 retire_profiles: list[str], at: datetime, *, version: int, consolidated_with: str) -> None:
+    """Write one client's summaries and profile chain in one transaction, and record on the client that it is
+    consolidated up to memory `version` by `consolidated_with` (memory/graph/changes.py): a write that landed
+    since the material was read raised the client's version past it, so the client stays due.
 
     `summaries`/`profiles`: rows of `summary_row`; a profile row also carries `supersedes` (the id of
     the version before it) and `closed` ({valid_to, superseded_at} once a newer version exists).
@@ -173,6 +206,10 @@ def write_levels(scope: str, summaries: list[dict[str, Any]], profiles: list[dic
     """
 
     def _write(tx: ManagedTransaction) -> None:
+        # The client first: writers of its memory lock it before its memories too (memory/graph/changes.py).
+        tx.run("MATCH (c:Client {id: $scope}) SET c.consolidated_version = $version, "
+               "c.consolidated_with = $consolidated_with",
+               scope=scope, version=version, consolidated_with=consolidated_with).consume()
         for label, rows in (("Summary", summaries), ("Profile", profiles)):
             if not rows:
                 continue

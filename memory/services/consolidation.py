@@ -12,6 +12,12 @@ From the turns, facts and observations ingestion wrote, consolidation derives
 Deterministic and extractive by default (sentences are picked, never written); with TWIN_LLM set a
 chat model writes the session summaries. Every node records the digest of its input and is rewritten
 only when that changes, so consolidating twice changes nothing and an LLM is asked once per input.
+
+Incremental: the hourly run reads only the clients whose memory changed since they were last
+consolidated (every write that changes a client's material raises a counter on the client in the same
+transaction, memory/graph/changes.py), and clients never consolidated; the others are skipped unread,
+their summaries being what a full pass would write again. A full pass (`full=True`, `consolidate_memory
+--full`) is needed only after a change made outside this code; no periodic one is scheduled.
 """
 from __future__ import annotations
 
@@ -45,6 +51,9 @@ PROFILE_FIELDS = {
     "concern": "open concerns",
 }
 TOPIC_NAMES = {**PROFILE_FIELDS, "life_event": "life events", "holding": "holdings"}
+# Raise when a change to this module changes what it derives from the same material: every client is then
+# due once (their `consolidated_with` differs), as a full pass would have rewritten them.
+DERIVATION_REVISION = 1
 KEY_TURNS = 3  # turns quoted in a session summary besides its facts
 MAX_QUOTE_CHARS = 220
 _WORD = re.compile(r"[A-Za-z][A-Za-z']{3,}|\d[\d.,%$]*")
@@ -52,7 +61,8 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z']{3,}|\d[\d.,%$]*")
 
 @dataclass(frozen=True)
 class ConsolidationReport:
-    clients: int
+    clients: int  # clients read and consolidated
+    skipped: int  # clients skipped unread: nothing they are consolidated from changed since the last time
     sessions: int
     written: int  # summaries and profile versions created or rewritten
     unchanged: int
@@ -64,27 +74,37 @@ class ConsolidationReport:
         return round(self.sessions / self.seconds, 1) if self.seconds else 0.0
 
 
-def consolidate(*, firm_id: str | None = None, scope: str | None = None) -> ConsolidationReport:
-    """Consolidate every client (of one firm, or one client's scope). Safe to run at any time."""
+def consolidate(*, firm_id: str | None = None, scope: str | None = None, full: bool = False) -> ConsolidationReport:
+    """Consolidate the clients (of one firm when given) whose memory changed since they were last consolidated;
+    `full`: every client; `scope`: that one client, changed or not. Safe to run at any time."""
     started = time.perf_counter()
-    scopes = [scope] if scope else graph.client_scopes(firm_id)
+    consolidated_with = _consolidated_with()
+    skipped = 0
+    if scope:
+        scopes = [scope]
+    elif full:
+        scopes = graph.client_scopes(firm_id)
+    else:
+        due = graph.clients_due(firm_id, consolidated_with)
+        scopes, skipped = due.scopes, due.unchanged
     totals = defaultdict(int)
     for client_scope in scopes:
         material = graph.client_material(client_scope)
         if material is None:
             continue
-        written, unchanged, versions = _consolidate_client(material)
+        written, unchanged, versions = _consolidate_client(material, consolidated_with)
         totals["clients"] += 1
         totals["sessions"] += len(material.sessions)
         totals["written"] += written
         totals["unchanged"] += unchanged
         totals["versions"] += versions
-    return ConsolidationReport(clients=totals["clients"], sessions=totals["sessions"], written=totals["written"],
+    return ConsolidationReport(clients=totals["clients"], skipped=skipped, sessions=totals["sessions"],
+                               written=totals["written"],
                                unchanged=totals["unchanged"], profile_versions=totals["versions"],
                                seconds=round(time.perf_counter() - started, 3))
 
 
-def _consolidate_client(material: ClientMaterial) -> tuple[int, int, int]:
+def _consolidate_client(material: ClientMaterial, consolidated_with: str) -> tuple[int, int, int]:
     now = timezone.now()
     planned: list[_Planned] = []
     session_summaries = _session_summaries(material)
@@ -111,9 +131,12 @@ def _consolidate_client(material: ClientMaterial) -> tuple[int, int, int]:
         row["closed"] = None
     derived_ids = {p.id for p in profiles}
     retire = [memory_id for memory_id in material.existing if memory_id.startswith("profile:") and memory_id not in derived_ids]
-    graph.write_levels(material.scope, summary_rows, profile_rows, retire, now)
+    # People first: the levels' transaction records the client as consolidated, so a failure before it
+    # leaves the client due.
     entities.resolve_people(scope=material.scope, turns=material.turns,
                             participants={t.speaker for t in material.turns} | {material.name or ""})
+    graph.write_levels(material.scope, summary_rows, profile_rows, retire, now, version=material.version,
+                       consolidated_with=consolidated_with)
     return len(changed), len(planned) - len(changed), len(profiles)
 
 
@@ -274,6 +297,11 @@ def _profile_chain(material: ClientMaterial) -> list[_Planned]:
 def _headline(text: str) -> str:
     """A fact's statement without the quote and date it carries ("Risk tolerance is moderate: “…” (said …)")."""
     return re.split(r":\s*“|\s\(said\s", text, maxsplit=1)[0].strip().rstrip(".")
+
+
+def _consolidated_with() -> str:
+    """What consolidates: a client consolidated by something else is due again (memory/graph/changes.py)."""
+    return f"{DERIVATION_REVISION}:{_writer()}"
 
 
 def _writer() -> str:
