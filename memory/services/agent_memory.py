@@ -86,8 +86,8 @@ def remember_later(reader: Reader, text: str, *, source: str, importance: float,
     """`remember`, queued: the note waits in the outbox and ingestion writes it (`memory.drain_outbox`).
     Call it inside the transaction that saves what the note is about (stored advice), and nudge the
     drain on commit. The answer then never waits on the graph: a note's link to its client waits for
-    any ingestion writing that client, which held answers for a second under load; and when Neo4j is
-    down the advice is kept and its note follows. Only a client's reader: the note is the client's."""
+    any drain writing that client (a drain write-locks its clients), and when Neo4j refuses writes the
+    advice is kept and its note follows. Only a client's reader: the note is the client's."""
     if reader.client_id is None:
         raise ValueError("a queued note is a client's: give a client's reader")
     record = NoteRecord(firm_id=reader.firm_id, client_id=reader.client_id, memory_id=memory_id,
