@@ -68,8 +68,9 @@ def drain_outbox(max_sessions: int = 500, *, partition: tuple[int, int] | None =
 
 def drain_outbox_in_processes(workers: int, max_sessions: int = 1_000_000) -> DrainReport:
     """`drain_outbox` split over `workers` forked processes, each draining one partition of the clients
-    (`outbox.due_entries`), as `--defer` with that many Celery workers would: a drain's extraction and
-    embedding are Python on one core, so one process cannot keep Neo4j busy. Inside a database transaction
+    (`outbox.due_entries`), as `--defer` with that many Celery workers would: a drain writes one graph
+    transaction at a time, and Neo4j spends most of an import's CPU (about 1.4 s per 1,000 turns against
+    0.4 s in Python, BENCHMARKS.md), so two drains write two transactions at once. Inside a database transaction
     it drains in this process: children would not see the transaction's records. Raises what a drain
     raises (GraphUnavailable...) once every child has finished, the records of a failed partition left
     pending."""

@@ -7,8 +7,8 @@ from advisor.services.importer import import_sessions
 from memory.graph.driver import GraphUnavailable
 
 
-# Two processes drain at about twice one's rate on two cores (BENCHMARKS.md, "Memory recall and import
-# throughput"); more than the cores only take turns.
+# Two drain processes write two graph transactions at once: from as fast as one to 1.7 times one's rate
+# on two cores, depending on how busy Neo4j already is (BENCHMARKS.md); more than the cores take turns.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
