@@ -33,15 +33,17 @@ from collections.abc import Iterable
 
 from neo4j import ManagedTransaction
 
-_RAISE = "SET c.memory_version = coalesce(c.memory_version, 0) + 1"
+# Raises the memory version of the client bound to `c` in the statement it is part of.
+RAISE_CLIENT_VERSION = "SET c.memory_version = coalesce(c.memory_version, 0) + 1"
 
 
 def mark_clients(tx: ManagedTransaction, scopes: Iterable[str]) -> None:
     """Raise the memory version of these scopes' clients (a firm's or the market's scope has none), in id order."""
-    tx.run("UNWIND $scopes AS scope MATCH (c:Client {id: scope}) " + _RAISE, scopes=sorted(set(scopes))).consume()
+    tx.run("UNWIND $scopes AS scope MATCH (c:Client {id: scope}) " + RAISE_CLIENT_VERSION,
+           scopes=sorted(set(scopes))).consume()
 
 
 def mark_client_of(node: str) -> str:
     """A Cypher clause raising the memory version of the client whose scope the node `node` is in (none for a
     firm's or the market's scope); the rows pass through unchanged. `node` is a variable name of the query."""
-    return f"WITH * CALL ({node}) {{ MATCH (c:Client {{id: {node}.scope}}) {_RAISE} }}"
+    return f"WITH * CALL ({node}) {{ MATCH (c:Client {{id: {node}.scope}}) {RAISE_CLIENT_VERSION} }}"

@@ -14,6 +14,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.changes import RAISE_CLIENT_VERSION
 from memory.graph.values import Rows
 
 # Labels are chosen from these fixed names, never from input, so they can be part of the query text.
@@ -114,8 +115,7 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
         UNWIND $rows AS row
         MERGE (c:Entity:Client {id: row.id})
         ON CREATE SET c += row.props
-        SET c.memory_version = coalesce(c.memory_version, 0) + 1
-        """,
+        """ + RAISE_CLIENT_VERSION,
         rows=Rows(sorted(batch.clients, key=lambda row: row["id"])),
     ).consume()
     tx.run(

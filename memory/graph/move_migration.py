@@ -31,6 +31,7 @@ from datetime import datetime
 from neo4j import ManagedTransaction
 
 from memory.graph import driver
+from memory.graph.changes import RAISE_CLIENT_VERSION
 from memory.graph.securities import MOVE_EVENT_PREFIX, move_event_id
 from memory.graph.values import Rows, native
 from memory.scope import market_scope
@@ -180,7 +181,7 @@ def _write_shared(tx: ManagedTransaction, rows: Rows, market: str) -> int:
                       r.discussed_price = row.discussed_price, r.discussed_on = row.discussed_on,
                       r.alerted_price = row.alerted_price, r.move_percent = old.move_percent,
                       r.drift_percent = row.drift_percent
-        SET c.memory_version = coalesce(c.memory_version, 0) + 1  // its material loses `old` (memory/graph/changes.py)
+        """ + RAISE_CLIENT_VERSION + """  // its material loses `old` (memory/graph/changes.py)
         WITH old, c, e
         CALL (old, c, e) {
           MATCH (note:Memory)-[:CITES]->(old)

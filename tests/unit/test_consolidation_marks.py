@@ -13,7 +13,7 @@ from pathlib import Path
 
 GRAPH = Path(__file__).resolve().parents[2] / "memory" / "graph"
 WRITES = re.compile(r"\b(SET|MERGE|CREATE|DELETE|REMOVE)\b")
-MARKERS = {"mark_clients", "mark_client_of"}
+MARKERS = {"mark_clients", "mark_client_of", "RAISE_CLIENT_VERSION"}
 
 NOT_MARKING = {
     "episodes._write_turns": "runs only inside write_batch, which marks the batch's clients",
