@@ -36,6 +36,7 @@ class Cost:
     sql_queries: float
     cpu_ms: float
     neo4j_cpu_ms: float | None
+    neo4j_jit_ms: float | None  # of neo4j_cpu_ms: the JVM compiling hot code (tests/bench/cpu.py)
 
 
 def measure(endpoint: str, call: Callable[[int], Any], rounds: int, warm_up: int = 3) -> Cost:
@@ -43,26 +44,31 @@ def measure(endpoint: str, call: Callable[[int], Any], rounds: int, warm_up: int
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.bench.cpu import neo4j_seconds
+    from tests.bench.cpu import neo4j_jit_seconds, neo4j_seconds
     from tests.graph_calls import count_graph_calls
 
     for number in range(warm_up):
         call(number)
-    reads, writes, queries, cpu, neo4j = [], [], [], [], []
+    reads, writes, queries, cpu, neo4j, jit = [], [], [], [], [], []
     for number in range(warm_up, warm_up + rounds):
-        neo4j_before, cpu_before = neo4j_seconds(), time.process_time()
+        # Django keeps the last 9,000 queries: once that log is full, CaptureQueriesContext counts none.
+        connection.queries_log.clear()
+        neo4j_before, jit_before, cpu_before = neo4j_seconds(), neo4j_jit_seconds(), time.process_time()
         with count_graph_calls() as graph, CaptureQueriesContext(connection) as sql:
             call(number)
         cpu.append(1000 * (time.process_time() - cpu_before))
-        neo4j_after = neo4j_seconds()
+        neo4j_after, jit_after = neo4j_seconds(), neo4j_jit_seconds()
         if neo4j_before is not None and neo4j_after is not None:
             neo4j.append(1000 * (neo4j_after - neo4j_before))
+        if jit_before is not None and jit_after is not None:
+            jit.append(1000 * (jit_after - jit_before))
         reads.append(graph.reads)
         writes.append(graph.writes)
         queries.append(len(sql.captured_queries))
     # Neo4j's CPU comes from /proc in 10 ms ticks: its mean over the rounds, not a median of ticks.
     return Cost(endpoint, statistics.median(reads), statistics.median(writes), statistics.median(queries),
-                round(statistics.median(cpu), 1), round(statistics.fmean(neo4j), 1) if neo4j else None)
+                round(statistics.median(cpu), 1), round(statistics.fmean(neo4j), 1) if neo4j else None,
+                round(statistics.fmean(jit), 1) if jit else None)
 
 
 def seed() -> dict[str, Any]:
@@ -126,11 +132,15 @@ def report_body(costs: list[Cost], rounds: int) -> str:
 
     rows = [{"request": c.endpoint, "neo4j_round_trips": f"{c.graph_reads:g} reads + {c.graph_writes:g} writes",
              "sql_queries": f"{c.sql_queries:g}", "python_cpu_ms": c.cpu_ms,
-             "neo4j_cpu_ms": "" if c.neo4j_cpu_ms is None else c.neo4j_cpu_ms} for c in costs]
+             "neo4j_cpu_ms": "" if c.neo4j_cpu_ms is None else c.neo4j_cpu_ms,
+             "of_which_jit_ms": "" if c.neo4j_jit_ms is None else c.neo4j_jit_ms} for c in costs]
     return (f"{rounds} requests each after 3 warm-up ones, in one process (Django's test client, SQLite): Neo4j "
             "round trips are `memory.graph.driver` read/write calls; medians of the counts and of this process's "
-            "CPU ms, the mean of the local Neo4j's CPU ms (/proc counts it in 10 ms ticks).\n\n"
-            + table(rows, ["request", "neo4j_round_trips", "sql_queries", "python_cpu_ms", "neo4j_cpu_ms"]))
+            "CPU ms, the mean of the local Neo4j's CPU ms (/proc counts it in 10 ms ticks) and, of it, the ms its JVM "
+            "spent compiling hot code (`of_which_jit_ms`: high on a server that has not yet run these requests "
+            "for long, near 0 on a warm one).\n\n"
+            + table(rows, ["request", "neo4j_round_trips", "sql_queries", "python_cpu_ms", "neo4j_cpu_ms",
+                           "of_which_jit_ms"]))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="also run the portal, chat and an import together under load (tests/bench/load.py)")
     parser.add_argument("--load-seconds", type=float, default=60.0, help="the load test's measured window")
     parser.add_argument("--load-users", type=int, default=20, help="signed-in users at once (4 of them advisors)")
+    parser.add_argument("--load-warm-up", type=float, default=10.0,
+                        help="the least load before the measured window; it goes on until Neo4j's JVM has compiled "
+                             "the requests' code (tests/bench/load.py, _wait_until_warm), at most 300 s")
     parser.add_argument("--load-max-requests", type=int, default=20_000, help="the window also ends at this count")
     # The Procfile's web server (3 sync workers); above 1 thread makes them gthread workers.
     parser.add_argument("--load-web-workers", type=int, default=3, help="gunicorn workers in the load test")
@@ -119,10 +122,14 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                 + table(kinds, ["question kind", "fulltext", "vector", "hybrid"])
                 + f"\n\nImport (record + extract + embed + graph write) as `manage.py memory_import` runs it here "
                   f"({imported['drain_workers']} drain processes, one per core): {imported['turns_per_second']} turns/s "
-                  f"({imported['turns']} turns in {imported['seconds']} s, after a 1,920-turn warm-up import; "
-                  "a freshly started Neo4j runs its first import at about half speed); CPU seconds per 1,000 "
+                  f"({imported['turns']} turns in {imported['seconds']} s) after {imported['warm_up']['turns']:,} turns "
+                  "of warm-up imports, which stop once Neo4j's JIT compiler uses under "
+                  f"{memory_bench.WARM_JIT_SHARE:.0%} of its CPU (it used {_percent(imported['warm_up']['last_jit_share'])} "
+                  "in the last one; a freshly started Neo4j runs its first import at under half speed while its JVM "
+                  "compiles the write paths); CPU seconds per 1,000 "
                   f"turns: {imported['python_cpu_s_per_1k_turns']} in Python (this process and its drain processes), "
-                  f"{imported['neo4j_cpu_s_per_1k_turns']} in Neo4j. The same size again (seed 8) drained by one "
+                  f"{imported['neo4j_cpu_s_per_1k_turns']} in Neo4j (its JIT compiler's share "
+                  f"{_percent(imported['neo4j_jit_share'])}). The same size again (seed 8) drained by one "
                   f"process (`--workers 1`): {imported['one_process']['turns_per_second']} turns/s "
                   f"({imported['one_process']['seconds']} s; CPU per 1,000 turns "
                   f"{imported['one_process']['python_cpu_s_per_1k_turns']} Python, "
@@ -271,12 +278,18 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
         for title, import_sessions_count in (("Portal and chat under load", 0),
                                              ("Portal, chat and import under load", args.load_import_sessions)):
             start_empty()
-            report = load.run(duration=args.load_seconds, users=args.load_users, max_requests=args.load_max_requests,
+            report = load.run(duration=args.load_seconds, users=args.load_users, warm_up=args.load_warm_up,
+                              max_requests=args.load_max_requests,
                               import_sessions_count=import_sessions_count, web_workers=args.load_web_workers,
                               web_threads=args.load_web_threads)
             body = load.report_body(report)
             update_section(title + (" on PostgreSQL" if on_postgres else "") + variant, body, command)
             print(body)
+
+
+def _percent(share: float | None) -> str:
+    """A share as a percentage; "n/a" when not measured (an external Neo4j's threads cannot be read)."""
+    return "n/a" if share is None else f"{share:.0%}"
 
 
 if __name__ == "__main__":
