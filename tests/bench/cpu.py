@@ -44,7 +44,8 @@ def jit_compiler_seconds(pid: int) -> float:
 
     A JVM compiles the code a workload makes hot while it runs: on a server started minutes ago, this
     is a large share of Neo4j's CPU (measured: over half of it in a 15 s window of requests). Reported
-    apart, it tells a warming server from the steady cost of each request.
+    apart, it tells a warming server from the steady cost of each request. A lower bound: HotSpot stops
+    compiler threads it no longer needs, and a thread that has ended is no longer listed.
     """
     total = 0
     for thread in Path(f"/proc/{pid}/task").iterdir():

@@ -50,7 +50,7 @@ def import_corpus(corpus: Corpus, firm: str, drain_workers: int = 1) -> dict:
 # the JIT compiler's share of Neo4j's CPU fell from 42% to 28%. The warm-up imports until that share is
 # under WARM_JIT_SHARE (a server that has run for a while: a firm's), at most WARM_UP_ROUNDS times.
 WARM_JIT_SHARE = 0.3
-WARM_UP_ROUNDS = 8
+WARM_UP_ROUNDS = 16
 
 
 def warm_up_imports(firm: str, drain_workers: int) -> dict:
