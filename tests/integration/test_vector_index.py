@@ -148,6 +148,32 @@ def test_migrate_rebuilds_a_vector_index_made_without_filter_properties(graph):
     assert schema.vector_index_dimensions() == 256
 
 
+def test_migrate_rebuilds_a_vector_index_built_with_the_servers_default_hnsw_settings(graph):
+    graph_driver.write(lambda tx: tx.run(f"DROP INDEX {schema.VECTOR_INDEX}").consume())
+    graph_driver.write(lambda tx: tx.run(
+        f"CYPHER 25 CREATE VECTOR INDEX {schema.VECTOR_INDEX} FOR (m:Memory) ON (m.embedding) "
+        "WITH [m.scope, m.status, m.recorded_at] "
+        "OPTIONS {indexConfig: {`vector.dimensions`: 256, `vector.similarity_function`: 'cosine'}}").consume())
+    assert schema.vector_index_config()["vector.hnsw.ef_construction"] == 100  # Neo4j's own default
+
+    schema.migrate()
+
+    config = schema.vector_index_config()
+    assert (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"], config["vector.dimensions"]) == (16, 40, 256)
+    assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding", "scope", "status", "recorded_at"]
+
+
+def test_migrate_keeps_a_vector_index_built_as_wanted(graph):
+    schema.migrate()
+    created = graph_driver.read(lambda tx: tx.run(
+        "SHOW VECTOR INDEXES YIELD name, id WHERE name = $name RETURN id", name=schema.VECTOR_INDEX).single()["id"])
+
+    schema.migrate()
+
+    assert graph_driver.read(lambda tx: tx.run(
+        "SHOW VECTOR INDEXES YIELD name, id WHERE name = $name RETURN id", name=schema.VECTOR_INDEX).single()["id"]) == created
+
+
 def test_a_client_whose_memory_was_all_deleted_gets_no_vector_candidates_and_no_error(crowded_graph):
     # Neo4j 2026.08.1 fails a filtered search matching no live entry once the index holds deleted ones.
     graph_driver.write(lambda tx: tx.run("MATCH (m:Memory {scope: $scope}) DETACH DELETE m", scope=SMALL).consume())
