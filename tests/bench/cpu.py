@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -30,11 +31,16 @@ def process_seconds(pid: int, *, reaped: bool = False) -> float:
 
 def neo4j_seconds() -> float | None:
     """User + system CPU seconds of the local Neo4j `make bench` started (None for an external server)."""
+    return _of_local_neo4j(process_seconds)
+
+
+def _of_local_neo4j(seconds: Callable[[int], float]) -> float | None:
+    """`seconds(pid)` of the local Neo4j; None for an external server or one that has stopped."""
     pid = neo4j_pid()
     if pid is None:
         return None
     try:
-        return process_seconds(pid)
+        return seconds(pid)
     except OSError:
         return None
 
@@ -61,13 +67,7 @@ def jit_compiler_seconds(pid: int) -> float:
 
 def neo4j_jit_seconds() -> float | None:
     """`jit_compiler_seconds` of the local Neo4j `make bench` started (None for an external server)."""
-    pid = neo4j_pid()
-    if pid is None:
-        return None
-    try:
-        return jit_compiler_seconds(pid)
-    except OSError:
-        return None
+    return _of_local_neo4j(jit_compiler_seconds)
 
 
 class Meter:

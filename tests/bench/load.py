@@ -413,8 +413,8 @@ def _free_port() -> int:
 
 
 # Neo4j counts as warm when its JIT compiler used less than this share of its CPU over the last
-# WARM_SAMPLE_SECONDS of load. Right after a start it is about half (BENCHMARKS.md, "Neo4j's JIT"), and a
-# window that opens then measures the JVM compiling Neo4j's code, not what a request costs a running server.
+# WARM_SAMPLE_SECONDS of load. Right after a start it is about half (BENCHMARKS.md, "Neo4j's JVM warming up"),
+# and a window that opens then measures the JVM compiling Neo4j's code, not what a request costs a running server.
 WARM_JIT_SHARE = 0.2
 WARM_SAMPLE_SECONDS = 15.0
 
@@ -513,7 +513,8 @@ class CpuMeter:
         if self._postgres is not None:
             roles["postgresql"] = round(self._postgres[1] - self._postgres[0], 1)
         jit = round(jit_compiler_seconds(self._neo4j) - self._jit_start, 1) if self._jit_start is not None else None
-        return {"neo4j_jit_seconds": jit, "machine_busy_percent": round(100 * (busy_end - busy_start) / max(1, total_end - total_start)),
+        return {"neo4j_jit_seconds": jit,
+                "machine_busy_percent": round(100 * (busy_end - busy_start) / max(1, total_end - total_start)),
                 "peak_load_1min": round(self._peak_load, 1), "cores": os.cpu_count(), "cpu_seconds": roles,
                 "peak_rss_mb": {name: round(rss / 2**20) for name, rss in self._peak_rss.items()}}
 

@@ -65,12 +65,30 @@ def warm_up_imports(firm: str, drain_workers: int) -> dict:
     return {"turns": turns, "last_jit_share": share}
 
 
+# The seeded corpus's import takes under 5 s here: whether a Lucene segment merge or a burst of JIT compiling
+# falls into it moves its figure by a third (BENCHMARKS.md, "Why the import swings"). STEADY_IMPORTS imports
+# of 12,000 turns each, one after another, give a figure those average out of.
+STEADY_IMPORTS = 3
+
+
+def steady_imports(firm: str, drain_workers: int) -> dict:
+    """STEADY_IMPORTS imports of 12,000 new turns each (40 clients x 10 sessions x 30 turns of another firm)."""
+    done = [import_corpus(generate(seed=70 + number, clients=40, sessions_per_client=10, turns_per_session=30,
+                                   id_prefix=f"steady{number}-"), f"{firm}-steady-{number}", drain_workers)
+            for number in range(STEADY_IMPORTS)]
+    turns, seconds = sum(d["turns"] for d in done), sum(d["seconds"] for d in done)
+    return {"turns_per_second": [d["turns_per_second"] for d in done], "overall": round(turns / seconds),
+            "turns": turns, "neo4j_cpu_s_per_1k_turns": [d["neo4j_cpu_s_per_1k_turns"] for d in done],
+            "neo4j_jit_share": [d["neo4j_jit_share"] for d in done]}
+
+
 def recall_run(corpus: Corpus, firm: str = "bench-recall") -> dict:
     # A freshly started Neo4j imports at under half speed until its JIT has warmed up: the numbers are
     # the steady state a running server gives, after `warm_up_imports`.
     warm_up = warm_up_imports(firm, memory_import.DEFAULT_WORKERS)
     imported = import_corpus(corpus, firm, drain_workers=memory_import.DEFAULT_WORKERS)
     imported["warm_up"] = warm_up
+    imported["steady"] = steady_imports(firm, memory_import.DEFAULT_WORKERS)
     # The same size again, drained by one process: what the drain processes add.
     twin = generate(seed=8, clients=20, sessions_per_client=12, turns_per_session=30, id_prefix="one-drain-")
     imported["one_process"] = import_corpus(twin, firm + "-one-drain")

@@ -133,7 +133,14 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                   f"process (`--workers 1`): {imported['one_process']['turns_per_second']} turns/s "
                   f"({imported['one_process']['seconds']} s; CPU per 1,000 turns "
                   f"{imported['one_process']['python_cpu_s_per_1k_turns']} Python, "
-                  f"{imported['one_process']['neo4j_cpu_s_per_1k_turns']} Neo4j).")
+                  f"{imported['one_process']['neo4j_cpu_s_per_1k_turns']} Neo4j).\n\n"
+                  f"Steady import: {imported['steady']['overall']:,} turns/s over {imported['steady']['turns']:,} "
+                  f"turns, {memory_bench.STEADY_IMPORTS} imports of 12,000 new turns one after another "
+                  f"({_joined(imported['steady']['turns_per_second'])} turns/s; Neo4j CPU s per 1,000 turns "
+                  f"{_joined(imported['steady']['neo4j_cpu_s_per_1k_turns'])}, of which its JIT compiler "
+                  f"{' / '.join(_percent(s) for s in imported['steady']['neo4j_jit_share'])}). The seeded corpus's "
+                  "import above takes under 5 s: a Lucene segment merge or a burst of JIT compiling moves it by a "
+                  "third.")
         write_cost = memory_bench.import_write_cost()
         body += ("\n\nThe write cost of the vector index on import: then 1,920 more turns per round, alternately "
                  "without the vector index (`scan`, as `graph_migrate` leaves a Neo4j 5.x server) and with it "
@@ -285,6 +292,10 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
             body = load.report_body(report)
             update_section(title + (" on PostgreSQL" if on_postgres else "") + variant, body, command)
             print(body)
+
+
+def _joined(values: list) -> str:
+    return " / ".join(f"{value:,}" if isinstance(value, int) else str(value) for value in values)
 
 
 def _percent(share: float | None) -> str:

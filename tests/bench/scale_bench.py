@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
             out.writelines(json.dumps(q) + "\n" for q in loaded.questions)
         driver.read(lambda tx: tx.run("CALL db.awaitIndexes(3600)").consume())
         as_of = args.as_of.replace(tzinfo=UTC) if args.as_of else None
-        rows = measure(questions, queries=args.queries, seed=size if args.seed is None else args.seed, paths=tuple(args.paths.split(",")), as_of=as_of)
+        seed = size if args.seed is None else args.seed
+        rows = measure(questions, queries=args.queries, seed=seed, paths=tuple(args.paths.split(",")), as_of=as_of)
         result = {
             "shape": args.shape, "memories": state["memories"], "clients": loaded.clients,
             "load": {"seconds": round(loaded.seconds), "embed_seconds": round(loaded.embed_seconds),

@@ -159,19 +159,23 @@ def test_migrate_rebuilds_a_vector_index_built_with_the_servers_default_hnsw_set
     schema.migrate()
 
     config = schema.vector_index_config()
-    assert (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"], config["vector.dimensions"]) == (16, 40, 256)
+    built = (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"], config["vector.dimensions"])
+    assert built == (16, 40, 256)
     assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding", "scope", "status", "recorded_at"]
+
+
+def _vector_index_id() -> int:
+    return graph_driver.read(lambda tx: tx.run(
+        "SHOW VECTOR INDEXES YIELD name, id WHERE name = $name RETURN id", name=schema.VECTOR_INDEX).single()["id"])
 
 
 def test_migrate_keeps_a_vector_index_built_as_wanted(graph):
     schema.migrate()
-    created = graph_driver.read(lambda tx: tx.run(
-        "SHOW VECTOR INDEXES YIELD name, id WHERE name = $name RETURN id", name=schema.VECTOR_INDEX).single()["id"])
+    created = _vector_index_id()
 
     schema.migrate()
 
-    assert graph_driver.read(lambda tx: tx.run(
-        "SHOW VECTOR INDEXES YIELD name, id WHERE name = $name RETURN id", name=schema.VECTOR_INDEX).single()["id"]) == created
+    assert _vector_index_id() == created
 
 
 def test_a_client_whose_memory_was_all_deleted_gets_no_vector_candidates_and_no_error(crowded_graph):
