@@ -123,8 +123,8 @@ def migrate() -> list[str]:
 
     `IF NOT EXISTS` keeps an existing vector index as it is. One built with other filter properties (by
     Neo4j 5.x: none; before `recorded_at` was one) or other build settings (VECTOR_INDEX_BUILD) is rebuilt,
-    as it holds nothing but what the nodes hold (vector search waits for it below: 3 minutes for a million
-    memories here); a changed embedding dimension
+    as it holds nothing but what the nodes hold (vector search waits for it below: 2-6 minutes for a
+    million memories here); a changed embedding dimension
     would otherwise go unnoticed until every vector query failed: it is checked and reported here.
     """
     filtered = filtered_vector_search()

@@ -437,10 +437,6 @@ def _wait_until_warm(signal_file: Path, *, minimum: float, maximum: float, drive
     return {"seconds": round(max(minimum, time.monotonic() - started)), "jit_share": share}
 
 
-def _share(value: float | None) -> str:
-    return "not measured" if value is None else f"{value:.0%}"
-
-
 def _wait_for(ready, *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
@@ -703,7 +699,7 @@ def _web_server(report: dict) -> str:
 
 
 def report_body(report: dict) -> str:
-    from tests.bench.report import table
+    from tests.bench.report import percent, table
 
     result, cpu, checks = report["result"], report["cpu"], report["checks"]
     rows = result["rows"]
@@ -732,7 +728,7 @@ def report_body(report: dict) -> str:
         "deterministic composer (no LLM). "
         f"Measured window: {result['seconds']} s after a {report['warmed']['seconds']} s warm-up "
         f"(at least {report['warm_up']:.0f} s, then until Neo4j's JIT compiler used under {WARM_JIT_SHARE:.0%} of its "
-        f"CPU over {WARM_SAMPLE_SECONDS:.0f} s: {_share(report['warmed']['jit_share'])} in the last sample, at most "
+        f"CPU over {WARM_SAMPLE_SECONDS:.0f} s: {percent(report['warmed']['jit_share'])} in the last sample, at most "
         f"{report['warm_up_max']:.0f} s); the window is bounded at {report['duration']:.0f} s and "
         f"{report['max_requests']:,} requests. "
         + (f"During it `manage.py memory_import --defer` recorded {report['imported_sessions']} sessions "

@@ -34,3 +34,8 @@ def table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def percent(share: float | None) -> str:
+    """A share as a percentage; "not measured" for None (an external Neo4j's threads cannot be read)."""
+    return "not measured" if share is None else f"{share:.0%}"

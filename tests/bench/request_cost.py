@@ -19,7 +19,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +43,7 @@ def measure(endpoint: str, call: Callable[[int], Any], rounds: int, warm_up: int
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.bench.cpu import neo4j_jit_seconds, neo4j_seconds
+    from tests.bench.cpu import Meter
     from tests.graph_calls import count_graph_calls
 
     for number in range(warm_up):
@@ -53,15 +52,13 @@ def measure(endpoint: str, call: Callable[[int], Any], rounds: int, warm_up: int
     for number in range(warm_up, warm_up + rounds):
         # Django keeps the last 9,000 queries: once that log is full, CaptureQueriesContext counts none.
         connection.queries_log.clear()
-        neo4j_before, jit_before, cpu_before = neo4j_seconds(), neo4j_jit_seconds(), time.process_time()
-        with count_graph_calls() as graph, CaptureQueriesContext(connection) as sql:
+        with Meter() as meter, count_graph_calls() as graph, CaptureQueriesContext(connection) as sql:
             call(number)
-        cpu.append(1000 * (time.process_time() - cpu_before))
-        neo4j_after, jit_after = neo4j_seconds(), neo4j_jit_seconds()
-        if neo4j_before is not None and neo4j_after is not None:
-            neo4j.append(1000 * (neo4j_after - neo4j_before))
-        if jit_before is not None and jit_after is not None:
-            jit.append(1000 * (jit_after - jit_before))
+        cpu.append(1000 * meter.python)
+        if meter.neo4j is not None:
+            neo4j.append(1000 * meter.neo4j)
+        if meter.jit is not None:
+            jit.append(1000 * meter.jit)
         reads.append(graph.reads)
         writes.append(graph.writes)
         queries.append(len(sql.captured_queries))

@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
     from memory.graph import schema
     from tests.bench import digests_bench, load, memory_bench, quotes_bench, twin_bench
     from tests.bench.corpus import generate
-    from tests.bench.report import table, update_section
+    from tests.bench.report import percent, table, update_section
     from memory.graph import driver as graph_driver
     from tests.conftest import empty_graph
 
@@ -124,12 +124,12 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                   f"({imported['drain_workers']} drain processes, one per core): {imported['turns_per_second']} turns/s "
                   f"({imported['turns']} turns in {imported['seconds']} s) after {imported['warm_up']['turns']:,} turns "
                   "of warm-up imports, which stop once Neo4j's JIT compiler uses under "
-                  f"{memory_bench.WARM_JIT_SHARE:.0%} of its CPU (it used {_percent(imported['warm_up']['last_jit_share'])} "
+                  f"{memory_bench.WARM_JIT_SHARE:.0%} of its CPU (it used {percent(imported['warm_up']['last_jit_share'])} "
                   "in the last one; a freshly started Neo4j runs its first import at under half speed while its JVM "
                   "compiles the write paths); CPU seconds per 1,000 "
                   f"turns: {imported['python_cpu_s_per_1k_turns']} in Python (this process and its drain processes), "
                   f"{imported['neo4j_cpu_s_per_1k_turns']} in Neo4j (its JIT compiler's share "
-                  f"{_percent(imported['neo4j_jit_share'])}). The same size again (seed 8) drained by one "
+                  f"{percent(imported['neo4j_jit_share'])}). The same size again (seed 8) drained by one "
                   f"process (`--workers 1`): {imported['one_process']['turns_per_second']} turns/s "
                   f"({imported['one_process']['seconds']} s; CPU per 1,000 turns "
                   f"{imported['one_process']['python_cpu_s_per_1k_turns']} Python, "
@@ -138,7 +138,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
                   f"turns, {memory_bench.STEADY_IMPORTS} imports of 12,000 new turns one after another "
                   f"({_joined(imported['steady']['turns_per_second'])} turns/s; Neo4j CPU s per 1,000 turns "
                   f"{_joined(imported['steady']['neo4j_cpu_s_per_1k_turns'])}, of which its JIT compiler "
-                  f"{' / '.join(_percent(s) for s in imported['steady']['neo4j_jit_share'])}). The seeded corpus's "
+                  f"{' / '.join(percent(s) for s in imported['steady']['neo4j_jit_share'])}). The seeded corpus's "
                   "import above takes under 5 s: a Lucene segment merge or a burst of JIT compiling moves it by a "
                   "third.")
         write_cost = memory_bench.import_write_cost()
@@ -296,11 +296,6 @@ def _run(args: argparse.Namespace, argv: list[str] | None, variant: str) -> None
 
 def _joined(values: list) -> str:
     return " / ".join(f"{value:,}" if isinstance(value, int) else str(value) for value in values)
-
-
-def _percent(share: float | None) -> str:
-    """A share as a percentage; "n/a" when not measured (an external Neo4j's threads cannot be read)."""
-    return "n/a" if share is None else f"{share:.0%}"
 
 
 if __name__ == "__main__":
