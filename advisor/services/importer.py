@@ -17,7 +17,8 @@ from django.utils.dateparse import parse_datetime
 
 from advisor.models import Client, Firm, identifier_validator
 from advisor.services.sessions import SessionDraft, SessionRejected, TurnDraft, record_sessions, validate_draft
-from memory.services.ingest import drain_outbox_in_processes
+from memory.services import outbox
+from memory.services.ingest import drain_alongside
 
 REQUIRED = ("client_id", "session_id", "started_at", "turns")
 # A byte that is not UTF-8, as read with errors="surrogateescape" (memory_import reads files that way).
@@ -31,7 +32,7 @@ class ImportReport:
     unchanged: int = 0  # already recorded with identical content
     turns: int = 0
     errors: list[str] = field(default_factory=list)  # "line N: what is wrong"
-    pending: int = 0  # left in the outbox (graph unavailable, or deferred)
+    pending: int = 0  # left in the outbox after this import (graph unavailable, or deferred)
 
 
 class ImportLineError(ValueError):
@@ -40,9 +41,21 @@ class ImportLineError(ValueError):
 
 def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True, drain_workers: int = 1) -> ImportReport:
     """Import JSON Lines sessions into `firm_slug` (created if new) and, unless deferred, into memory
-    (with `drain_workers` > 1, in as many processes: `memory.services.ingest.drain_outbox_in_processes`)."""
+    (with `drain_workers` > 1, in as many processes draining what is recorded while the rest is
+    recorded: `memory.services.ingest.drain_alongside`)."""
     firm, _ = Firm.objects.get_or_create(slug=firm_slug, defaults={"name": firm_slug})
     report = ImportReport()
+    if not drain:
+        _record(lines, firm, report)
+        report.pending = outbox.pending_count()  # what the Celery workers will write
+        return report
+    with drain_alongside(drain_workers) as drained:
+        _record(lines, firm, report)
+    report.pending = drained.report.remaining
+    return report
+
+
+def _record(lines: Iterable[str], firm: Firm, report: ImportReport) -> None:
     clients: dict[str, Client] = {}
     numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
     while chunk := list(islice(numbered, COMMIT_EVERY)):
@@ -50,9 +63,6 @@ def import_sessions(lines: Iterable[str], firm_slug: str, *, drain: bool = True,
         # fsync and a dozen statements per session.
         with transaction.atomic():
             _import_chunk(chunk, firm, clients, report)
-    if drain:
-        report.pending = drain_outbox_in_processes(drain_workers).remaining
-    return report
 
 
 def _import_chunk(chunk: list[tuple[int, str]], firm: Firm, clients: dict[str, Client], report: ImportReport) -> None:

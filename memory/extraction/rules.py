@@ -226,6 +226,11 @@ def _month_start(months: int) -> date | None:
     return date(year, months % 12 + 1, 1) if MINYEAR <= year <= MAXYEAR else None
 
 
+def _life_events(sentence: str) -> list[tuple[str, str]]:
+    """(key, label) of each life event the sentence tells of."""
+    return [(key, label) for key, (pattern, label) in LIFE_EVENTS.items() if pattern.search(sentence)]
+
+
 class RuleExtractor:
     """Deterministic extraction of facts, observations and price mentions from a session."""
 
@@ -244,9 +249,12 @@ class RuleExtractor:
             for sentence in _SENTENCE.split(turn.text):
                 if not sentence.strip():
                     continue
-                observations.extend(self._feelings_and_events(turn, sentence, about_client))
+                # Read once for both: a life event is a fact and an observation (regex searches are most
+                # of extraction's time, and extraction half of an import's Python).
+                events = _life_events(sentence) if about_client else []
+                observations.extend(self._feelings_and_events(turn, sentence, about_client, events))
                 if about_client:
-                    facts.extend(self._facts(turn, sentence, age))
+                    facts.extend(self._facts(turn, sentence, age, events))
         return Extraction(facts=tuple(facts), observations=tuple(observations), price_mentions=tuple(prices),
                           turn_entities=turn_entities)
 
@@ -281,7 +289,8 @@ class RuleExtractor:
             mentions.append(PriceMention(ref.key, value, currency, turn.turn_id, turn.at, turn.text))
         return mentions
 
-    def _facts(self, turn: TurnInput, sentence: str, age: int | None) -> list[ExtractedFact]:
+    def _facts(self, turn: TurnInput, sentence: str, age: int | None,
+               events: list[tuple[str, str]]) -> list[ExtractedFact]:
         facts: list[ExtractedFact] = []
         at, ids, said = turn.at, (turn.turn_id,), f"(said {turn.at:%d %b %Y})"
 
@@ -295,8 +304,10 @@ class RuleExtractor:
                     fact("risk_tolerance", "risk_tolerance", level,
                          f"Client's risk tolerance is {level}: \u201c{sentence.strip()}\u201d", 0.9)
                     break
-        for key, (pattern, label) in GOALS.items():
-            if pattern.search(sentence) and _GOAL_INTENT.search(sentence) and not _SOLD.search(sentence):
+        # The intent first: one search rules out most sentences, instead of one per goal.
+        goals = GOALS.items() if _GOAL_INTENT.search(sentence) and not _SOLD.search(sentence) else ()
+        for key, (pattern, label) in goals:
+            if pattern.search(sentence):
                 target = parse_target_date(sentence, at, age)
                 amounts = [a for a in parse_amounts(sentence) if a[0] >= 1000]
                 if target is None and not amounts:
@@ -344,12 +355,11 @@ class RuleExtractor:
                     label = key.replace("_", " ")
                     fact("concern", f"concern:{key}", label, f"Client is concerned about {label}: \u201c{sentence.strip()}\u201d",
                          0.5, entities=(EntityRef("topic", key, label),))
-        for key, (pattern, label) in LIFE_EVENTS.items():
-            if pattern.search(sentence):
-                when = event_month(sentence, at)
-                fact("life_event", f"life_event:{key}:{when:%Y-%m}", label,
-                     f"Life event: {label} ({when:%B %Y}): \u201c{sentence.strip()}\u201d", 0.85,
-                     entities=(EntityRef("topic", key, label),))
+        for key, label in events:
+            when = event_month(sentence, at)
+            fact("life_event", f"life_event:{key}:{when:%Y-%m}", label,
+                 f"Life event: {label} ({when:%B %Y}): \u201c{sentence.strip()}\u201d", 0.85,
+                 entities=(EntityRef("topic", key, label),))
         # Each security named takes the holding verb nearest before it ("I sold Tesla but I still hold
         # Apple"); one named before any verb takes the next verb that has no security of its own
         # ("Apple dipped so I bought some"), so "Tesla is too risky, I sold my Nvidia" sells only Nvidia.
@@ -371,7 +381,8 @@ class RuleExtractor:
                  f"{'' if sold or not quantity else f', {quantity} shares'}.", 0.6, entities=(ref,))
         return facts
 
-    def _feelings_and_events(self, turn: TurnInput, sentence: str, about_client: bool) -> list[ExtractedObservation]:
+    def _feelings_and_events(self, turn: TurnInput, sentence: str, about_client: bool,
+                             events: list[tuple[str, str]]) -> list[ExtractedObservation]:
         negative, positive = _NEGATIVE.search(sentence), _POSITIVE.search(sentence)
         found: list[ExtractedObservation] = []
         if about_client and (negative or positive):
@@ -380,13 +391,10 @@ class RuleExtractor:
             mood = "anxious" if negative else "positive"
             found.append(ExtractedObservation("observation", f"{turn.speaker} sounded {mood}: \u201c{sentence.strip()}\u201d",
                                               (turn.turn_id,), turn.at, 0.5, sentiment, topics))
-        if about_client:
-            for key, (pattern, label) in LIFE_EVENTS.items():
-                if pattern.search(sentence):
-                    when = event_month(sentence, turn.at)
-                    found.append(ExtractedObservation("event", f"{turn.speaker}: {label} ({when:%B %Y}): {sentence.strip()}",
-                                                      (turn.turn_id,), turn.at, 0.8, 0.0,
-                                                      (EntityRef("topic", key, label),)))
+        for key, label in events:
+            when = event_month(sentence, turn.at)
+            found.append(ExtractedObservation("event", f"{turn.speaker}: {label} ({when:%B %Y}): {sentence.strip()}",
+                                              (turn.turn_id,), turn.at, 0.8, 0.0, (EntityRef("topic", key, label),)))
         if turn.role == "advisor" and _ADVICE.search(sentence):
             found.append(ExtractedObservation("observation", f"Advice given by {turn.speaker}: {sentence.strip()}",
                                               (turn.turn_id,), turn.at, 0.6, 0.0,

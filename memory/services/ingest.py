@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,30 +66,70 @@ def drain_outbox(max_sessions: int = 500, *, partition: tuple[int, int] | None =
     return DrainReport(sessions=sessions_done, turns=turns_done, remaining=outbox.pending_count(), failed=failed)
 
 
-def drain_outbox_in_processes(workers: int, max_sessions: int = 1_000_000) -> DrainReport:
-    """`drain_outbox` split over `workers` forked processes, each draining one partition of the clients
-    (`outbox.due_entries`), as `--defer` with that many Celery workers would: a drain writes one graph
-    transaction at a time, and Neo4j spends most of an import's CPU (about 1.4 s per 1,000 turns against
-    0.4 s in Python, BENCHMARKS.md), so two drains write two transactions at once. Inside a database transaction
-    it drains in this process: children would not see the transaction's records. Raises what a drain
-    raises (GraphUnavailable...) once every child has finished, the records of a failed partition left
-    pending."""
+class DrainAlongside:
+    """What `drain_alongside` drained, filled in when its `with` block ends."""
+
+    report: DrainReport | None = None
+
+
+@contextlib.contextmanager
+def drain_alongside(workers: int, max_sessions: int = 1_000_000) -> Iterator[DrainAlongside]:
+    """Drain the outbox in `workers` forked processes while the `with` block records more, each process
+    draining one partition of the clients (`outbox.due_entries`), as `--defer` with that many Celery
+    workers would. When the block ends, each drains what is left and stops.
+
+    Why processes: a drain writes one graph transaction at a time, and Neo4j spends more of an import's
+    CPU than Python (BENCHMARKS.md), so two drains write two transactions at once. Why alongside:
+    recording is Python on one core with Neo4j idle (about a fifth of an import's time, measured), so
+    draining the chunks already committed while the next are recorded keeps both cores busy. A child
+    sees only committed records: with one worker, or inside a database transaction, this process drains
+    once the block has ended. Raises what a drain raised (GraphUnavailable...) after every child has
+    finished, the records of a failed partition left pending; an error of the block itself comes first.
+    """
+    drained = DrainAlongside()
     if workers <= 1 or connection.in_atomic_block:
-        return drain_outbox(max_sessions)
+        yield drained
+        drained.report = drain_outbox(max_sessions)
+        return
     get_embeddings()  # loaded once here and shared by the children, not loaded by each
     connections.close_all()  # each child opens its own database connection and Neo4j driver
     driver.close_driver()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    context = multiprocessing.get_context("fork")
+    recording_done = context.Event()  # inherited by the forked children, not pickled
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_keep_recording_done, initargs=(recording_done,)) as pool:
         futures = [pool.submit(_drain_partition, part, workers, max_sessions) for part in range(workers)]
-        wait(futures)
+        try:
+            yield drained
+        finally:
+            recording_done.set()
+            wait(futures)
     reports = [future.result() for future in futures]  # the first failure is raised
-    return DrainReport(sessions=sum(r.sessions for r in reports), turns=sum(r.turns for r in reports),
-                       remaining=outbox.pending_count(), failed=sum(r.failed for r in reports))
+    drained.report = DrainReport(sessions=sum(r.sessions for r in reports), turns=sum(r.turns for r in reports),
+                                 remaining=outbox.pending_count(), failed=sum(r.failed for r in reports))
+
+
+_recording_done: Any = None  # in a drain child: the parent's multiprocessing Event, set when it stops recording
+POLL_SECONDS = 0.05  # how long a drain child waits for more records when none of its partition is due
+
+
+def _keep_recording_done(event: Any) -> None:
+    global _recording_done
+    _recording_done = event
 
 
 def _drain_partition(part: int, parts: int, max_sessions: int) -> DrainReport:
+    """Drain partition `part` until the parent has stopped recording and a last drain has run after that."""
+    sessions = turns = failed = 0
     try:
-        return drain_outbox(max_sessions, partition=(part, parts))
+        while True:
+            finished = _recording_done.is_set()  # read first: everything recorded before it is due in this drain
+            report = drain_outbox(max_sessions, partition=(part, parts))
+            sessions, turns, failed = sessions + report.sessions, turns + report.turns, failed + report.failed
+            if finished:
+                return DrainReport(sessions=sessions, turns=turns, remaining=report.remaining, failed=failed)
+            if not report.sessions and not report.failed:
+                _recording_done.wait(POLL_SECONDS)
     finally:
         connections.close_all()
         driver.close_driver()

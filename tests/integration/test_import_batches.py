@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from django.utils import timezone
@@ -147,6 +148,43 @@ def test_an_import_drained_by_two_processes_writes_every_clients_sessions_once(c
     assert set(SessionMemoryState.objects.values_list("status", flat=True)) == {"stored"}  # each child's signal
     partitions = {outbox.client_partition(entry, 2) for entry in OutboxEntry.objects.all()}
     assert partitions == {0, 1}  # both processes had clients to write
+
+
+def stored(external_id: str, within_seconds: float = 60.0) -> bool:
+    """Whether the session's outbox entry is marked stored within `within_seconds` (polled)."""
+    deadline = time.monotonic() + within_seconds
+    while time.monotonic() < deadline:
+        if OutboxEntry.objects.filter(payload__session_id=external_id, status="stored").exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drains_write_what_is_recorded_while_the_rest_is_still_being_recorded(clean_graph):
+    with ingest.drain_alongside(2) as drained:
+        import_sessions([line("early", client_id="olga"), line("early-too", client_id="piet")], "alongside",
+                        drain=False)
+        assert stored("early") and stored("early-too")  # written while this block still runs
+        import_sessions([line("late", client_id="olga")], "alongside", drain=False)
+
+    assert (drained.report.sessions, drained.report.turns, drained.report.remaining) == (3, 6, 0)
+    assert set(OutboxEntry.objects.values_list("status", flat=True)) == {"stored"}
+    turns = graph_driver.read(lambda tx: tx.run(
+        "MATCH (t:Turn) WHERE t.firm_id = 'alongside' RETURN t.client_id AS client, count(*) AS n").values())
+    assert sorted(turns) == [["olga", 4], ["piet", 2]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_recording_fails_the_drains_still_write_what_was_recorded_and_the_error_is_raised(clean_graph):
+    with pytest.raises(RuntimeError, match="the disk filled up"):
+        with ingest.drain_alongside(2):
+            import_sessions([line("kept", client_id="olga")], "alongside-failed", drain=False)
+            raise RuntimeError("the disk filled up")
+
+    assert list(OutboxEntry.objects.values_list("status", flat=True)) == ["stored"]
+    assert graph_driver.read(lambda tx: tx.run(
+        "MATCH (t:Turn) WHERE t.firm_id = 'alongside-failed' RETURN count(*)").single()[0]) == 2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--firm", default="imported", help="firm slug the clients belong to (created if new)")
         parser.add_argument("--defer", action="store_true", help="record only; let the Celery workers write memory")
         parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                            help=f"processes writing memory after recording (default {DEFAULT_WORKERS}: "
+                            help=f"processes writing memory while and after recording (default {DEFAULT_WORKERS}: "
                                  "one per core, at most 2)")
 
     def handle(self, *args, file: Path, firm: str, defer: bool, workers: int, **options) -> None:
