@@ -22,6 +22,22 @@ _lock = threading.Lock()
 _beside: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a pool is never shared across a fork
 
 
+_inherited: list[Driver] = []  # in a forked child: the parent's driver, kept so that it is never closed here
+
+
+def _set_the_parents_driver_aside() -> None:
+    """In a forked child: the parent's driver is set aside, never used (its sockets are the parent's, and
+    two processes on one Bolt connection read each other's answers) nor closed (closing says goodbye on
+    the parent's connections); the child opens its own. So is a lock another thread may have held."""
+    global _driver, _lock, _beside
+    if _driver is not None:
+        _inherited.append(_driver)
+    _driver, _lock, _beside = None, threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_set_the_parents_driver_aside)
+
+
 class GraphUnavailable(Exception):
     """Neo4j cannot be reached right now. Callers keep their input and retry later."""
 

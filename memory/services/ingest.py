@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
+import pickle
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,45 +96,81 @@ def drain_alongside(workers: int, max_sessions: int = 1_000_000) -> Iterator[Dra
     get_embeddings()  # loaded once here and shared by the children, not loaded by each
     connections.close_all()  # each child opens its own database connection and Neo4j driver
     driver.close_driver()
-    context = multiprocessing.get_context("fork")
-    recording_done = context.Event()  # inherited by the forked children, not pickled
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_keep_recording_done, initargs=(recording_done,)) as pool:
-        futures = [pool.submit(_drain_partition, part, workers, max_sessions) for part in range(workers)]
-        try:
-            yield drained
-        finally:
-            recording_done.set()
-            wait(futures)
-    reports = [future.result() for future in futures]  # the first failure is raised
-    drained.report = DrainReport(sessions=sum(r.sessions for r in reports), turns=sum(r.turns for r in reports),
-                                 remaining=outbox.pending_count(), failed=sum(r.failed for r in reports))
+    recording_done = multiprocessing.get_context("fork").Event()  # shared with the children it is forked into
+    children = [_fork(lambda part=part: _drain_partition(part, workers, max_sessions, recording_done))
+                for part in range(workers)]
+    try:
+        yield drained
+    finally:
+        recording_done.set()
+        outcomes = [_outcome(child) for child in children]
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if failures:
+        raise failures[0]
+    drained.report = DrainReport(sessions=sum(r.sessions for r in outcomes), turns=sum(r.turns for r in outcomes),
+                                 remaining=outbox.pending_count(), failed=sum(r.failed for r in outcomes))
 
 
-_recording_done: Any = None  # in a drain child: the parent's multiprocessing Event, set when it stops recording
 POLL_SECONDS = 0.05  # how long a drain child waits for more records when none of its partition is due
 
 
-def _keep_recording_done(event: Any) -> None:
-    global _recording_done
-    _recording_done = event
-
-
-def _drain_partition(part: int, parts: int, max_sessions: int) -> DrainReport:
-    """Drain partition `part` until the parent has stopped recording and a last drain has run after that."""
+def _drain_partition(part: int, parts: int, max_sessions: int, recording_done: Any) -> DrainReport:
+    """Drain partition `part` until `recording_done` is set and a last drain has run after that."""
     sessions = turns = failed = 0
     try:
         while True:
-            finished = _recording_done.is_set()  # read first: everything recorded before it is due in this drain
+            finished = recording_done.is_set()  # read first: everything recorded before it is due in this drain
             report = drain_outbox(max_sessions, partition=(part, parts))
             sessions, turns, failed = sessions + report.sessions, turns + report.turns, failed + report.failed
             if finished:
                 return DrainReport(sessions=sessions, turns=turns, remaining=report.remaining, failed=failed)
             if not report.sessions and not report.failed:
-                _recording_done.wait(POLL_SECONDS)
+                recording_done.wait(POLL_SECONDS)
     finally:
         connections.close_all()
         driver.close_driver()
+
+
+def _fork(work: Callable[[], DrainReport]) -> tuple[int, int]:
+    """Run `work` in a child forked with os.fork, which sends back its report or its exception through a
+    pipe. Returns (pid, the pipe's read end) for `_outcome`.
+
+    Not multiprocessing: its children first run the after-fork hooks libraries register, and kombu's
+    closes the broker connections the child inherited. One still waiting on a BRPOP
+    (`control.ping(limit=1)` leaves one, as /healthz and the test suite's worker check do) is read to
+    its end from the socket the parent shares: the child hung there for ever (seen in the test suite).
+    A drain never uses those connections, so its child leaves them alone.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_end)
+        return pid, read_end
+    try:  # the child: never returns into the parent's code
+        os.close(read_end)
+        try:
+            outcome: DrainReport | BaseException = work()
+        except BaseException as error:  # noqa: BLE001  (raised again in the parent, as a pool would)
+            outcome = error
+        try:
+            data = pickle.dumps(outcome)
+        except Exception:  # noqa: BLE001  (an exception that does not pickle still says what went wrong)
+            data = pickle.dumps(RuntimeError(f"{type(outcome).__name__}: {outcome}"))
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+        logging.shutdown()
+    finally:
+        os._exit(0)
+
+
+def _outcome(child: tuple[int, int]) -> DrainReport | BaseException:
+    pid, read_end = child
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        return RuntimeError(f"drain process {pid} ended without a report (exit status {status})")
+    return pickle.loads(data)  # noqa: S301  (written by our own child, through our own pipe)
 
 
 def _chunks_by_turns(entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:

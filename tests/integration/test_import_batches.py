@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -188,6 +189,30 @@ def test_when_recording_fails_the_drains_still_write_what_was_recorded_and_the_e
 
 
 @pytest.mark.django_db(transaction=True)
+def test_drain_processes_start_after_a_celery_ping_left_a_broker_channel_waiting(clean_graph, redis_client):
+    """`control.ping(limit=1)` (/healthz, the suite's worker check) returns with a BRPOP still waiting on a
+    pooled broker connection. Kombu closes inherited connections in a forked child, and closing that
+    channel read the reply from the parent's socket: the drain processes hung for ever."""
+    from config.celery import app
+
+    app.control.ping(timeout=0.3, limit=1)  # no worker answers: the wait ends with a BRPOP outstanding
+    pooled = [connection for connection in app.pool._resource.queue if hasattr(connection, "transport")]
+    assert any(getattr(channel, "_in_poll", False) for connection in pooled
+               for channel in connection.transport.cycle._channels)  # what hung the children
+    finished = threading.Event()
+    reports = []
+
+    def run() -> None:
+        reports.append(import_sessions([line(f"{client}-1", client_id=client) for client in ("olga", "piet")],
+                                       "after-ping", drain_workers=2))
+        finished.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert finished.wait(90), "the drain processes did not finish"
+    assert (reports[0].sessions, reports[0].pending) == (2, 0)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_import_drained_by_two_processes_keeps_every_session_queued_when_neo4j_is_down(clean_graph, settings):
     from memory.graph.driver import GraphUnavailable
 
@@ -202,3 +227,28 @@ def test_an_import_drained_by_two_processes_keeps_every_session_queued_when_neo4
 
     assert OutboxEntry.objects.count() == 3
     assert set(OutboxEntry.objects.values_list("status", "attempts")) == {("pending", 1)}
+
+
+def test_a_forked_child_opens_its_own_neo4j_driver_and_leaves_the_parents_connections_alone(graph):
+    """Two processes on one Bolt connection read each other's answers; closing the inherited driver in
+    the child would say goodbye on the parent's connections."""
+    parent_driver = graph_driver.get_driver()
+    assert graph_driver.read(lambda tx: tx.run("RETURN 1 AS one").single()["one"]) == 1  # a pooled connection
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            os.close(read_end)
+            own = graph_driver.get_driver()
+            answer = graph_driver.read(lambda tx: tx.run("RETURN 2 AS two").single()["two"])
+            graph_driver.close_driver()
+            os.write(write_end, f"{own is not parent_driver} {answer}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        said = pipe.read()
+    os.waitpid(pid, 0)
+    assert said == "True 2"
+    assert graph_driver.get_driver() is parent_driver
+    assert graph_driver.read(lambda tx: tx.run("RETURN 3 AS three").single()["three"]) == 3
