@@ -1,8 +1,10 @@
 """An import records each chunk of sessions together; drains of different partitions take different clients."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import threading
 import time
 
@@ -193,9 +195,16 @@ def test_drain_processes_start_after_a_celery_ping_left_a_broker_channel_waiting
     """`control.ping(limit=1)` (/healthz, the suite's worker check) returns with a BRPOP still waiting on a
     pooled broker connection. Kombu closes inherited connections in a forked child, and closing that
     channel read the reply from the parent's socket: the drain processes hung for ever."""
+    from kombu import Queue
+
     from config.celery import app
 
-    app.control.ping(timeout=0.3, limit=1)  # no worker answers: the wait ends with a BRPOP outstanding
+    # What a ping leaves behind, whether or not a worker answers: a pooled connection whose channel still
+    # waits on a BRPOP after its consumer stopped.
+    with app.pool.acquire(block=True) as connection:
+        with connection.Consumer(Queue("drain-fork-test", auto_delete=True), accept=["json"]):
+            with contextlib.suppress(socket.timeout):
+                connection.drain_events(timeout=0.2)
     pooled = [connection for connection in app.pool._resource.queue if hasattr(connection, "transport")]
     assert any(getattr(channel, "_in_poll", False) for connection in pooled
                for channel in connection.transport.cycle._channels)  # what hung the children
