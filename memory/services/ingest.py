@@ -151,6 +151,7 @@ def _fork(work: Callable[[], DrainReport]) -> tuple[int, int]:
         try:
             outcome: DrainReport | BaseException = work()
         except BaseException as error:  # noqa: BLE001  (raised again in the parent, as a pool would)
+            logger.exception("drain process %s failed", os.getpid())  # the traceback does not cross the pipe
             outcome = error
         try:
             data = pickle.dumps(outcome)
