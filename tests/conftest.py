@@ -151,6 +151,14 @@ def pytest_collection_modifyitems(config, items) -> None:
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
+def wait_until(condition, what: str, *, seconds: float) -> None:  # noqa: ANN001
+    """Poll `condition` until it holds; fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what} after {seconds} s"
+        time.sleep(0.05)
+
+
 def local_neo4j_command(action: str) -> subprocess.CompletedProcess:
     """Run `bin/neo4j-local ACTION` for the instance this test run uses."""
     return subprocess.run([str(REPO / "bin" / "neo4j-local"), action], cwd=REPO, capture_output=True, text=True,

@@ -161,11 +161,12 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
         MERGE (s:Entity:Security {symbol: row.symbol})
         ON CREATE SET s.id = 'security:' + row.symbol, s.kind = 'security', s.key = row.symbol,
                       s.name = row.name, s.scope = 'global', s.quote_status = 'unknown'
-        WITH s, row WHERE row.sector IS NOT NULL
-        MATCH (sector:Sector {id: 'sector:' + toLower(row.sector)})
+        WITH s, row WHERE row.sector_id IS NOT NULL
+        MATCH (sector:Sector {id: row.sector_id})
         MERGE (s)-[:IN_SECTOR]->(sector)
         """,
-        rows=Rows(sorted(batch.securities, key=lambda row: row["symbol"])),
+        rows=Rows([{**row, "sector_id": sector_id(row["sector"]) if row["sector"] else None}
+                   for row in sorted(batch.securities, key=lambda row: row["symbol"])]),
     ).consume()
     for label, rows in batch.entities.items():
         if label == ENTITY_LABELS["sector"]:
@@ -201,9 +202,14 @@ def write_batch(tx: ManagedTransaction, batch: GraphBatch) -> None:
     )
 
 
+def sector_id(name: str) -> str:
+    """The id of a sector's node: one per sector, shared by every firm ("Technology" -> "sector:technology")."""
+    return f"sector:{name.lower()}"
+
+
 def _sectors(batch: GraphBatch) -> list[dict[str, Any]]:
     """The batch's sectors, by id: those its securities are in and those its sessions name."""
-    sectors = {f"sector:{row['sector'].lower()}": {"key": row["sector"].lower(), "name": row["sector"], "scope": "global"}
+    sectors = {sector_id(row["sector"]): {"key": row["sector"].lower(), "name": row["sector"], "scope": "global"}
                for row in batch.securities if row["sector"]}
     for row in batch.entities.get(ENTITY_LABELS["sector"], ()):
         sectors.setdefault(row["id"], {key: value for key, value in row["props"].items() if key != "kind"})

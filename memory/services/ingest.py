@@ -502,7 +502,7 @@ class _BatchBuilder:
         if ref.kind not in episodes.ENTITY_LABELS:
             return
         if ref.kind == "sector":
-            entity_id, entity_scope = f"sector:{ref.key.lower()}", "global"
+            entity_id, entity_scope = episodes.sector_id(ref.key), "global"
         else:
             entity_id, entity_scope = stable_id(ref.kind, scope, ref.key), scope
         self.batch.add_entity(ref.kind, entity_id, {"kind": ref.kind, "key": ref.key, "name": ref.name,

@@ -36,7 +36,7 @@ from memory.graph.driver import GraphUnavailable
 from memory.models import OutboxEntry
 from memory.services import ingest
 from memory.services.ingest import drain_outbox
-from tests.conftest import REPO, TEST_OUTPUT, database_url, local_neo4j_command, uses_local_neo4j
+from tests.conftest import REPO, TEST_OUTPUT, database_url, local_neo4j_command, uses_local_neo4j, wait_until
 from tests.integration.test_failures import redis_at
 from tests.unit.test_yahoo_provider import provider as yahoo_provider
 from tests.unit.test_yahoo_provider import yahoo  # noqa: F401  (the recorded-Yahoo fixture)
@@ -240,13 +240,6 @@ def stop_worker(worker: subprocess.Popen) -> None:
             worker.wait(timeout=30)
 
 
-def wait_until(condition, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what} after {WAIT_SECONDS} s"
-        time.sleep(0.05)
-
-
 def queue_drain() -> None:
     """What the beat sweep (or a portal's nudge) sends: one drain task on the ingest queue."""
     from memory.tasks import drain_memory_outbox
@@ -275,8 +268,10 @@ def test_redis_stopped_with_drains_queued_keeps_them_and_a_worker_takes_every_se
         queued_after = private_redis.queued("ingest")
         worker = start_worker("redis")
         try:
-            wait_until(lambda: not OutboxEntry.objects.filter(status="pending").exists(), "the outbox to drain")
-            wait_until(lambda: private_redis.queued("ingest") == 0, "the queued drains to run")
+            wait_until(lambda: not OutboxEntry.objects.filter(status="pending").exists(), "the outbox to drain",
+                       seconds=WAIT_SECONDS)
+            wait_until(lambda: private_redis.queued("ingest") == 0, "the queued drains to run",
+                       seconds=WAIT_SECONDS)
         finally:
             stop_worker(worker)
 
@@ -296,7 +291,8 @@ def test_a_worker_killed_mid_drain_loses_nothing_and_the_next_drain_leaves_each_
         worker = start_worker("killed")
         try:
             queue_drain()
-            wait_until(lambda: OutboxEntry.objects.filter(status="stored").exists(), "the first batch to be stored")
+            wait_until(lambda: OutboxEntry.objects.filter(status="stored").exists(), "the first batch to be stored",
+                       seconds=WAIT_SECONDS)
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(timeout=30)
         finally:
@@ -305,7 +301,8 @@ def test_a_worker_killed_mid_drain_loses_nothing_and_the_next_drain_leaves_each_
         replacement = start_worker("replacement")
         try:
             queue_drain()  # the beat sweep's next tick
-            wait_until(lambda: not OutboxEntry.objects.filter(status="pending").exists(), "the outbox to drain")
+            wait_until(lambda: not OutboxEntry.objects.filter(status="pending").exists(), "the outbox to drain",
+                       seconds=WAIT_SECONDS)
         finally:
             stop_worker(replacement)
 

@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import threading
-import time
 
 import pytest
 from django.utils import timezone
@@ -20,6 +19,7 @@ from memory.graph import episodes
 from memory.models import OutboxEntry
 from memory.services import ingest, outbox
 from memory.services.ingest import drain_outbox
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -153,22 +153,14 @@ def test_an_import_drained_by_two_processes_writes_every_clients_sessions_once(c
     assert partitions == {0, 1}  # both processes had clients to write
 
 
-def stored(external_id: str, within_seconds: float = 60.0) -> bool:
-    """Whether the session's outbox entry is marked stored within `within_seconds` (polled)."""
-    deadline = time.monotonic() + within_seconds
-    while time.monotonic() < deadline:
-        if OutboxEntry.objects.filter(payload__session_id=external_id, status="stored").exists():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_drains_write_what_is_recorded_while_the_rest_is_still_being_recorded(clean_graph):
     with ingest.drain_alongside(2) as drained:
         import_sessions([line("early", client_id="olga"), line("early-too", client_id="piet")], "alongside",
                         drain=False)
-        assert stored("early") and stored("early-too")  # written while this block still runs
+        wait_until(lambda: OutboxEntry.objects.filter(payload__session_id__in=["early", "early-too"],
+                                                      status="stored").count() == 2,
+                   "the sessions recorded first to be written while this block still runs", seconds=60)
         import_sessions([line("late", client_id="olga")], "alongside", drain=False)
 
     assert (drained.report.sessions, drained.report.turns, drained.report.remaining) == (3, 6, 0)
@@ -261,3 +253,18 @@ def test_a_forked_child_opens_its_own_neo4j_driver_and_leaves_the_parents_connec
     assert said == "True 2"
     assert graph_driver.get_driver() is parent_driver
     assert graph_driver.read(lambda tx: tx.run("RETURN 3 AS three").single()["three"]) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_imported_security_is_linked_to_its_sector_once_across_both_drains(clean_graph):
+    from memory.extraction.securities import sector_of
+
+    lines = [line(f"{client}-1", "I hold Apple and Exxon Mobil.", client) for client in ("olga", "piet", "ann")]
+    import_sessions(lines, "sectors", drain_workers=2)
+
+    links = graph_driver.read(lambda tx: tx.run(
+        "MATCH (s:Security)-[:IN_SECTOR]->(sector:Sector) RETURN s.symbol, sector.id, sector.name ORDER BY s.symbol"
+    ).values())
+    assert links == [[symbol, f"sector:{sector_of(symbol).lower()}", sector_of(symbol)] for symbol in ("AAPL", "XOM")]
+    assert graph_driver.read(lambda tx: tx.run("MATCH (sector:Sector) RETURN count(*)").single()[0]) == len(
+        {sector_of("AAPL"), sector_of("XOM")})
