@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from tests.bench.load import PRODUCTION_SETTINGS
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -53,6 +55,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--i-understand-this-empties-the-graph", dest="force", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Everything measured runs as a firm runs it (README "Configuration"), like the load test's servers:
+    # DEBUG off. With DEBUG on, Django formats and keeps every SQL statement, which cost an import's
+    # recording about a seventh of its CPU (BENCHMARKS.md, session 11); figures before then paid it.
+    for name, value in PRODUCTION_SETTINGS.items():
+        os.environ.setdefault(name, value)
     import django
 
     django.setup()

@@ -6,12 +6,14 @@ import json
 import os
 import socket
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from django.utils import timezone
 
 from advisor.models import ConversationSession, ConversationTurn, SessionMemoryState
 from advisor.services.importer import import_sessions
+from advisor.services.sessions import SessionDraft, TurnDraft, record_session
 from audit import services as audit
 from audit.models import AuditEntry
 from memory.graph import driver as graph_driver
@@ -53,6 +55,29 @@ def test_a_chunk_records_each_new_session_once_with_its_turns_outbox_entry_and_a
     assert entries == [("session.recorded", "import", "olga", "session:a1", {"turns": 2, "channel": "call"}),
                        ("session.recorded", "import", "piet", "session:b1", {"turns": 2, "channel": "call"})]
     assert audit.verify_chain().ok
+
+
+def test_turns_keep_their_order_speaker_role_text_and_instant_through_an_import_and_a_single_recording():
+    timed = json.dumps({
+        "client_id": "olga", "session_id": "t1", "channel": "call", "started_at": "2024-04-01T12:00:00Z",
+        "participants": {"Olga Petrova": "client"},
+        "turns": [{"turn_id": "t1-1", "speaker": "Olga Petrova", "text": "Zürich, 5 % — ok?", "at": "2024-04-01T14:05:00+02:00"},
+                  {"turn_id": "t1-2", "speaker": "Guest", "text": "Hello."}],
+    })
+    import_sessions([timed], "batches", drain=False)
+    client = ConversationSession.objects.get(external_id="t1").client
+    record_session(client=client, actor="test", draft=SessionDraft(
+        session_id="t2", channel="call", started_at=datetime(2024, 4, 2, tzinfo=UTC),
+        participants={"Olga Petrova": "client"},
+        turns=(TurnDraft("t2-1", "Olga Petrova", "Later.", datetime(2024, 4, 2, 9, 30, tzinfo=UTC)),)))
+
+    turns = list(ConversationTurn.objects.order_by("session__external_id", "position").values_list(
+        "session__external_id", "position", "external_id", "speaker", "role", "text", "spoken_at"))
+
+    assert turns == [
+        ("t1", 0, "t1-1", "Olga Petrova", "client", "Zürich, 5 % — ok?", datetime(2024, 4, 1, 12, 5, tzinfo=UTC)),
+        ("t1", 1, "t1-2", "Guest", "", "Hello.", None),
+        ("t2", 0, "t2-1", "Olga Petrova", "client", "Later.", datetime(2024, 4, 2, 9, 30, tzinfo=UTC))]
 
 
 def test_reimporting_a_chunk_records_nothing_new():
