@@ -1,10 +1,18 @@
 """Reads of relational data, filtered by what the user may see."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from advisor.models import Client, ConversationSession, User
+from marketdata.services.drift import remembered_prices_for
+from memory import selectors as memory_selectors
+from memory.graph import driver as graph_driver
+from memory.scope import Reader
+from memory.services import entities
 
 
 def visible_clients(user: User) -> QuerySet[Client]:
@@ -51,3 +59,17 @@ def clients_with_pending_memory(user: User) -> QuerySet[Client]:
         pending_sessions=Count("sessions", filter=pending), failed_sessions=Count("sessions", filter=failed),
         session_count=Count("sessions", filter=Q(sessions__version=1)),
     )
+
+
+def client_page_memory(reader: Reader, *, as_of: datetime | None = None, known_at: datetime | None = None
+                       ) -> dict[str, Any]:
+    """What the client page shows of the client's memory (facts, profile and its versions, people who may
+    be one, remembered prices), at a moment or now, read in one Neo4j transaction. Raises GraphUnavailable."""
+
+    def read() -> dict[str, Any]:
+        profile, versions = memory_selectors.client_profile_with_history(reader, as_of=as_of, known_at=known_at)
+        return {"facts": memory_selectors.client_facts(reader, as_of=as_of, known_at=known_at), "profile": profile,
+                "profile_versions": versions, "pending_merges": entities.pending_merges(reader),
+                "prices": remembered_prices_for(reader)}
+
+    return graph_driver.read_together(read)

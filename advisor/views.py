@@ -17,7 +17,8 @@ from django.views.decorators.http import require_http_methods
 from advisor.forms import MemoryAsOfForm, SessionCorrectionForm, SessionNotesForm, ViewpointForm
 from advisor.models import User, Viewpoint
 from advisor.health import check_health, may_see_details, public_view
-from advisor.selectors import client_for, clients_with_pending_memory, current_sessions, session_versions
+from advisor.selectors import (client_for, client_page_memory, clients_with_pending_memory, current_sessions,
+                               session_versions)
 from advisor.services.sessions import (SessionRejected, correct_session, notes_of, record_session_notes,
                                        retry_session_memory)
 from advisor.models import ErasureRequest
@@ -27,7 +28,6 @@ from advisor.services.viewpoints import ViewpointRejected, publish_viewpoint
 from audit import services as audit_services
 from marketdata.charts import mentions_chart
 from marketdata.services.drift import remembered_prices_for
-from memory import selectors as memory_selectors
 from memory.graph.driver import GraphUnavailable
 from memory.services import entities
 from advisor.permissions import reader_for
@@ -64,11 +64,7 @@ def client_detail(request: HttpRequest, client_id: str) -> HttpResponse:
                "as_of_form": as_of_form, "moment": moment, "profile": None, "profile_versions": [],
                "pending_merges": []}
     try:
-        context["facts"] = memory_selectors.client_facts(reader, **moment)
-        context["profile"], context["profile_versions"] = memory_selectors.client_profile_with_history(
-            reader, **moment)
-        context["pending_merges"] = entities.pending_merges(reader)
-        context["prices"] = remembered_prices_for(reader)
+        context.update(client_page_memory(reader, **moment))
     except GraphUnavailable as error:
         context["memory_error"] = _memory_unavailable(error)
     return render(request, "advisor/client_detail.html", context)

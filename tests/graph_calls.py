@@ -1,7 +1,8 @@
-"""Count the Neo4j round trips a piece of work makes: every `memory.graph.driver.read/write` call.
+"""Count the Neo4j transactions a piece of work makes: every `memory.graph.driver.read/write` call.
 
 Each call is one managed transaction, i.e. at least one round trip to the server (the driver may add
-one for BEGIN/COMMIT; that is the same for every call). Counts are behaviour, not timing: tests pin
+one for BEGIN/COMMIT; that is the same for every call), except the reads inside `read_together`, which
+share its one transaction: they are named (`names`) but not counted again. Counts are behaviour, not timing: tests pin
 them (tests/integration/test_request_cost.py) and the cost bench prints them (tests/bench/request_cost.py).
 """
 from __future__ import annotations
@@ -44,11 +45,11 @@ def count_graph_calls() -> Iterator[GraphCalls]:
     def counted(mode: str, work: Callable[..., Any], **params: Any) -> Any:
         if threading.current_thread().name == access_notes.WRITER_THREAD:
             return real_run(mode, work, **params)
+        shared = getattr(driver._together, "tx", None) is not None  # a read of read_together's transaction
         with calls._lock:
-            if mode == "read":
-                calls.reads += 1
-            else:
-                calls.writes += 1
+            if not shared:
+                calls.reads += mode == "read"
+                calls.writes += mode != "read"
             calls.names.append(f"{getattr(work, '__module__', '?')}.{getattr(work, '__qualname__', repr(work))}")
         return real_run(mode, work, **params)
 

@@ -20,6 +20,7 @@ T = TypeVar("T")
 _driver: Driver | None = None
 _lock = threading.Lock()
 _beside: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a pool is never shared across a fork
+_together = threading.local()  # .tx: the transaction `read_together` runs this thread's reads in
 
 
 _inherited: list[Driver] = []  # in a forked child: the parent's driver, kept so that it is never closed here
@@ -29,10 +30,10 @@ def _set_the_parents_driver_aside() -> None:
     """In a forked child: the parent's driver is set aside, never used (its sockets are the parent's, and
     two processes on one Bolt connection read each other's answers) nor closed (closing says goodbye on
     the parent's connections); the child opens its own. So is a lock another thread may have held."""
-    global _driver, _lock, _beside
+    global _driver, _lock, _beside, _together
     if _driver is not None:
         _inherited.append(_driver)
-    _driver, _lock, _beside = None, threading.Lock(), None
+    _driver, _lock, _beside, _together = None, threading.Lock(), None, threading.local()
 
 
 os.register_at_fork(after_in_child=_set_the_parents_driver_aside)
@@ -70,6 +71,11 @@ def close_driver() -> None:
 
 
 def _run(mode: str, work: Callable[..., T], **params: Any) -> T:
+    shared = getattr(_together, "tx", None)
+    if shared is not None:
+        if mode != "read":
+            raise RuntimeError("a write inside read_together: the block may run again, and must only read")
+        return work(shared, **params)
     try:
         with get_driver().session(database=settings.NEO4J_DATABASE) as session:
             execute = session.execute_read if mode == "read" else session.execute_write
@@ -90,6 +96,26 @@ def _run(mode: str, work: Callable[..., T], **params: Any) -> T:
 def read(work: Callable[..., T], **params: Any) -> T:
     """Run `work(tx, **params)` in a managed read transaction (retried by the driver)."""
     return _run("read", work, **params)
+
+
+def read_together(block: Callable[[], T]) -> T:
+    """Run `block`, with every `read` it makes on this thread inside one managed read transaction.
+
+    For a page that shows several parts of a client's memory: one transaction and one pooled
+    connection instead of one per read. Each transaction costs Neo4j about 1 ms of CPU and the driver
+    about 0.3 ms besides its queries (BENCHMARKS.md, session 11). The driver runs `block` again when it
+    retries the transaction, so the block must only read (a write in it raises); `read_beside` inside
+    it runs on another thread, in a transaction of its own.
+    """
+
+    def work(tx: ManagedTransaction) -> T:
+        _together.tx = tx
+        try:
+            return block()
+        finally:
+            _together.tx = None
+
+    return read(work)
 
 
 def read_beside(work: Callable[..., T], **params: Any) -> Future[T]:

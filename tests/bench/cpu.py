@@ -73,17 +73,19 @@ def neo4j_jit_seconds() -> float | None:
 class Meter:
     """Wall, Neo4j CPU (and, of it, its JIT compiler's) and Python CPU seconds of the work done inside `with`."""
 
+    # Neo4j's counters are read outside this process's clocks: reading the JIT's share walks every thread
+    # of the JVM under /proc, a few ms of this process's CPU that a request's figure must not include.
     def __enter__(self) -> Meter:
-        self._wall, self._python = time.perf_counter(), _python_seconds()
         self._neo4j, self._jit = neo4j_seconds(), neo4j_jit_seconds()
+        self._wall, self._python = time.perf_counter(), _python_seconds()
         return self
 
     def __exit__(self, *exc) -> None:
         self.wall = time.perf_counter() - self._wall
+        self.python = _python_seconds() - self._python
         after, jit_after = neo4j_seconds(), neo4j_jit_seconds()
         self.neo4j = after - self._neo4j if after is not None and self._neo4j is not None else None
         self.jit = jit_after - self._jit if jit_after is not None and self._jit is not None else None
-        self.python = _python_seconds() - self._python
 
 
 def _python_seconds() -> float:

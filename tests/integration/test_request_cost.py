@@ -47,15 +47,23 @@ def reader_of(client: Client) -> Reader:
     return Reader(firm_id=client.firm.slug, client_id=client.external_id)
 
 
-def test_the_client_page_reads_memory_in_four_round_trips_and_ten_queries(client, ann):
+PAGE_READS = ("memory.graph.facts.facts_for_client.<locals>._read",
+              "memory.graph.summaries.profile_versions.<locals>._read",
+              "memory.graph.lifecycle.merge_proposals.<locals>._read",
+              "memory.graph.securities.remembered_prices.<locals>._read")
+
+
+def test_the_client_page_reads_memory_in_one_transaction_and_ten_queries(client, ann):
     client.force_login(ann.advisor)
 
     with count_graph_calls() as graph, CaptureQueriesContext(connection) as sql:
         page = client.get("/clients/ann/")
 
     assert page.status_code == 200 and "aggressive" in page.content.decode()
-    # facts, profile versions (the current one among them), merge proposals, remembered prices
-    assert (graph.reads, graph.writes) == (4, 0), graph.names
+    # facts, profile versions (the current one among them), merge proposals, remembered prices: one each,
+    # all in one transaction (memory.graph.driver.read_together)
+    assert [graph.count(name) for name in PAGE_READS] == [1, 1, 1, 1], graph.names
+    assert (graph.reads, graph.writes) == (1, 0), graph.names
     assert len(sql.captured_queries) <= 10, [q["sql"][:80] for q in sql.captured_queries]
 
 
@@ -67,7 +75,8 @@ def test_the_client_page_at_a_past_day_reads_the_profile_in_view_separately(clie
 
     assert page.status_code == 200
     assert graph.count("memory.graph.summaries.profile_at.<locals>._read") == 1
-    assert (graph.reads, graph.writes) == (5, 0), graph.names
+    assert [graph.count(name) for name in PAGE_READS] == [1, 1, 1, 1], graph.names
+    assert (graph.reads, graph.writes) == (1, 0), graph.names
 
 
 def client_rows_read(sql: CaptureQueriesContext) -> int:
