@@ -1,4 +1,4 @@
-"""Reads of relational data, filtered by what the user may see."""
+"""Reads for the portal: relational data, filtered by what the user may see, and the client page's memory."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -255,8 +255,8 @@ def _insert_turns(sessions: Iterable[tuple[ConversationSession, SessionDraft]]) 
 
     Not `bulk_create`: for an import's turns it built a model instance, prepared every value and
     assembled the SQL again for each batch of 999 parameters (SQLite's limit): about 4 times the CPU of
-    this, and most of an import's recording (BENCHMARKS.md, session 11). The time goes through its
-    field's `get_db_prep_save`, as in `bulk_create`; the other values are plain strings and integers.
+    this, and most of an import's recording (BENCHMARKS.md, session 11). The time a turn was spoken goes
+    through its field's `get_db_prep_save`, as in `bulk_create`; the other values are plain strings and integers.
     """
     database = transaction.get_connection()
     table = database.ops.quote_name(ConversationTurn._meta.db_table)
