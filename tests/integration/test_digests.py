@@ -137,8 +137,11 @@ def test_advisor_digest_covers_each_client_with_changed_facts_goals_and_talking_
 
 
 def test_running_the_schedule_twice_creates_one_digest_per_reader_and_period(demo):
-    first = services.schedule_firm(firm=demo)
-    second = services.schedule_firm(firm=demo, now=timezone.now() + timedelta(minutes=5))
+    # Both runs inside one day: at the real time, the second run 5 minutes later fell on the next day (a new
+    # daily period) when the suite ran just before midnight.
+    noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    first = services.schedule_firm(firm=demo, now=noon)
+    second = services.schedule_firm(firm=demo, now=noon + timedelta(minutes=5))
 
     assert first is not None and first.planned == 2  # Alex's daily digest and Ann's weekly one
     assert second is None
