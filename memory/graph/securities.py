@@ -8,6 +8,7 @@ it has a small `SAW_MOVE` link to it holding their own words and drift (`record_
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -199,9 +200,15 @@ def split_move_link_id(memory_id: str) -> tuple[str, str] | None:
     return (event_id, client_node) if separator and event_id and client_node else None
 
 
-# A client's link is a few hundred bytes of transaction memory: 10,000 per transaction keep a batch far
-# below the pool of a 1 GB heap, and an all-moved cycle of 40,000 links needs four.
+# A client's link is a few hundred bytes of transaction memory: 10,000 at once (over all writers) keep a
+# batch far below the pool of a 1 GB heap, and an all-moved cycle of 40,000 links needs four rounds.
 MOVE_LINKS_PER_TRANSACTION = 10_000
+# Transactions that write a cycle's links at once, each for its own securities. One transaction keeps one
+# Neo4j core busy while the refresh waits; two took about a third off the write of an all-moved cycle's
+# 40,000 links on a 2-core machine (BENCHMARKS.md, session 12). A client holds securities of every writer: where the client's
+# node is sparse (under 50 relationships) two writers can deadlock on it, and the driver runs the losing
+# transaction again (a retry, not a lost or doubled link).
+MOVE_WRITERS = 2
 
 
 def record_move_events(securities: list[dict[str, Any]], created_at: datetime, *, importance: float,
@@ -219,37 +226,70 @@ def record_move_events(securities: list[dict[str, Any]], created_at: datetime, *
     One entry per security that moved: `symbol`, `price`, `as_of` (the new alert reference, and when
     the event was recorded and valid from), `source`, `event_id`, `day`, `text`, `embedding` and
     `links`, each with `client_node`, `text`, `discussed_price`, `discussed_on`, `alerted_price`,
-    `move_percent`, `drift_percent` and `threshold_percent`. MERGEs on the event id and on the
-    (client, event) pair make a repeated write change nothing but the alert reference.
+    `move_percent`, `drift_percent` and `threshold_percent`. A repeated write changes nothing but the
+    alert reference and the event's `linked_at` (when links to it were last written): the event is
+    merged on its id, and a client's link is created only after its writer has write-locked the client's
+    `TRACKS` link (the alert update) and the event (`linked_at`; a MERGE of the link, as
+    memory/graph/move_migration.py writes it, locks the event too) and then found no link. So a second
+    cycle at the same time (a late task) waits and adds none; its test fails with neither lock.
 
-    Links are written MOVE_LINKS_PER_TRANSACTION at a time, each with its alert update: if one batch
-    fails, the batches before it stay written and the moves of the others are found again by the next
-    refresh (their alert reference did not change).
+    The securities are split among MOVE_WRITERS writers, each writing its own securities' links in
+    batches, each batch with its alert updates in one transaction: if one fails, the batches written
+    stay written, the moves of the others are found again by the next refresh (their alert reference did
+    not change), and the first error is raised once every writer has stopped.
     """
-    for batch in _link_batches(securities, MOVE_LINKS_PER_TRANSACTION):
-        driver.write(lambda tx, batch=batch: tx.run(
-            """
-            UNWIND $securities AS security
-            MATCH (s:Security {symbol: security.symbol})
-            MERGE (e:Memory {id: security.event_id})
-            ON CREATE SET e:Event, e.level = 'observation', e.kind = 'market_move', e.importance = $importance,
-                          e.visibility = 'market', e.status = 'active', e.scope = $scope, e.text = security.text,
-                          e.symbol = security.symbol, e.day = security.day, e.price = security.price,
-                          e.source = security.source, e.created_at = $created_at, e.recorded_at = security.as_of,
-                          e.valid_from = security.as_of, e.embedding = security.embedding
-            MERGE (e)-[:ABOUT]->(s)
-            WITH s, e, security
-            UNWIND security.links AS link
-            MATCH (c:Client {id: link.client_node})-[t:TRACKS]->(s)
-            MERGE (c)-[r:SAW_MOVE]->(e)
-            ON CREATE SET r.text = link.text, r.scope = c.id, r.status = 'active', r.created_at = $created_at,
-                          r.discussed_price = link.discussed_price, r.discussed_on = link.discussed_on,
-                          r.alerted_price = link.alerted_price, r.move_percent = link.move_percent,
-                          r.drift_percent = link.drift_percent, r.threshold_percent = link.threshold_percent
-            SET t.alert_price = security.price, t.alert_at = security.as_of
-            """,
-            securities=batch, created_at=created_at, importance=importance, scope=scope,
-        ).consume())
+    writers = _split_among_writers(securities, MOVE_WRITERS)
+    per_transaction = MOVE_LINKS_PER_TRANSACTION // len(writers) if writers else MOVE_LINKS_PER_TRANSACTION
+
+    def write(own: list[dict[str, Any]]) -> None:
+        for batch in _link_batches(own, per_transaction):
+            driver.write(lambda tx, batch=batch: tx.run(
+                """
+                UNWIND $securities AS security
+                MATCH (s:Security {symbol: security.symbol})
+                MERGE (e:Memory {id: security.event_id})
+                ON CREATE SET e:Event, e.level = 'observation', e.kind = 'market_move', e.importance = $importance,
+                              e.visibility = 'market', e.status = 'active', e.scope = $scope, e.text = security.text,
+                              e.symbol = security.symbol, e.day = security.day, e.price = security.price,
+                              e.source = security.source, e.created_at = $created_at, e.recorded_at = security.as_of,
+                              e.valid_from = security.as_of, e.embedding = security.embedding
+                SET e.linked_at = $created_at
+                MERGE (e)-[:ABOUT]->(s)
+                WITH s, e, security
+                UNWIND security.links AS link
+                MATCH (c:Client {id: link.client_node})-[t:TRACKS]->(s) USING INDEX c:Client(id)
+                SET t.alert_price = security.price, t.alert_at = security.as_of
+                WITH c, e, link WHERE NOT EXISTS { (c)-[:SAW_MOVE]->(e) }
+                CREATE (c)-[:SAW_MOVE {text: link.text, scope: c.id, status: 'active', created_at: $created_at,
+                                       discussed_price: link.discussed_price, discussed_on: link.discussed_on,
+                                       alerted_price: link.alerted_price, move_percent: link.move_percent,
+                                       drift_percent: link.drift_percent,
+                                       threshold_percent: link.threshold_percent}]->(e)
+                """,
+                securities=batch, created_at=created_at, importance=importance, scope=scope,
+            ).consume())
+
+    if len(writers) <= 1:
+        for own in writers:
+            write(own)
+        return
+    with ThreadPoolExecutor(max_workers=len(writers), thread_name_prefix="move-writer") as pool:
+        outcomes = [pool.submit(write, own) for own in writers]
+    errors = [error for outcome in outcomes if (error := outcome.exception()) is not None]
+    if errors:
+        raise errors[0]
+
+
+def _split_among_writers(securities: list[dict[str, Any]], writers: int) -> list[list[dict[str, Any]]]:
+    """At most `writers` lists with about as many links each, every security whole in one of them: two
+    writers never write links to one event (the event's lock would make one wait for the other)."""
+    lists: list[list[dict[str, Any]]] = [[] for _ in range(min(writers, len(securities)))]
+    links = [0] * len(lists)
+    for security in sorted(securities, key=lambda entry: (-len(entry["links"]), entry["symbol"])):
+        emptiest = links.index(min(links))
+        lists[emptiest].append(security)
+        links[emptiest] += len(security["links"])
+    return lists
 
 
 def _link_batches(securities: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

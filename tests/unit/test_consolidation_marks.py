@@ -13,6 +13,7 @@ from pathlib import Path
 
 GRAPH = Path(__file__).resolve().parents[2] / "memory" / "graph"
 WRITES = re.compile(r"\b(SET|MERGE|CREATE|DELETE|REMOVE)\b")
+SCHEMA = re.compile(r"\b(CREATE|DROP)\s+(\w+\s+)?(INDEX|CONSTRAINT)\b")  # not a data write (USING INDEX is a hint)
 MARKERS = {"mark_clients", "mark_client_of", "RAISE_CLIENT_VERSION"}
 
 NOT_MARKING = {
@@ -44,7 +45,7 @@ def graph_writers() -> dict[str, bool]:
             if not isinstance(node, ast.FunctionDef):
                 continue
             text = "\n".join(n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
-            if not WRITES.search(text) or " INDEX " in text:  # schema statements are not data writes
+            if not WRITES.search(text) or SCHEMA.search(text):
                 continue
             names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
             found[f"{path.stem}.{node.name}"] = bool(MARKERS & names) or "memory_version" in text
