@@ -7,7 +7,7 @@ it has a small `SAW_MOVE` link to it holding their own words and drift (`record_
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,10 +205,13 @@ def split_move_link_id(memory_id: str) -> tuple[str, str] | None:
 MOVE_LINKS_PER_TRANSACTION = 10_000
 # Transactions that write a cycle's links at once, each for its own securities. One transaction keeps one
 # Neo4j core busy while the refresh waits; two took about a third off the write of an all-moved cycle's
-# 40,000 links on a 2-core machine (BENCHMARKS.md, session 12). A client holds securities of every writer: where the client's
-# node is sparse (under 50 relationships) two writers can deadlock on it, and the driver runs the losing
-# transaction again (a retry, not a lost or doubled link).
+# 40,000 links on a 2-core machine (BENCHMARKS.md, session 12). A client holds securities of every writer,
+# which is safe while the client's node is dense: Neo4j then takes only shared locks on it to add a link.
+# A sparse node (fewer relationships than Neo4j's grouping threshold, 50 by default) is locked whole, and
+# two writers adding links to sparse clients deadlocked in turn (a retry of about a second each), so the
+# links of sparse clients are written first, by one writer.
 MOVE_WRITERS = 2
+DENSE_NODE_DEGREE = 50  # Neo4j's db.relationship_grouping_threshold, by default
 
 
 def record_move_events(securities: list[dict[str, Any]], created_at: datetime, *, importance: float,
@@ -233,12 +236,37 @@ def record_move_events(securities: list[dict[str, Any]], created_at: datetime, *
     memory/graph/move_migration.py writes it, locks the event too) and then found no link. So a second
     cycle at the same time (a late task) waits and adds none; its test fails with neither lock.
 
-    The securities are split among MOVE_WRITERS writers, each writing its own securities' links in
-    batches, each batch with its alert updates in one transaction: if one fails, the batches written
-    stay written, the moves of the others are found again by the next refresh (their alert reference did
-    not change), and the first error is raised once every writer has stopped.
+    The links of sparse clients are written first by one writer; the others' securities are split among
+    MOVE_WRITERS writers. Each writes its links in batches, each batch with its alert updates in one
+    transaction: if one fails, the batches written stay written, the moves of the others are found again
+    by the next refresh (their alert reference did not change), and the first error is raised once every
+    writer has stopped.
     """
-    writers = _split_among_writers(securities, MOVE_WRITERS)
+    sparse = _sparse_clients({link["client_node"] for security in securities for link in security["links"]})
+    _write_move_links(_links_of(securities, lambda client: client in sparse), 1, created_at, importance, scope)
+    _write_move_links(_links_of(securities, lambda client: client not in sparse), MOVE_WRITERS, created_at,
+                      importance, scope)
+
+
+def _sparse_clients(client_nodes: set[str]) -> set[str]:
+    """The clients whose node Neo4j stores sparse (locked whole when a relationship is added)."""
+    if not client_nodes:
+        return set()
+    return set(driver.read(lambda tx: tx.run(
+        "UNWIND $ids AS id MATCH (c:Client {id: id}) WHERE COUNT { (c)--() } < $dense RETURN collect(c.id) AS ids",
+        ids=sorted(client_nodes), dense=DENSE_NODE_DEGREE).single()["ids"]))
+
+
+def _links_of(securities: list[dict[str, Any]], keep: Callable[[str], bool]) -> list[dict[str, Any]]:
+    """The securities with only the links of the clients `keep` accepts (and none left without a link)."""
+    kept = [{**security, "links": [link for link in security["links"] if keep(link["client_node"])]}
+            for security in securities]
+    return [security for security in kept if security["links"]]
+
+
+def _write_move_links(securities: list[dict[str, Any]], writers_wanted: int, created_at: datetime,
+                      importance: float, scope: str) -> None:
+    writers = _split_among_writers(securities, writers_wanted)
     per_transaction = MOVE_LINKS_PER_TRANSACTION // len(writers) if writers else MOVE_LINKS_PER_TRANSACTION
 
     def write(own: list[dict[str, Any]]) -> None:

@@ -18,9 +18,13 @@ AS_OF = datetime(2026, 3, 2, 15, tzinfo=timezone.utc)
 DAY = AS_OF.date().isoformat()
 
 
+DENSE, SPARSE = CLIENTS[:20], CLIENTS[20:]
+
+
 @pytest.fixture
 def tracked(clean_graph):
-    """Every client tracks every security, at 100.00 discussed on 1 March 2026."""
+    """Every client tracks every security, at 100.00 discussed on 1 March 2026; the first 20 clients
+    also had 40 sessions, so Neo4j stores their nodes dense (52 relationships, over its threshold of 50)."""
     graph_driver.write(lambda tx: tx.run(
         """
         UNWIND $symbols AS symbol
@@ -33,6 +37,14 @@ def tracked(clean_graph):
         MATCH (s:Security {symbol: symbol})
         CREATE (c)-[:TRACKS {last_price: 100.0, last_at: datetime('2026-03-01T10:00:00Z')}]->(s)
         """, symbols=SYMBOLS, clients=CLIENTS).consume())
+    graph_driver.write(lambda tx: tx.run(
+        """
+        UNWIND $clients AS client
+        MATCH (c:Client {id: client})
+        UNWIND range(1, 40) AS number
+        CREATE (:Session {id: client + '-session-' + toString(number)})-[:WITH_CLIENT]->(c)
+        """, clients=DENSE).consume())
+    assert graph_securities._sparse_clients(set(CLIENTS)) == set(SPARSE)
 
 
 def moved(clients: list[str], price: float = 120.0) -> list[dict]:
@@ -89,7 +101,8 @@ def test_two_cycles_writing_the_same_days_moves_at_once_leave_one_link_per_clien
 
 
 def test_every_security_is_written_by_one_writer_and_the_writers_share_the_links(tracked, monkeypatch):
-    """Links split among writers whole securities at a time, in transactions of at most their share."""
+    """Dense clients' links split among writers whole securities at a time, in transactions of at most
+    their share; sparse clients' links are written first, by one writer (this thread)."""
     monkeypatch.setattr(graph_securities, "MOVE_LINKS_PER_TRANSACTION", 40)
     batches: list[tuple[str, list[str]]] = []
     write_batch = graph_driver.write
@@ -98,8 +111,12 @@ def test_every_security_is_written_by_one_writer_and_the_writers_share_the_links
         return write_batch(lambda tx: work(_Relay(tx, batches)))
 
     monkeypatch.setattr(graph_securities.driver, "write", recording)
-    write(moved(CLIENTS[:10]))
+    write(moved(DENSE[:10] + SPARSE[:2]))
 
+    sparse_batches = [symbols for name, symbols in batches if name == threading.current_thread().name]
+    assert [entry for symbols in sparse_batches for entry in symbols] == [f"{symbol}x2" for symbol in sorted(SYMBOLS)]
+    assert batches[:len(sparse_batches)] == [(threading.current_thread().name, symbols) for symbols in sparse_batches]
+    batches[:] = batches[len(sparse_batches):]
     writers = {name for name, _ in batches}
     assert len(writers) == 2 and all(name.startswith("move-writer") for name in writers)
     assert all(sum(int(entry.split("x")[1]) for entry in symbols) <= 20 for _, symbols in batches)
@@ -108,7 +125,7 @@ def test_every_security_is_written_by_one_writer_and_the_writers_share_the_links
     first, second = by_writer.values()
     assert first.isdisjoint(second) and first | second == set(SYMBOLS)
     assert len(first) == len(second) == 6
-    assert len(links()) == 10 * len(SYMBOLS)
+    assert len(links()) == 12 * len(SYMBOLS)
 
 
 def test_a_writer_that_fails_leaves_the_others_links_written_its_own_to_the_next_cycle_and_raises(tracked, monkeypatch):
@@ -127,7 +144,7 @@ def test_a_writer_that_fails_leaves_the_others_links_written_its_own_to_the_next
 
     monkeypatch.setattr(graph_securities.driver, "write", refusing)
     with pytest.raises(GraphUnavailable, match="refused"):
-        write(moved(CLIENTS[:10]))
+        write(moved(DENSE[:10]))
 
     monkeypatch.undo()
     alerted = graph_driver.read(lambda tx: {row["symbol"]: row["alerts"] for row in tx.run(
