@@ -266,6 +266,7 @@ def _links_of(securities: list[dict[str, Any]], keep: Callable[[str], bool]) -> 
 
 def _write_move_links(securities: list[dict[str, Any]], writers_wanted: int, created_at: datetime,
                       importance: float, scope: str) -> None:
+    """The links (and their events and alert updates) by up to `writers_wanted` transactions at once."""
     writers = _split_among_writers(securities, writers_wanted)
     per_transaction = MOVE_LINKS_PER_TRANSACTION // len(writers) if writers else MOVE_LINKS_PER_TRANSACTION
 

@@ -8,17 +8,15 @@ from datetime import datetime, timezone
 import pytest
 
 from memory.graph import driver as graph_driver
-from memory.graph.driver import GraphUnavailable
 from memory.graph import securities as graph_securities
+from memory.graph.driver import GraphUnavailable
 from memory.scope import market_scope
 
 SYMBOLS = [f"W{number}" for number in range(12)]
 CLIENTS = [f"writers-client-{number}" for number in range(30)]
+DENSE, SPARSE = CLIENTS[:20], CLIENTS[20:]
 AS_OF = datetime(2026, 3, 2, 15, tzinfo=timezone.utc)
 DAY = AS_OF.date().isoformat()
-
-
-DENSE, SPARSE = CLIENTS[:20], CLIENTS[20:]
 
 
 @pytest.fixture
@@ -72,7 +70,8 @@ def links() -> dict[tuple[str, str], list[str]]:
 
 def test_two_cycles_writing_the_same_days_moves_at_once_leave_one_link_per_client_and_event(tracked):
     """The day's events exist (the first clients' moves); two late cycles then add the other clients' at
-    the same moment. A writer creates a link only under its event's write lock, after finding none."""
+    the same moment. A writer creates a link only after write-locking the client's TRACKS link and the
+    event, and finding none."""
     write(moved(CLIENTS[:2]))
     start = threading.Barrier(2)
     failures: list[BaseException] = []
