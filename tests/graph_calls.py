@@ -45,7 +45,7 @@ def count_graph_calls() -> Iterator[GraphCalls]:
     def counted(mode: str, work: Callable[..., Any], **params: Any) -> Any:
         if threading.current_thread().name == access_notes.WRITER_THREAD:
             return real_run(mode, work, **params)
-        shared = getattr(driver._together, "tx", None) is not None  # a read of read_together's transaction
+        shared = driver.shared_read_transaction() is not None  # a read of read_together's transaction
         with calls._lock:
             if not shared:
                 calls.reads += mode == "read"

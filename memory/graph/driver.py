@@ -70,8 +70,13 @@ def close_driver() -> None:
             _driver = None
 
 
+def shared_read_transaction() -> ManagedTransaction | None:
+    """The transaction of the `read_together` block this thread is in, if any: its reads run there."""
+    return getattr(_together, "tx", None)
+
+
 def _run(mode: str, work: Callable[..., T], **params: Any) -> T:
-    shared = getattr(_together, "tx", None)
+    shared = shared_read_transaction()
     if shared is not None:
         if mode != "read":
             raise RuntimeError("a write inside read_together: the block may run again, and must only read")
