@@ -51,12 +51,19 @@ FILTERED_VECTOR_SEARCH_SINCE = (2026, 1)
 # it such a read scored every memory of its scopes exactly: 2.2 s for the client with 100k memories
 # (memory/graph/search.py, BENCHMARKS.md "Firm-scale targets").
 FILTER_PROPERTIES = ["scope", "status", "recorded_at"]
-# How the vector index builds its HNSW graph: 16 links per node, as Neo4j's default, and a construction beam of
-# 40 instead of its 100. Measured against the default (BENCHMARKS.md, "The vector index's build beam"):
-# - imports cost Neo4j 15% less CPU (4.88 against 5.71 s per 12,000 turns, 8 imports each);
-# - the bench graphs' gold questions were found as often (recall@10 0.803 and 0.742, against 0.803 and 0.739);
-# - the firm research graph was searched faster (hybrid p95 25-29 against 35-36 ms).
-VECTOR_INDEX_BUILD = {"vector.hnsw.m": 16, "vector.hnsw.ef_construction": 40}
+# How the vector index is built (BENCHMARKS.md, "The vector index's build beam" and "The vector index without
+# quantization"):
+# - its HNSW graph with 16 links per node, as Neo4j's default, and a construction beam of 40 instead of its 100:
+#   imports cost Neo4j 15% less CPU (4.88 against 5.71 s per 12,000 turns, 8 imports each), the bench graphs'
+#   gold questions were found as often (recall@10 0.803 and 0.742, against 0.803 and 0.739), and the firm
+#   research graph was searched faster (hybrid p95 25-29 against 35-36 ms);
+# - of the embeddings as they are: 2026.06 and later otherwise quantize them to one bit per dimension and fetch
+#   three times the top-k to score again. Without it, on the graphs of 1M memories, the lookup of a search's 120
+#   nearest cost 2 ms of Neo4j time against 4-5 (binary, freshly built) and 9.5 (binary, grown by inserts), the
+#   index was built in 104-169 s against 137-199, and the index's results agreed with the exact scan as often
+#   (0.924 against 0.929 of the top 10). It is set by the older flag, which 2026.08 still reads, not by the type,
+#   which releases before 2026.06 refuse.
+VECTOR_INDEX_BUILD = {"vector.hnsw.m": 16, "vector.hnsw.ef_construction": 40, "vector.quantization.enabled": False}
 # The full-text index's fields: the words, the scope token (Lucene filters on it before ranking) and the
 # level, so the few summaries and profiles of a scope are sought apart from its other memories: one query
 # fetching 400 hits of every level to reach them cost the firm research graph 8.8 ms of Neo4j time per
@@ -71,7 +78,7 @@ def statements(*, filtered_vector_search: bool) -> list[str]:
         f"CYPHER 25 CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (m:Memory) ON (m.embedding) "
         f"WITH [{', '.join('m.' + p for p in FILTER_PROPERTIES)}] "
         f"OPTIONS {{indexConfig: {{`vector.dimensions`: {dimensions}, `vector.similarity_function`: 'cosine', "
-        + ", ".join(f"`{name}`: {value}" for name, value in VECTOR_INDEX_BUILD.items()) + "}}"
+        + ", ".join(f"`{name}`: {_cypher_literal(value)}" for name, value in VECTOR_INDEX_BUILD.items()) + "}}"
         if filtered_vector_search
         # Never read on 5.x (retrieval scans the caller's partition), so not paid for on every write.
         else f"DROP INDEX {VECTOR_INDEX} IF EXISTS"
@@ -130,7 +137,7 @@ def migrate() -> list[str]:
     filtered = filtered_vector_search()
     run = statements(filtered_vector_search=filtered)
     if filtered and (properties := index_properties(VECTOR_INDEX)) is not None and (
-            properties[1:] != FILTER_PROPERTIES or not _built_as_wanted(vector_index_config() or {})):
+            properties[1:] != FILTER_PROPERTIES or not vector_index_built_as_wanted(vector_index_config() or {})):
         run.insert(0, f"DROP INDEX {VECTOR_INDEX}")
     if (fields := index_properties(FULLTEXT_INDEX)) is not None and fields != FULLTEXT_FIELDS:
         # Rebuilt from the nodes (about 30 s for a million memories here; full-text search waits for it below).
@@ -171,8 +178,16 @@ def vector_index_config() -> dict | None:
     return driver.read(_read)
 
 
-def _built_as_wanted(config: dict) -> bool:
-    return all(config.get(name) == value for name, value in VECTOR_INDEX_BUILD.items())
+def vector_index_built_as_wanted(config: dict) -> bool:
+    """Built with VECTOR_INDEX_BUILD. Servers from 2026.06 report quantization as its type (`NONE` when off)
+    in place of the flag it was created with."""
+    quantized = str(config.get("vector.quantization.type", "NONE")).upper() != "NONE"
+    reported = {**config, "vector.quantization.enabled": config.get("vector.quantization.enabled", quantized)}
+    return all(reported.get(name) == value for name, value in VECTOR_INDEX_BUILD.items())
+
+
+def _cypher_literal(value: bool | int) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def index_properties(name: str) -> list[str] | None:

@@ -164,6 +164,23 @@ def test_migrate_rebuilds_a_vector_index_built_with_the_servers_default_hnsw_set
     assert schema.index_properties(schema.VECTOR_INDEX) == ["embedding", "scope", "status", "recorded_at"]
 
 
+def test_migrate_rebuilds_a_quantized_vector_index_without_quantization(graph):
+    # What an index built by the previous release looks like on 2026.08: the wanted beam, binary quantization.
+    graph_driver.write(lambda tx: tx.run(f"DROP INDEX {schema.VECTOR_INDEX}").consume())
+    graph_driver.write(lambda tx: tx.run(
+        f"CYPHER 25 CREATE VECTOR INDEX {schema.VECTOR_INDEX} FOR (m:Memory) ON (m.embedding) "
+        "WITH [m.scope, m.status, m.recorded_at] "
+        "OPTIONS {indexConfig: {`vector.dimensions`: 256, `vector.similarity_function`: 'cosine', "
+        "`vector.hnsw.m`: 16, `vector.hnsw.ef_construction`: 40}}").consume())
+    assert schema.vector_index_config()["vector.quantization.type"] == "BINARY"  # Neo4j's own default
+
+    schema.migrate()
+
+    config = schema.vector_index_config()
+    assert (config["vector.quantization.type"], config["vector.default_search_expansion_factor"]) == ("NONE", 1.0)
+    assert (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"]) == (16, 40)
+
+
 def _vector_index_id() -> int:
     return graph_driver.read(lambda tx: tx.run(
         "SHOW VECTOR INDEXES YIELD name, id WHERE name = $name RETURN id", name=schema.VECTOR_INDEX).single()["id"])
