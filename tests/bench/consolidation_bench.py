@@ -40,17 +40,16 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import call_command
 
     from memory import api
-    from memory.graph import driver, schema
+    from memory.graph import schema
     from memory.services.consolidation import consolidate
     from tests.bench import bulk_load
     from tests.bench.cpu import Meter
+    from tests.conftest import empty_graph
     from tests.graph_calls import count_graph_calls
 
     if not args.force:
         sys.exit(f"this empties the graph of {settings.NEO4J_URI}: pass --i-understand-this-empties-the-graph")
-    while driver.write(lambda tx: tx.run("MATCH (n) WITH n LIMIT 50000 DETACH DELETE n "
-                                         "RETURN count(*) AS deleted").single()["deleted"]):
-        pass
+    empty_graph()
     schema.migrate()
     call_command("migrate", "--noinput", verbosity=0)  # notes are audited in the relational database
     loaded = bulk_load.load(shape="clients", firm_id=FIRM, target=args.clients * 915)

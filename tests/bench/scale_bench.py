@@ -103,13 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     from memory import api  # noqa: F401  (imported before the long load: the code measured is the code started)
     from memory.graph import driver, schema
     from tests.bench import bulk_load
+    from tests.conftest import empty_graph
 
     if not args.force and settings.NEO4J_URI.rsplit(":", 1)[-1] in ("7687", "7688"):
         sys.exit(f"refusing to load into {settings.NEO4J_URI}: use a bench Neo4j, or pass the flag")
     if not args.keep:
-        while driver.write(lambda tx: tx.run("MATCH (n) WITH n LIMIT 50000 DETACH DELETE n "
-                                             "RETURN count(*) AS deleted").single()["deleted"]):
-            pass
+        empty_graph()
     schema.migrate()
     import psutil
 

@@ -14,7 +14,7 @@ from memory.graph import driver as graph_driver
 from memory.graph import facts, schema, search
 from memory.scope import Reader, client_scope, firm_scope
 from memory.services.retrieval import lucene_query
-from tests.bench import bulk_load
+from tests.bench import bulk_load, scale_recall
 
 FIRM = "scale-firm"
 CLIENT, OTHER = client_scope(FIRM, "ann"), client_scope(FIRM, "ben")
@@ -333,6 +333,18 @@ def test_firm_research_is_read_by_every_clients_search_and_by_no_other_firm(load
         results = api.search(firm_id=FIRM, client_id=client, query=query, k=10)
         assert any(r.origin.startswith(("research:bulk-", "viewpoint:bulk-")) for r in results)
     assert api.search(firm_id="another-firm", client_id="L00000", query=query, k=10) == []
+
+
+def test_the_index_against_the_scan_measure_says_how_many_of_the_scans_best_the_index_reaches(loaded):
+    clients, _, _ = loaded
+    questions = clients.questions[:8]
+
+    measured = scale_recall.index_against_scan(questions, firm_id=FIRM)
+
+    assert measured["questions"] == 8 and measured["quantization"] == "NONE"
+    assert measured["index_reaches_scan_top10"] >= 0.9  # two small clients: the index misses little, if anything
+    with mock.patch.object(search, "_from_index", return_value={"vector": []}):  # an index that finds nothing
+        assert scale_recall.index_against_scan(questions, firm_id=FIRM)["index_reaches_scan_top10"] == 0.0
 
 
 def test_loaded_turns_mention_the_securities_they_name_as_the_import_links_them(loaded):
