@@ -110,8 +110,11 @@ def read_together(block: Callable[[], T]) -> T:
     connection instead of one per read. Each transaction costs Neo4j about 1 ms of CPU and the driver
     about 0.3 ms besides its queries (BENCHMARKS.md, session 11). The driver runs `block` again when it
     retries the transaction, so the block must only read (a write in it raises); `read_beside` inside
-    it runs on another thread, in a transaction of its own.
+    it runs on another thread, in a transaction of its own. Inside another `read_together` block, the block
+    joins that block's transaction.
     """
+    if shared_read_transaction() is not None:
+        return block()
 
     def work(tx: ManagedTransaction) -> T:
         _together.tx = tx

@@ -178,7 +178,8 @@ RETURN {_CANDIDATES}
 # how many the index returned (`fetched`): measured on the firm research graph of 1M memories, a filter on
 # scope and status together costs the index 12 ms of Neo4j time where one property costs 4 (BENCHMARKS.md,
 # "Firm-scale targets"). The same lookup also serves a named month in the scopes too large to read it whole
-# (`$month_scopes`, see PERIOD_SCAN_MAX): those of the nearest that fall in it. Where forgotten memories crowd the
+# (see PERIOD_SCAN_MAX): those of the nearest that fall in it ("period", with their scope: the lookup runs beside
+# the statement that tells which scopes those are, `_MONTH`, and `candidates` keeps theirs). Where forgotten memories crowd the
 # nearest ones out (fewer than the list in view from a full fetch), `_VECTOR_ACTIVE` asks the index for active
 # memories only.
 # Neo4j 2026.08.1 fails a filtered vector search whose filter matches no live entry once the index
@@ -219,11 +220,11 @@ CALL (nearest) {{
 }}
 CALL (visible) {{
   UNWIND [['vector', visible[..$limit]],
-          ['period', [hit IN visible WHERE hit.m.scope IN $month_scopes AND $start <= hit.m.recorded_at < $end][..$limit]]]
+          ['period', [hit IN visible WHERE $start <= hit.m.recorded_at < $end]]]
     AS shelf
   UNWIND shelf[1] AS hit
   WITH shelf[0] AS list, hit.m AS m, hit.score AS score
-  RETURN collect(m {{{_CANDIDATE}, list: list}}) AS candidates
+  RETURN collect(m {{{_CANDIDATE}, list: list, scope: m.scope}}) AS candidates
 }}
 RETURN candidates, size(nearest) AS fetched
 """
@@ -256,15 +257,27 @@ RETURN {_CANDIDATES}
 # question 12 ms of Neo4j time, and one of 400 in place of the nearest memories' 120 cost 7; keeping the
 # month's among the 120 found the answer to 39 month questions of 40 against 37 with 400 (the firm's month of
 # research crowded the client's month less) (BENCHMARKS.md, "Firm-scale targets").
+# With the index, one statement counts each scope's month (up to PERIOD_SCAN_MAX + 1) and reads the small ones
+# whole; it runs with full text, while the index's lookup runs beside it (one round trip where there were three on
+# the longer thread: measured on the graph of 1M memories over clients, a month question's other thread took
+# 19.6 ms at p50, 7.4 of them in these two statements).
 PERIOD_SCAN_MAX = 500
-_PERIOD_SIZES = """
+_MONTH = f"""
 UNWIND $scopes AS scope
-CALL (scope) {
+CALL (scope) {{
   MATCH (m:Memory) WHERE m.scope = scope AND $start <= m.recorded_at < $end
-  WITH m LIMIT $cap
+  WITH m LIMIT $scan_max + 1
   RETURN count(m) AS memories
-}
-RETURN scope, memories
+}}
+WITH collect(CASE WHEN 0 < memories <= $scan_max THEN scope END) AS small,
+     collect(CASE WHEN memories > $scan_max THEN scope END) AS large
+CALL (small) {{
+  MATCH (m:Memory) WHERE m.scope IN small AND $start <= m.recorded_at < $end AND {_VISIBLE}
+  WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+  ORDER BY score DESC LIMIT $limit
+  RETURN {_CANDIDATES}
+}}
+RETURN candidates, large
 """
 _PERIOD_SCAN = f"""
 MATCH (m:Memory) WHERE m.scope IN $period_scopes AND $start <= m.recorded_at < $end AND {_VISIBLE}
@@ -464,9 +477,10 @@ def candidates(
     # The graph list per scope, in the order of `scopes`: a client's market moves join their client's.
     graph: list[list[Candidate]] = [[] for _ in scopes]
 
-    def _read(tx: ManagedTransaction) -> tuple[dict[str, list[Candidate]], set[str]]:
+    def _read(tx: ManagedTransaction) -> tuple[dict[str, list[Candidate]], set[str], set[str]]:
         tx = _Clock(tx, known_at)
         ranked: dict[str, list[Candidate]] = {}
+        large_months: set[str] = set()  # the scopes whose named month the index's lookup serves (`_MONTH`)
         for scope_list in graph:  # a retried transaction starts again
             scope_list.clear()
         hits: list[dict[str, Any]] = []
@@ -496,10 +510,16 @@ def candidates(
         if period is not None and vector is not None and not use_index:
             ranked["period"] = _candidates(tx.candidates(
                 _PERIOD_SCAN, period_scopes=scopes, vector=vector, start=period[0], end=period[1], **params_now), covered)
-        return ranked, covered
+        elif period is not None and vector is not None:
+            month = tx.run(_MONTH, scan_max=PERIOD_SCAN_MAX, vector=vector, start=period[0], end=period[1],
+                           **params_now).single()
+            ranked["period"], large_months = _candidates(month["candidates"], covered), set(month["large"])
+        return ranked, covered, large_months
 
-    ranked, covered = driver.read(_read)
+    ranked, covered, large_months = driver.read(_read)
     for method, rows in beside.result().items():
+        if method == "period":  # the index's nearest of the month count only in the scopes too large to read whole
+            rows = [row for row in rows if isinstance(row, Candidate) or row["scope"] in large_months]
         more = [row if isinstance(row, Candidate) else _candidate(row, covered) for row in rows]
         if method == "graph":  # market moves, found by the securities named: into their client's list, in order
             places = [scopes.index(split_move_link_id(move.id)[1]) for move in more]
@@ -542,34 +562,29 @@ def _independent_lists(tx: ManagedTransaction, *, vector: list[float] | None, pa
 def _from_index(tx: _Clock, *, vector: list[float], params: dict[str, Any],
                 period: tuple[datetime, datetime] | None) -> dict[str, list[dict[str, Any]]]:
     """The vector lists through the index: the nearest memories of the scopes in view (as of `as_of`, among
-    those recorded by then), and those of a named month (exactly where the month is small). A turn forgotten
-    as redundant that a summary brings back is scored by `candidates` (this list is read before those are known)."""
+    those recorded by then), and those of them in a named month (`candidates` keeps those of the scopes whose
+    month is too large to read whole, and reads the others exactly). A turn forgotten as redundant that a
+    summary brings back is scored by `candidates` (this list is read before those are known)."""
     found: dict[str, list[dict[str, Any]]] = {}
     index = {"vector": vector, "index_scopes": params["scopes"], **params}
     # A margin for superseded facts (they leave the index's top-k afterwards) and for the index's
     # approximation: twice the list lost a seeded question against the exact scan, three times none
     # (BENCHMARKS.md, "Firm-scale targets").
-    fetch, month_scopes, start, end = params["limit"] * 3, [], None, None  # month_scopes: read through the index
-    if period is not None:
-        start, end = period
-        month = {**index, "start": start, "end": end}
-        sizes = {r["scope"]: r["memories"] for r in tx.run(_PERIOD_SIZES, cap=PERIOD_SCAN_MAX + 1, **month)}
-        small = [scope for scope, memories in sizes.items() if 0 < memories <= PERIOD_SCAN_MAX]
-        month_scopes = [scope for scope, memories in sizes.items() if memories > PERIOD_SCAN_MAX]
-        found["period"] = tx.candidates(_PERIOD_SCAN, period_scopes=small, **month) if small else []
+    fetch = params["limit"] * 3
+    start, end = period if period is not None else (None, None)
     as_of = params["as_of"] is not None
-    nearest = tx.run(_VECTOR_NEAREST_AS_OF if as_of else _VECTOR_NEAREST, fetch=fetch, month_scopes=month_scopes,
-                     start=start, end=end, **index).single()
+    nearest = tx.run(_VECTOR_NEAREST_AS_OF if as_of else _VECTOR_NEAREST, fetch=fetch, start=start, end=end,
+                     **index).single()
     rows = nearest["candidates"]
     found["vector"] = [row for row in rows if row["list"] == "vector"]
-    if month_scopes:
-        found["period"] += [row for row in rows if row["list"] == "period"]
+    if period is not None:
+        found["period"] = [row for row in rows if row["list"] == "period"]
     if len(found["vector"]) < params["limit"] and nearest["fetched"] == fetch:
         # Crowded out of view (a full fetch, fewer than the list in view). Fewer than asked for means the
         # scopes hold no more, so nothing is asked again then (an empty or erased client's search included).
         if as_of:
-            wider = tx.run(_VECTOR_NEAREST_AS_OF, fetch=params["limit"] * AS_OF_CROWDED_FETCH, month_scopes=[],
-                           start=None, end=None, **index).single()
+            wider = tx.run(_VECTOR_NEAREST_AS_OF, fetch=params["limit"] * AS_OF_CROWDED_FETCH, start=None, end=None,
+                           **index).single()
             found["vector"] = [row for row in wider["candidates"] if row["list"] == "vector"]
         else:
             found["vector"] = tx.candidates(_VECTOR_ACTIVE, fetch=fetch, **index)

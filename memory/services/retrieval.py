@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from memory.embeddings import embed_query
 from memory.extraction.securities import find_securities
+from memory.graph import driver as graph_driver
 from memory.graph import search as graph_search
 from memory.scope import Reader
 from memory.services import access_notes
@@ -108,7 +109,18 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         raise InvalidQuery("as_of needs a time zone")
     if known_at is not None and known_at.tzinfo is None:
         raise InvalidQuery("known_at needs a time zone")
+    # The people named, the candidates and the winners' details: one transaction, whose reads are one round
+    # trip each (the vector index's and the other independent lists run beside it, in their own).
+    found = graph_driver.read_together(
+        lambda: _ranked(reader, query, k=k, as_of=as_of, mode=mode, known_at=known_at))
+    if as_of is None and known_at is None:
+        _note_access([result.id for result in found])
+    return found
 
+
+def _ranked(reader: Reader, query: str, *, k: int, as_of: datetime | None, mode: str,
+            known_at: datetime | None) -> list[SearchResult]:
+    """`search`'s work once the request is valid: only reads (the block may run again on a retry)."""
     scopes = reader.scopes
     period = named_period(query) if mode == "hybrid" else None
     topic = topic_of(query, graph_search.people_named(scopes) if reader.client_id else set())
@@ -152,8 +164,6 @@ def search(reader: Reader, query: str, *, k: int = 10, as_of: datetime | None = 
         _time_direction(fused, known, words)
     best = sorted(fused, key=lambda memory_id: (-fused[memory_id], memory_id))[:k]
     details = graph_search.details(best, scopes, vector=vector)
-    if as_of is None and known_at is None:
-        _note_access(best)
     return [
         SearchResult(
             id=memory_id, text=row["text"], level=row["level"], kind=row["kind"] or row["level"],

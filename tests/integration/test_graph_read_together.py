@@ -28,6 +28,17 @@ def test_reads_inside_the_block_run_in_one_transaction_and_reads_outside_in_thei
     assert len(set(outside)) == 2 and not set(outside) & set(inside)
 
 
+def test_a_block_inside_another_joins_its_transaction_and_leaves_it_to_the_outer_block():
+    def outer() -> list[str]:
+        first = driver.read(transaction_id)
+        inner = driver.read_together(lambda: [driver.read(transaction_id) for _ in range(2)])
+        return [first, *inner, driver.read(transaction_id)]  # the last, after the inner block ended
+
+    ids = driver.read_together(outer)
+
+    assert len(ids) == 4 and len(set(ids)) == 1
+
+
 def test_a_read_beside_inside_the_block_runs_in_a_transaction_of_its_own():
     mine, beside = driver.read_together(lambda: (driver.read(transaction_id),
                                                  driver.read_beside(transaction_id).result()))

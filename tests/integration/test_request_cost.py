@@ -114,11 +114,11 @@ def test_the_twins_answer_reads_the_clients_facts_once(ann):
         answer = ask(client=ann, question="How much risk am I comfortable with?").to_contract()
 
     assert graph.count(FACTS_READ) == 1, graph.names
-    # facts, remembered prices and their turns, quotes; the search's people, its candidates (summaries and
-    # the turns they lead to included) and the vector index's beside them, details. Nothing is written:
+    # facts, remembered prices and their turns, quotes; the search's own transaction (people, candidates with
+    # the summaries and the turns they lead to, details) and the vector index's beside it. Nothing is written:
     # the advice's note waits in the outbox for ingestion, and the search's access note is written later
     # (memory/services/access_notes.py)
-    assert (graph.reads, graph.writes) == (8, 0), graph.names
+    assert (graph.reads, graph.writes) == (6, 0), graph.names
     # the replaced statement ("conservative") is history: the answer rests on the current one only
     facts = Advice.objects.get(pk=answer["advice_id"]).profile_facts
     assert [f["value"] for f in facts if f["slot"] == "risk_tolerance"] == ["aggressive"]
@@ -131,6 +131,21 @@ def test_the_brief_reads_memory_in_four_round_trips(ann):
 
     assert graph.count(FACTS_READ) == 1
     assert (graph.reads, graph.writes) == (4, 0), graph.names  # its note is queued, as an answer's is
+
+
+SEARCH_READS = ("memory.graph.search.people_named.<locals>._read",
+                "memory.graph.search.candidates.<locals>._read",
+                "memory.graph.search.details.<locals>._read")
+
+
+def test_a_search_reads_in_one_transaction_and_the_independent_lists_in_another_beside_it(ann):
+    with count_graph_calls() as graph:
+        results = retrieval.search(reader_of(ann), "How much risk am I comfortable with?", k=5)
+
+    assert results
+    assert [graph.count(name) for name in SEARCH_READS] == [1, 1, 1], graph.names
+    assert graph.count("memory.graph.search._independent_lists") == 1, graph.names
+    assert (graph.reads, graph.writes) == (2, 0), graph.names
 
 
 def test_a_search_embeds_the_question_once(ann):

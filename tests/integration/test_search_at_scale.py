@@ -233,11 +233,15 @@ def test_details_give_a_memorys_instants_as_aware_datetimes_to_the_microsecond(h
     assert row["ann-3"]["recorded_at"].utcoffset() == timedelta(0)
 
 
-def month_of(scopes: list[str]) -> set[str]:
+def month_list(scopes: list[str]) -> list[str]:
     month = (START + timedelta(days=20), START + timedelta(days=30))
     ranked = search.candidates(scopes=scopes, lucene=None, vector=[1.0] + [0.0] * 255, symbols=[],
                                slots=[], limit=20, as_of=None, include_recent=False, period=month)
-    return {c.id for c in ranked["period"]}
+    return [c.id for c in ranked["period"]]
+
+
+def month_of(scopes: list[str]) -> set[str]:
+    return set(month_list(scopes))
 
 
 def test_a_named_month_holds_the_memories_of_that_month_in_every_readable_scope(history):
@@ -245,15 +249,21 @@ def test_a_named_month_holds_the_memories_of_that_month_in_every_readable_scope(
 
 
 def test_a_scope_with_a_large_month_is_read_through_the_index_with_the_same_result(history):
-    statements: list[tuple[str, list[str] | None]] = []
+    statements: list[str] = []
+    large_months: list[list[str]] = []
     real_run = graph_driver._run
 
     def spy(kind, work, **params):
         def wrapped(tx, **kw):
             class Recording:
                 def run(self, query, parameters=None, **more):
-                    statements.append((query, more.get("month_scopes")))
-                    return tx.run(query, parameters, **more)
+                    statements.append(query)
+                    result = tx.run(query, parameters, **more)
+                    if "$scan_max" not in query:
+                        return result
+                    record = result.single()
+                    large_months.append(record["large"])
+                    return type("Read", (), {"single": lambda _self: record})()
             return work(Recording(), **kw)
         return real_run(kind, wrapped, **params)
 
@@ -262,10 +272,18 @@ def test_a_scope_with_a_large_month_is_read_through_the_index_with_the_same_resu
 
     assert found == {f"ann-{d}" for d in range(20, 30)} | {"firm-25"}
     # Ann's month holds 10 (more than 3): the nearest memories' lookup keeps those of the month; the firm's
-    # holds 1: read whole
-    assert [scopes for _, scopes in statements if scopes] == [[CLIENT]]
-    assert sum("VECTOR INDEX" in query for query, _ in statements) == 1
-    assert any("$period_scopes" in query for query, _ in statements)
+    # holds 1: read whole, in the statement that counts the months
+    assert large_months == [[CLIENT]]
+    assert sum("VECTOR INDEX" in query for query in statements) == 1
+    assert not any("$period_scopes" in query for query in statements)  # the exact scan of every scope's month
+
+
+def test_each_memory_of_the_month_is_a_candidate_once_however_its_scope_is_read(history):
+    """The index's nearest memories include those of a month read whole: they are not added again."""
+    month = sorted([f"ann-{d}" for d in range(20, 30)] + ["firm-25"])
+    for scan_max in (0, 3, 100):  # every month through the index; Ann's alone; every month read whole
+        with mock.patch.object(search, "PERIOD_SCAN_MAX", scan_max):
+            assert sorted(month_list([CLIENT, SHARED])) == month, scan_max
 
 
 # --- the bulk loader ----------------------------------------------------------------------------------
