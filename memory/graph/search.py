@@ -178,10 +178,10 @@ RETURN {_CANDIDATES}
 # how many the index returned (`fetched`): measured on the firm research graph of 1M memories, a filter on
 # scope and status together costs the index 12 ms of Neo4j time where one property costs 4 (BENCHMARKS.md,
 # "Firm-scale targets"). The same lookup also serves a named month in the scopes too large to read it whole
-# (see PERIOD_SCAN_MAX): those of the nearest that fall in it ("period", with their scope: the lookup runs beside
-# the statement that tells which scopes those are, `_MONTH`, and `candidates` keeps theirs). Where forgotten memories crowd the
-# nearest ones out (fewer than the list in view from a full fetch), `_VECTOR_ACTIVE` asks the index for active
-# memories only.
+# (see PERIOD_SCAN_MAX): those of the nearest that fall in it ("period", each with its scope: the lookup runs
+# beside `_MONTH`, which tells which scopes those are, and `candidates` keeps theirs). Where forgotten memories
+# crowd the nearest ones out (fewer than the list in view from a full fetch), `_VECTOR_ACTIVE` asks the index
+# for active memories only.
 # Neo4j 2026.08.1 fails a filtered vector search whose filter matches no live entry once the index
 # holds deleted ones ("Index 33554431 out of bounds"): a new or erased client's search would fail.
 # Such a search has no vector candidates anyway, so the index is asked only after a probe finds an
@@ -354,6 +354,7 @@ _ORDER = {"fulltext": lambda c: -c.score, "vector": lambda c: -c.score, "period"
 # read starting from the newest walked past everything recorded since (1.3 s as of mid-2023 on the firm
 # research graph of 1M memories).
 def _newest(scopes: str) -> str:
+    """The statement of the newest memories of the scopes that the Cypher list `scopes` names."""
     return f"""
 UNWIND {scopes} AS scope
 UNWIND ['fact', 'observation'] AS level
@@ -369,7 +370,6 @@ RETURN {_CANDIDATES}
 """
 
 
-_RECENT = _newest("$scopes")
 # The newest (when `$recent`) and the client's market moves, in one statement: one round trip fewer on the
 # thread beside the search's own, which is the longer of the two in most searches.
 _RECENT_AND_MOVES = f"""
@@ -396,7 +396,7 @@ RETURN candidates AS recent, moves
 # three levels are the whole of what can match.
 # Work is bounded by what can be returned: slots are sought in the (scope, slot) index; securities
 # per scope and level, walking the (scope, level, recorded_at) index newest first (from `$recorded_by`, as
-# `_RECENT` does) and stopping at
+# the newest memories do, `_newest`) and stopping at
 # $limit matches, since no older memory of that level can outrank them, or after the newest GRAPH_WALK
 # of the level when the security is rarely named (older mentions stay within reach of the other lists).
 # (A scan of the scopes read every memory of a firm's million research notes.) Each memory walked costs

@@ -78,7 +78,7 @@ def test_recent_skips_turns_and_memories_out_of_view(history):
 
 
 def test_recent_reads_the_newest_few_of_each_level_through_the_index_never_the_turns(history):
-    found, seek_rows = profiled(search._RECENT.replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT, SHARED], limit=2, as_of=None, known_at=None,
+    found, seek_rows = profiled(search._newest("$scopes").replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT, SHARED], limit=2, as_of=None, known_at=None,
                                 recorded_by=search.END_OF_TIME, superseded=False, covered=[])
     assert any(op.startswith("NodeIndex") for op in found), found
     # Ann's observations: a forgotten one passed over, then 2; no facts; the firm: its newest 2: 5 rows, and a
@@ -93,7 +93,7 @@ def test_a_point_in_time_read_of_the_recent_starts_its_walk_at_that_time_not_at_
                                as_of=day_10, include_recent=True)
     assert [c.id for c in ranked["recent"]] == ["ann-10", "ann-9", "ann-8"]
 
-    found, seek_rows = profiled(search._RECENT.replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT], limit=3,
+    found, seek_rows = profiled(search._newest("$scopes").replace(search.IN_VIEW, search._IN_VIEW_NOW), scopes=[CLIENT], limit=3,
                                 as_of=day_10, known_at=None, recorded_by=day_10, superseded=False, covered=[])
     # Ann's observations of days 10, 9 and 8 (and a few more when the runtime reads the index in batches), not
     # the 20 recorded after day 10 first.
