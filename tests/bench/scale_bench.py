@@ -28,6 +28,18 @@ FIRM = "bench-scale"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def clients_missing(questions: list[dict], firm_id: str = FIRM) -> list[str]:
+    """The clients of saved questions that the graph does not hold. `--keep` on a graph another load filled would
+    otherwise take them as loaded, load only the rest (research, for that shape) and ask questions of nobody."""
+    from memory.graph import driver
+    from memory.scope import client_scope
+
+    scopes = {client_scope(firm_id, question["client_id"]): question["client_id"] for question in questions}
+    held = set(driver.read(lambda tx: tx.run("UNWIND $ids AS id MATCH (c:Client {id: id}) RETURN collect(c.id) AS held",
+                                             ids=sorted(scopes)).single()["held"]))
+    return sorted(client for scope, client in scopes.items() if scope not in held)
+
+
 def rss_mb(pid: int | None) -> float | None:
     """Resident set size of a process and its children (gunicorn's and celery's workers), in MB."""
     if pid is None:
@@ -118,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     questions: list[dict] = []
     if args.keep and saved.exists():
         questions = [json.loads(line) for line in saved.read_text().splitlines()]
+        if missing := clients_missing(questions):
+            sys.exit(f"--keep: {len(missing)} of the clients of {saved.relative_to(ROOT)} ({', '.join(missing[:3])}) "
+                     "are not in this graph, which another load filled: run without --keep")
         state["clients"] = len({q["qid"].rsplit("-q", 1)[0] for q in questions})
         state["research"] = bulk_load.research_count(FIRM)
     elif saved.exists():

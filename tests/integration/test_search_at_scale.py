@@ -365,6 +365,15 @@ def test_the_index_against_the_scan_measure_says_how_many_of_the_scans_best_the_
         assert scale_recall.index_against_scan(questions, firm_id=FIRM)["index_reaches_scan_top10"] == 0.0
 
 
+def test_a_kept_graph_must_hold_the_clients_of_the_saved_questions(loaded):
+    clients, _, _ = loaded
+    from tests.bench.scale_bench import clients_missing
+
+    assert clients_missing(clients.questions, firm_id=FIRM) == []
+    assert clients_missing(clients.questions + [{"client_id": "L09999"}], firm_id=FIRM) == ["L09999"]
+    assert clients_missing(clients.questions, firm_id="another-firm") == sorted({q["client_id"] for q in clients.questions})
+
+
 def test_loaded_turns_mention_the_securities_they_name_as_the_import_links_them(loaded):
     rows = graph_driver.read(lambda tx: tx.run(
         "MATCH (t:Turn {firm_id: $firm}) WHERE t.text CONTAINS 'Microsoft' "
